@@ -1,0 +1,48 @@
+"""python -m emulator: serve the GigaChat emulator until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+
+from emulator import DEFAULT_KEY, DEFAULT_SCOPE, Emulator
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m emulator", description="GigaChat v1 API emulator")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8088)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each API response")
+    parser.add_argument("--chunk-latency", type=float, default=0.0, help="seconds between stream chunks")
+    parser.add_argument("--concurrency-cap", type=int, default=None, help="API requests in flight beyond this get 429")
+    parser.add_argument("--tls-cert", help="certificate file (PEM): serve HTTPS")
+    parser.add_argument("--tls-key", help="private key file (PEM) for --tls-cert")
+    parser.add_argument("--user", action="append", default=[], metavar="NAME:PASSWORD",
+                        help="accept this user on POST {base}/token (repeatable)")
+    args = parser.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+
+    users = dict(u.split(":", 1) for u in args.user if ":" in u)
+    tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
+    emu = Emulator(users=users, tls=tls, host=args.host, port=args.port)
+    emu.faults.latency = args.latency
+    emu.faults.chunk_latency = args.chunk_latency
+    emu.faults.concurrency_cap = args.concurrency_cap
+    emu.start()
+    print("GigaChat emulator listening")
+    print(f"  base_url:    {emu.base_url}")
+    print(f"  auth_url:    {emu.auth_url}")
+    print(f"  credentials: {DEFAULT_KEY}  (scope {DEFAULT_SCOPE})")
+    print("Ctrl-C to stop.", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emu.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,162 @@
+"""The Emulator object tests and benchmarks use."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from typing import Any
+
+from emulator.api import API_PREFIX, OAUTH_PATH, Api
+from emulator.faults import Faults
+from emulator.files import FileStore
+from emulator.oauth import DEFAULT_KEYS
+from emulator.server import Connections, EmulatorHTTPServer
+from emulator.state import RecordedRequest, ReplyQueue, RequestLog, ScriptedReply, Sessions, Stats, TokenStore
+
+
+class Emulator:
+    """A GigaChat v1 API on loopback. `tls`: (certfile, keyfile) serves HTTPS; a third item, a CA
+    file, makes client certificates verified when presented (then they authenticate API calls
+    without a token, as mutual TLS does)."""
+
+    def __init__(
+        self,
+        keys: dict[str, set[str]] | None = None,
+        users: dict[str, str] | None = None,
+        token_ttl_ms: int = 1_800_000,
+        tls: tuple[str, ...] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ):
+        self.keys = {k: set(v) for k, v in (keys if keys is not None else DEFAULT_KEYS).items()}
+        self.users = dict(users or {})
+        self.token_ttl_ms = token_ttl_ms
+        self.host = host
+        self.port = port
+        self.stats = Stats()
+        self.faults = Faults()
+        self._tokens = TokenStore()
+        self._files = FileStore()
+        self._sessions = Sessions()
+        self._replies = ReplyQueue()
+        self._log = RequestLog()
+        self._api = Api(self)
+        self._connections = Connections()
+        self._ssl_context = _server_context(tls) if tls else None
+        self._server: EmulatorHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.faults._on_expire = self._tokens.expire
+        self.faults._on_refuse = self._on_refuse
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        with self._lock:
+            if self._server is None:
+                self._listen()
+        return self
+
+    def stop(self) -> None:
+        with self._lock:
+            self._unlisten()
+        self._connections.close_all()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def _listen(self) -> None:
+        server = EmulatorHTTPServer(
+            (self.host, self.port), self._api, self.faults, self.stats, self._connections, self._ssl_context
+        )
+        self.port = server.server_address[1]  # keep the port: a restart (refuse mode) reuses it
+        self._server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.name = f"gigachat-emulator:{self.port}"
+        self._thread.start()
+
+    def _unlisten(self) -> None:
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def _on_refuse(self, on: bool, mode: str) -> None:
+        if on:
+            self._connections.close_all()  # kept-alive connections go too
+        if mode != "refuse":
+            return
+        with self._lock:
+            if on and self._server is not None:
+                self._unlisten()
+            elif not on and self._server is None:
+                self._listen()
+
+    # ---- addresses ----------------------------------------------------------------------------
+
+    @property
+    def origin(self) -> str:
+        scheme = "https" if self._ssl_context else "http"
+        host = "127.0.0.1" if self.host in ("", "0.0.0.0") else self.host
+        return f"{scheme}://{host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return self.origin + API_PREFIX
+
+    @property
+    def auth_url(self) -> str:
+        return self.origin + OAUTH_PATH
+
+    # ---- inspection and scripting -------------------------------------------------------------
+
+    @property
+    def log(self) -> list[RecordedRequest]:
+        return self._log.entries
+
+    def clear_log(self) -> None:
+        self._log.clear()
+
+    @property
+    def files(self) -> dict:
+        """id -> (filename, bytes, purpose, mime)."""
+        return self._files.files
+
+    @property
+    def issued_tokens(self) -> list[str]:
+        return self._tokens.issued
+
+    def enqueue_reply(
+        self,
+        content: str = "",
+        reasoning_content: str | None = None,
+        function_call: dict | None = None,
+        finish_reason: str | None = None,
+        chunks: list[str] | None = None,
+        usage: dict | None = None,
+    ) -> None:
+        """The next valid chat request gets this reply (FIFO). finish_reason defaults to
+        "function_call" with a function_call, else "stop"; `chunks` splits a stream."""
+        self._replies.put(ScriptedReply(content, reasoning_content, function_call, finish_reason, chunks, usage))
+
+    def reset(self) -> None:
+        """Healthy and empty again (tokens and files stay): faults, counters, log, scripted replies."""
+        self.faults.clear()
+        self.stats.reset()
+        self.clear_log()
+        self._replies.clear()
+
+
+def _server_context(tls: tuple[str, ...]) -> ssl.SSLContext:
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(tls[0], tls[1])
+    if len(tls) > 2 and tls[2]:
+        ctx.load_verify_locations(tls[2])
+        ctx.verify_mode = ssl.CERT_OPTIONAL
+    return ctx

@@ -1,0 +1,159 @@
+"""Fault injection: scripted and seeded-random failures for tests and soak runs."""
+
+from __future__ import annotations
+
+import random as _random
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+RANDOM_KINDS = ("429", "500", "502", "503", "cut_stream", "slow", "expire_token")
+
+
+@dataclass
+class Injection:
+    status: int
+    count: int
+    path: str | None
+    retry_after: float | None
+    body: Any
+
+
+@dataclass
+class StreamFault:
+    kind: str  # "cut" | "stall"
+    after: int  # data events sent before the fault
+    seconds: float = 0.0
+    count: int = 1
+
+
+@dataclass
+class Decision:
+    """What the random mode picked for one request."""
+
+    kind: str  # one of RANDOM_KINDS
+    after: int = 0  # cut_stream: events sent before the cut
+
+
+class Faults:
+    """Thread-safe. Plain attributes (latency, chunk_latency, concurrency_cap, retry_after) are read
+    per request, so tests may set them at any time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._on_refuse: Callable[[bool, str], None] | None = None
+        self._on_expire: Callable[[], None] | None = None
+        self.clear()
+
+    # ---- what tests call ----------------------------------------------------------------------
+
+    def clear(self) -> None:
+        """Back to a healthy server (also accepts connections again)."""
+        with self._lock:
+            self.latency = 0.0
+            self.chunk_latency = 0.0
+            self.concurrency_cap: int | None = None
+            self.retry_after: float = 1
+            self._injections: list[Injection] = []
+            self._stream_faults: list[StreamFault] = []
+            self._rng: _random.Random | None = None
+            self._rates: dict[str, float] = {}
+            self.slow_seconds = 3.0
+            refusing, mode = getattr(self, "refusing", False), getattr(self, "refuse_mode", "reset")
+            self.refusing = False
+            self.refuse_mode = "reset"
+        if refusing and self._on_refuse:
+            self._on_refuse(False, mode)
+
+    def inject(
+        self,
+        status: int = 503,
+        count: int = 1,
+        path: str | None = None,
+        retry_after: float | None = None,
+        body: Any = None,
+    ) -> None:
+        """The next `count` requests matching `path` (relative to the API base, e.g.
+        "/chat/completions"; None: any API path) fail with `status`. `body`: None for the API error
+        shape, a dict/list sent as JSON, or str/bytes sent as text/html (like a gateway page).
+        429s always carry Retry-After (`retry_after`, else `faults.retry_after`)."""
+        with self._lock:
+            self._injections.append(Injection(status, count, path, retry_after, body))
+
+    def cut_stream_after(self, k: int, count: int = 1) -> None:
+        """The next `count` streams send `k` data events, then the connection closes without [DONE]."""
+        with self._lock:
+            self._stream_faults.append(StreamFault("cut", k, 0.0, count))
+
+    def stall_stream_after(self, k: int, seconds: float, count: int = 1) -> None:
+        """The next `count` streams send `k` data events, then hang `seconds` before going on."""
+        with self._lock:
+            self._stream_faults.append(StreamFault("stall", k, float(seconds), count))
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far is expired from now on (clients get 401 and must re-auth)."""
+        if self._on_expire:
+            self._on_expire()
+
+    def refuse_connections(self, on: bool = True, mode: str = "reset") -> None:
+        """mode "reset": connections are accepted and closed at once, without a response (also
+        kept-alive ones). mode "refuse": the server stops listening, so connecting fails
+        (ECONNREFUSED), and listens again on the same port when turned off."""
+        if mode not in ("reset", "refuse"):
+            raise ValueError("mode must be 'reset' or 'refuse'")
+        with self._lock:
+            self.refusing = bool(on)
+            self.refuse_mode = mode
+        if self._on_refuse:
+            self._on_refuse(bool(on), mode)
+
+    def random(self, seed: int, rates: dict[str, float], slow_seconds: float | None = None) -> None:
+        """Soak mode: each API request, with a RNG seeded by `seed`, gets at most one of RANDOM_KINDS
+        at the given rates. "slow" delays the response by `slow_seconds` (make it exceed the client
+        timeout); "cut_stream" cuts a stream (a non-streaming request loses its connection without
+        a response); "expire_token" expires the token the request presented (401)."""
+        unknown = set(rates) - set(RANDOM_KINDS)
+        if unknown:
+            raise ValueError(f"unknown fault kinds: {sorted(unknown)}; known: {RANDOM_KINDS}")
+        if sum(rates.values()) > 1.0 + 1e-9 or any(r < 0 for r in rates.values()):
+            raise ValueError("rates must be >= 0 and add up to at most 1")
+        with self._lock:
+            self._rng = _random.Random(seed)
+            self._rates = dict(rates)
+            if slow_seconds is not None:
+                self.slow_seconds = float(slow_seconds)
+
+    # ---- what the server asks -----------------------------------------------------------------
+
+    def take_injection(self, path: str, is_api: bool) -> Injection | None:
+        with self._lock:
+            for rule in self._injections:
+                if rule.count > 0 and (rule.path == path or (rule.path is None and is_api)):
+                    rule.count -= 1
+                    if rule.count == 0:
+                        self._injections.remove(rule)
+                    return rule
+        return None
+
+    def take_stream_fault(self) -> StreamFault | None:
+        with self._lock:
+            if not self._stream_faults:
+                return None
+            fault = self._stream_faults[0]
+            fault.count -= 1
+            if fault.count <= 0:
+                self._stream_faults.pop(0)
+            return StreamFault(fault.kind, fault.after, fault.seconds, 1)
+
+    def roll(self) -> Decision | None:
+        with self._lock:
+            if self._rng is None or not self._rates:
+                return None
+            x = self._rng.random()
+            after = self._rng.randint(0, 2)
+            for kind in RANDOM_KINDS:
+                rate = self._rates.get(kind, 0.0)
+                if x < rate:
+                    return Decision(kind, after)
+                x -= rate
+        return None

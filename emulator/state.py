@@ -1,0 +1,203 @@
+"""Shared, thread-safe state of one emulator: counters, request log, tokens, prompt-cache sessions,
+scripted replies."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Stats:
+    """Counters tests read directly. Updated only through the methods (under one lock)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.in_flight = 0
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.oauth_calls = 0  # POST /api/v2/oauth, any outcome
+            self.token_calls = 0  # POST {base}/token (user/password), any outcome
+            self.requests: Counter[str] = Counter()  # "METHOD /path" (path relative to the API base)
+            self.status_counts: Counter[int] = Counter()
+            self.max_concurrency = self.in_flight
+            self.rate_limited = 0  # 429s sent, whatever the cause
+            self.faults: Counter[str] = Counter()  # injected faults by kind ("status:503", "cut_stream", ...)
+
+    def count_request(self, key: str) -> None:
+        with self._lock:
+            self.requests[key] += 1
+
+    def count_oauth(self) -> None:
+        with self._lock:
+            self.oauth_calls += 1
+
+    def count_token(self) -> None:
+        with self._lock:
+            self.token_calls += 1
+
+    def count_status(self, status: int) -> None:
+        with self._lock:
+            self.status_counts[status] += 1
+            if status == 429:
+                self.rate_limited += 1
+
+    def count_fault(self, kind: str) -> None:
+        with self._lock:
+            self.faults[kind] += 1
+
+    def enter(self) -> int:
+        """An API request starts; returns how many are in flight now (this one included)."""
+        with self._lock:
+            self.in_flight += 1
+            self.max_concurrency = max(self.max_concurrency, self.in_flight)
+            return self.in_flight
+
+    def leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+
+class Headers(dict):
+    """A plain dict of request headers whose lookups ignore case (clients differ in casing)."""
+
+    def _key(self, key: str) -> str:
+        if dict.__contains__(self, key):
+            return key
+        lower = key.lower()
+        for k in self.keys():
+            if k.lower() == lower:
+                return k
+        return key
+
+    def __getitem__(self, key: str) -> str:
+        return dict.__getitem__(self, self._key(key))
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and dict.__contains__(self, self._key(key))
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return dict.get(self, self._key(key), default)
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str  # relative to the API base for API paths ("/chat/completions"), else the raw path
+    headers: Headers  # Authorization replaced by "REDACTED"
+    json: Any  # parsed JSON body, or None
+    time: float
+    auth_scheme: str | None = None  # "Bearer" / "Basic" of the redacted Authorization header
+    form: dict[str, str] | None = None  # url-encoded form body (OAuth), or None
+    status: int | None = None  # filled in when the response is sent (None: connection dropped)
+
+
+@dataclass
+class TokenInfo:
+    expires_at_ms: int
+    scope: str | None
+
+
+class TokenStore:
+    """Access tokens issued by OAuth or /token, with expiry and scope."""
+
+    # Real tokens are JWE strings (~1.2 KB); similar-looking ones exercise the plugin's redaction.
+    _JWE_HEADER = "eyJjdHkiOiJqd3QiLCJlbmMiOiJBMjU2Q0JDLUhTNTEyIiwiYWxnIjoiUlNBLU9BRVAtMjU2In0"
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens: dict[str, TokenInfo] = {}
+        self.issued: list[str] = []
+
+    def issue(self, ttl_ms: int, scope: str | None) -> tuple[str, int]:
+        parts = [self._JWE_HEADER] + [
+            base64.urlsafe_b64encode(secrets.token_bytes(n)).decode().rstrip("=") for n in (256, 16, 600, 32)
+        ]
+        token = ".".join(parts)
+        expires_at = int(time.time() * 1000) + int(ttl_ms)
+        with self._lock:
+            self._tokens[token] = TokenInfo(expires_at, scope)
+            self.issued.append(token)
+        return token, expires_at
+
+    def check(self, token: str) -> TokenInfo | None:
+        """The token's info if it was issued here and has not expired."""
+        with self._lock:
+            info = self._tokens.get(token)
+        if info is None or info.expires_at_ms <= time.time() * 1000:
+            return None
+        return info
+
+    def expire(self, token: str | None = None) -> None:
+        """Expire one token, or every token issued so far."""
+        now = int(time.time() * 1000) - 1
+        with self._lock:
+            for t, info in self._tokens.items():
+                if token is None or t == token:
+                    info.expires_at_ms = min(info.expires_at_ms, now)
+
+
+class Sessions:
+    """X-Session-ID -> serialized messages of that session's previous request (prompt caching)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._previous: dict[str, list[str]] = {}
+
+    def swap(self, session_id: str, messages: list[str]) -> list[str]:
+        """Store this request's messages; return the previous request's ([] on the first)."""
+        with self._lock:
+            previous = self._previous.get(session_id, [])
+            self._previous[session_id] = messages
+            return previous
+
+
+@dataclass
+class ScriptedReply:
+    content: str = ""
+    reasoning_content: str | None = None
+    function_call: dict | None = None
+    finish_reason: str | None = None  # None: "function_call" with a function_call, else "stop"
+    chunks: list[str] | None = None  # how a stream splits `content`
+    usage: dict | None = None  # overrides the computed usage fields given
+
+
+class ReplyQueue:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: deque[ScriptedReply] = deque()
+
+    def put(self, reply: ScriptedReply) -> None:
+        with self._lock:
+            self._queue.append(reply)
+
+    def take(self) -> ScriptedReply | None:
+        with self._lock:
+            return self._queue.popleft() if self._queue else None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queue.clear()
+
+    def __len__(self) -> int:
+        return len(self._queue)
+
+
+@dataclass
+class RequestLog:
+    entries: list[RecordedRequest] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, entry: RecordedRequest) -> None:
+        with self.lock:
+            self.entries.append(entry)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()

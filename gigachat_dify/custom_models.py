@@ -1,0 +1,65 @@
+"""Customizable LLMs (any model name the account has): their schema built from the model credential form.
+
+Parameter rules are those of the predefined GigaChat-2 YAML, so predefined and custom models
+offer the same parameters; features come from the form's switches.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+from dify_plugin.entities import I18nObject
+from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelFeature, ModelPropertyKey, ModelType, ParameterRule
+
+_LLM_DIR = Path(__file__).resolve().parents[1] / "models" / "llm"
+_TEMPLATE_MODEL = "GigaChat-2.yaml"
+_STRUCTURED_TEMPLATE = "GigaChat-3-Ultra.yaml"
+
+
+@lru_cache(maxsize=None)
+def _rules(filename: str) -> tuple[dict, ...]:
+    with open(_LLM_DIR / filename, encoding="utf-8") as fh:
+        return tuple(yaml.safe_load(fh)["parameter_rules"])
+
+
+def _int(credentials: dict, key: str, default: int) -> int:
+    try:
+        value = int(str(credentials.get(key) or default).strip())
+        return value if value > 0 else default
+    except ValueError:
+        return default
+
+
+def _on(credentials: dict, key: str, default: str = "no_support") -> bool:
+    return (credentials.get(key) or default) == "support"
+
+
+def llm_entity(model: str, credentials: dict) -> AIModelEntity:
+    context = _int(credentials, "context_size", 32768)
+    max_out = _int(credentials, "max_tokens", 8192)
+    features = []
+    if _on(credentials, "function_calling", "support"):
+        features += [ModelFeature.TOOL_CALL, ModelFeature.STREAM_TOOL_CALL, ModelFeature.AGENT_THOUGHT]
+    if _on(credentials, "vision_support"):
+        features.append(ModelFeature.VISION)
+    if _on(credentials, "document_support"):
+        features.append(ModelFeature.DOCUMENT)
+    rules = [dict(r) for r in _rules(_TEMPLATE_MODEL)]
+    if _on(credentials, "structured_output"):
+        features.append(ModelFeature.STRUCTURED_OUTPUT)
+        rules += [dict(r) for r in _rules(_STRUCTURED_TEMPLATE) if r["name"] in ("response_format", "json_schema")]
+    for rule in rules:
+        if rule["name"] == "max_tokens":
+            rule["max"] = max_out
+            rule["default"] = min(rule.get("default", 2048), max_out)
+    return AIModelEntity(
+        model=model,
+        label=I18nObject(en_US=model, zh_Hans=model),
+        model_type=ModelType.LLM,
+        fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
+        features=features,
+        model_properties={ModelPropertyKey.MODE: "chat", ModelPropertyKey.CONTEXT_SIZE: context},
+        parameter_rules=[ParameterRule(**r) for r in rules],
+    )

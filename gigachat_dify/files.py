@@ -1,0 +1,171 @@
+"""Images and documents for GigaChat: checked against its limits, uploaded once, attached by id.
+
+GigaChat takes files only as ids from its files API. Each distinct file (by content hash) is
+uploaded once per credentials and the id reused, so a conversation that repeats an image in
+every turn's history does not upload it again.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+from dify_plugin.errors.model import InvokeBadRequestError
+
+logger = logging.getLogger(__name__)
+
+MB = 1024 * 1024
+# Public GigaChat limits (docs, Oct 2025).
+IMAGE_TYPES = {"jpeg": "image/jpeg", "jpg": "image/jpeg", "png": "image/png", "tiff": "image/tiff",
+               "tif": "image/tiff", "bmp": "image/bmp"}
+DOCUMENT_TYPES = {
+    "txt": "text/plain", "pdf": "application/pdf", "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "epub": "application/epub+zip", "ppt": "application/vnd.ms-powerpoint",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+IMAGE_MAX_BYTES = 15 * MB
+DOCUMENT_MAX_BYTES = 40 * MB
+DOWNLOAD_TIMEOUT = 30.0
+_MIME_TO_EXT = {v: k for k, v in {**IMAGE_TYPES, **DOCUMENT_TYPES}.items()}
+_MIME_TO_EXT["image/jpeg"] = "jpg"
+
+
+@dataclass(frozen=True)
+class FilePayload:
+    kind: str  # "image" | "document"
+    filename: str
+    mime: str
+    data: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+def _ext(part) -> str:
+    fmt = (getattr(part, "format", "") or "").lower().lstrip(".")
+    if fmt:
+        return fmt
+    mime = (getattr(part, "mime_type", "") or "").lower()
+    if mime in _MIME_TO_EXT:
+        return _MIME_TO_EXT[mime]
+    name = getattr(part, "filename", "") or ""
+    return name.rsplit(".", 1)[-1].lower() if "." in name else ""
+
+
+def file_kind(part) -> str:
+    t = str(getattr(part, "type", "")).rsplit(".", 1)[-1].lower()
+    return "image" if t == "image" else "document" if t == "document" else t
+
+
+def check_type(part) -> tuple[str, str, str]:
+    """(kind, extension, mime) or a clear error naming the accepted types."""
+    kind, ext = file_kind(part), _ext(part)
+    table = IMAGE_TYPES if kind == "image" else DOCUMENT_TYPES if kind == "document" else None
+    if table is None:
+        raise InvokeBadRequestError(
+            f"GigaChat cannot take {kind} content here; remove the {kind} file or describe it in text."
+        )
+    if ext not in table:
+        accepted = ", ".join(sorted(set(table) - {"jpg", "tif"}))
+        raise InvokeBadRequestError(
+            f"GigaChat does not accept {ext or 'this'} {kind}s; accepted {kind} types: {accepted}. Convert the file first."
+        )
+    return kind, ext, table[ext]
+
+
+def load(part, *, fetch: Callable[[str], bytes] | None = None) -> FilePayload:
+    """Read an image/document content part (base64 or URL) and check it against GigaChat's limits."""
+    kind, ext, mime = check_type(part)
+    raw_b64 = getattr(part, "base64_data", "") or ""
+    url = getattr(part, "url", "") or ""
+    if raw_b64:
+        if raw_b64.startswith("data:"):
+            raw_b64 = raw_b64.split(",", 1)[-1]
+        try:
+            data = base64.b64decode(raw_b64, validate=False)
+        except (binascii.Error, ValueError):
+            raise InvokeBadRequestError(f"The {kind} could not be read: its base64 data is damaged. Upload it again.") from None
+    elif url.startswith("data:"):
+        try:
+            data = base64.b64decode(url.split(",", 1)[-1])
+        except (binascii.Error, ValueError):
+            raise InvokeBadRequestError(f"The {kind} data URL is damaged. Upload the file again.") from None
+    elif url:
+        data = (fetch or download)(url)
+    else:
+        raise InvokeBadRequestError(f"The {kind} has neither data nor a URL; upload it again.")
+    limit = IMAGE_MAX_BYTES if kind == "image" else DOCUMENT_MAX_BYTES
+    if len(data) > limit:
+        raise InvokeBadRequestError(
+            f"The {kind} is {len(data) / MB:.1f} MB; GigaChat accepts {kind}s up to {limit // MB} MB. Use a smaller file."
+        )
+    if not data:
+        raise InvokeBadRequestError(f"The {kind} is empty; upload it again.")
+    name = getattr(part, "filename", "") or f"{kind}.{ext}"
+    if "." not in name:
+        name = f"{name}.{ext}"
+    return FilePayload(kind=kind, filename=name, mime=mime, data=data)
+
+
+def download(url: str) -> bytes:
+    try:
+        with httpx.Client(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True) as client:
+            response = client.get(url)
+            response.raise_for_status()
+            return response.content
+    except httpx.HTTPError as exc:
+        raise InvokeBadRequestError(
+            f"The file at {httpx.URL(url).host} could not be downloaded ({type(exc).__name__.replace('Error', ' error')}). "
+            "Check Dify's FILES_URL is reachable from the plugin, or send files as base64 (MULTIMODAL_SEND_FORMAT=base64)."
+        ) from None
+
+
+class UploadCache:
+    """content hash -> GigaChat file id, per credentials; concurrent uploads of one file happen once."""
+
+    def __init__(self, max_entries: int = 2048):
+        self._ids: OrderedDict[tuple[str, str], str] = OrderedDict()
+        self._inflight: dict[tuple[str, str], threading.Lock] = {}
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+
+    def get_or_upload(self, fingerprint: str, payload: FilePayload, upload: Callable[[FilePayload], str]) -> str:
+        key = (fingerprint, payload.sha256)
+        with self._lock:
+            if key in self._ids:
+                self._ids.move_to_end(key)
+                return self._ids[key]
+            gate = self._inflight.setdefault(key, threading.Lock())
+        with gate:
+            with self._lock:
+                if key in self._ids:
+                    return self._ids[key]
+            file_id = upload(payload)
+            with self._lock:
+                self._ids[key] = file_id
+                self._inflight.pop(key, None)
+                while len(self._ids) > self.max_entries:
+                    self._ids.popitem(last=False)
+            logger.info("uploaded a %s of %d bytes to GigaChat", payload.kind, len(payload.data))
+            return file_id
+
+    def forget(self, fingerprint: str, file_id: str) -> None:
+        with self._lock:
+            for key in [k for k, v in self._ids.items() if k[0] == fingerprint and v == file_id]:
+                del self._ids[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._ids.clear()
+
+
+UPLOADS = UploadCache()

@@ -1,0 +1,137 @@
+"""Local token estimates: no network, no tiktoken (it downloads its BPE file at run time).
+
+GigaChat's tokenizer is not public. The estimate splits text into words, numbers, punctuation and
+whitespace and charges each piece by its script, calibrated on GigaChat's own counts recorded in
+``gigachat-recordings`` (POST /tokens/count and the usage of recorded chats):
+
+    "First text" -> 2, "Second text" -> 2, "Hello, world!" -> 4 (tokens/count);
+    "$1\\, 2\\, 3$  \\n\\nПодробный пошаговый вывод чисел от 1 до 3." -> 25 completion tokens
+    (which include one end-of-answer token); a one-message prompt of 5-8 text tokens -> 17.
+
+Latin words: common English words are single tokens, about 1 token per 7 letters for long ones.
+Cyrillic: GigaChat's vocabulary is trained on Russian and is efficient on it, about 1 token per
+4.5 letters. Digits: about 2 per token. Punctuation: runs of up to 2 characters per token.
+The estimate is meant for Dify's context-size bookkeeping, not for billing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from dify_plugin.entities.model.message import (
+    AssistantPromptMessage,
+    MultiModalPromptMessageContent,
+    PromptMessage,
+    PromptMessageTool,
+    TextPromptMessageContent,
+    ensure_prompt_message,
+)
+
+__all__ = [
+    "DOCUMENT_TOKENS",
+    "IMAGE_TOKENS",
+    "MESSAGE_OVERHEAD",
+    "REQUEST_OVERHEAD",
+    "estimate_prompt_tokens",
+    "estimate_tokens",
+]
+
+#: Fixed tokens per request (start of sequence, the assistant turn marker...).
+REQUEST_OVERHEAD = 6
+#: Fixed tokens per message (role markers).
+MESSAGE_OVERHEAD = 4
+#: Fixed tokens per function declaration (besides its JSON text).
+FUNCTION_OVERHEAD = 8
+#: Fixed cost of an attached image (GigaChat does not publish it; typical of vision models).
+IMAGE_TOKENS = 800
+#: Fixed cost of an attached document (its text is read server-side; size unknown locally).
+DOCUMENT_TOKENS = 1000
+#: Other attachments (audio/video) - never accepted by this plugin, counted for completeness.
+OTHER_FILE_TOKENS = 1000
+
+_PIECES = re.compile(
+    r"(?P<nl>\n+)"
+    r"|(?P<ws>[^\S\n]+)"
+    r"|(?P<latin>[A-Za-z]+)"
+    r"|(?P<cyr>[\u0400-\u052F]+)"
+    r"|(?P<digit>\d+)"
+    r"|(?P<cjk>[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af])"
+    r"|(?P<word>[^\W\d_]+)"
+    r"|(?P<punct>[^\w\s]+|_+)"
+)
+
+
+def estimate_tokens(text: str | None) -> int:
+    """Approximate GigaChat's token count for ``text`` (fast, local)."""
+    if not text:
+        return 0
+    total = 0
+    for m in _PIECES.finditer(text):
+        kind = m.lastgroup
+        n = m.end() - m.start()
+        if kind == "nl":
+            total += 1
+        elif kind == "ws":
+            total += 0 if n == 1 else math.ceil(n / 4)
+        elif kind == "latin":
+            total += math.ceil(n / 7)
+        elif kind == "cyr":
+            total += math.ceil(n / 4.5)
+        elif kind == "digit":
+            total += math.ceil(n / 2)
+        elif kind == "cjk":
+            total += 1
+        elif kind == "word":
+            total += math.ceil(n / 3)
+        else:  # punctuation
+            total += math.ceil(n / 2)
+    return total
+
+
+def _content_tokens(content: Any) -> int:
+    if content is None:
+        return 0
+    if isinstance(content, str):
+        return estimate_tokens(content)
+    total = 0
+    for part in content:
+        if isinstance(part, TextPromptMessageContent):
+            total += estimate_tokens(part.data)
+        elif isinstance(part, MultiModalPromptMessageContent):
+            kind = str(getattr(part, "type", ""))
+            if kind.endswith("image"):
+                total += IMAGE_TOKENS
+            elif kind.endswith("document"):
+                total += DOCUMENT_TOKENS
+            else:
+                total += OTHER_FILE_TOKENS
+    return total
+
+
+def estimate_prompt_tokens(
+    prompt_messages: Sequence[PromptMessage | Any],
+    tools: Iterable[PromptMessageTool] | None = None,
+) -> int:
+    """Estimate the prompt tokens of a Dify request: message texts with role overhead, tool calls
+    and results, function declarations (as GigaChat receives them, after schema cleaning) and a
+    fixed cost per image/document."""
+    from gigachat_dify.tool_schema import to_gigachat_function  # local: keeps this module light
+
+    total = REQUEST_OVERHEAD
+    for raw in prompt_messages or []:
+        m = ensure_prompt_message(raw)
+        total += MESSAGE_OVERHEAD + _content_tokens(m.content)
+        if isinstance(m, AssistantPromptMessage):
+            for call in m.tool_calls:
+                total += MESSAGE_OVERHEAD + estimate_tokens(call.function.name) + estimate_tokens(call.function.arguments)
+        name = getattr(m, "name", None)
+        if name:
+            total += estimate_tokens(name)
+    for tool in tools or []:
+        fn = to_gigachat_function(tool)
+        total += FUNCTION_OVERHEAD + estimate_tokens(json.dumps(fn, ensure_ascii=False))
+    return total

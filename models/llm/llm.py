@@ -1,0 +1,118 @@
+"""Dify's LLM interface for GigaChat: thin; every GigaChat rule lives in gigachat_dify/."""
+
+import logging
+from collections.abc import Generator
+
+from dify_plugin import LargeLanguageModel
+from dify_plugin.entities.model import AIModelEntity, ModelFeature
+from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk
+from dify_plugin.entities.model.message import PromptMessage, PromptMessageTool, UserPromptMessage
+from dify_plugin.errors.model import CredentialsValidateFailedError
+
+from gigachat_dify import chat
+from gigachat_dify.credentials import parse_credentials
+from gigachat_dify.custom_models import llm_entity
+from gigachat_dify.errors import (
+    INVOKE_ERROR_MAPPING,
+    to_credentials_error,
+    to_invoke_error,
+    transform_invoke_error,
+)
+from gigachat_dify.stream import StreamAssembler, to_llm_result, usage_from_gigachat
+from gigachat_dify.tokens import estimate_prompt_tokens
+
+logger = logging.getLogger(__name__)
+
+
+def _conversation_id() -> str | None:
+    try:
+        from dify_plugin import get_current_session
+
+        session = get_current_session()
+        return getattr(session, "conversation_id", None) if session else None
+    except Exception:  # no session outside the runtime (tests call the class directly)
+        return None
+
+
+class GigaChatLargeLanguageModel(LargeLanguageModel):
+    def _invoke(
+        self,
+        model: str,
+        credentials: dict,
+        prompt_messages: list[PromptMessage],
+        model_parameters: dict,
+        tools: list[PromptMessageTool] | None = None,
+        stop: list[str] | None = None,
+        stream: bool = True,
+        user: str | None = None,
+    ) -> LLMResult | Generator[LLMResultChunk, None, None]:
+        try:
+            features = set(self._features(model, credentials))
+            request = chat.prepare(
+                model=model,
+                settings=parse_credentials(credentials),
+                prompt_messages=prompt_messages,
+                model_parameters=model_parameters,
+                tools=tools,
+                stream=stream,
+                accepts_files={ModelFeature.VISION, ModelFeature.DOCUMENT} & features,
+                conversation_id=_conversation_id(),
+            )
+        except Exception as exc:
+            raise to_invoke_error(exc) from None
+        if stream:
+            return self._stream(model, credentials, prompt_messages, stop, request)
+        try:
+            response = chat.complete(request)
+            usage = self._usage(model, credentials, response.usage)
+            return to_llm_result(model, response, usage, prompt_messages=prompt_messages, stop=stop,
+                                 function_names=request.function_names)
+        except Exception as exc:
+            raise to_invoke_error(exc) from None
+
+    def _stream(self, model, credentials, prompt_messages, stop, request) -> Generator[LLMResultChunk, None, None]:
+        # Errors raised while Dify consumes this generator are not mapped by the SDK: map them here.
+        assembler = StreamAssembler(model, prompt_messages, stop, request.function_names)
+        try:
+            for chunk in chat.stream(request):
+                yield from assembler.feed(chunk)
+                if assembler.stopped_by_stop_word:
+                    break  # Dify's stop word reached: stop paying for tokens nobody will see
+            yield assembler.finish(self._usage(model, credentials, assembler.usage))
+        except Exception as exc:
+            raise to_invoke_error(exc) from None
+
+    def _usage(self, model, credentials, gigachat_usage):
+        prompt, completion, cached = usage_from_gigachat(gigachat_usage)
+        usage = self._calc_response_usage(model, credentials, prompt, completion)
+        if cached:
+            logger.debug("GigaChat served %d prompt tokens from its cache", cached)
+        return usage
+
+    def _features(self, model: str, credentials: dict) -> list:
+        schema = self.get_model_schema(model, credentials)
+        return list(schema.features or []) if schema else []
+
+    def get_num_tokens(self, model: str, credentials: dict, prompt_messages: list[PromptMessage],
+                       tools: list[PromptMessageTool] | None = None) -> int:
+        """A local estimate: Dify asks often and a network count per call would cost more than it is worth."""
+        return estimate_prompt_tokens(prompt_messages, tools)
+
+    def validate_credentials(self, model: str, credentials: dict) -> None:
+        """For a customizable model: the key must work and the model must answer (a 1-token chat)."""
+        try:
+            self._invoke(model, credentials, [UserPromptMessage(content="ping")], {"max_tokens": 1}, stream=False)
+        except CredentialsValidateFailedError:
+            raise
+        except Exception as exc:
+            raise to_credentials_error(exc) from None
+
+    def get_customizable_model_schema(self, model: str, credentials: dict) -> AIModelEntity | None:
+        return llm_entity(model, credentials)
+
+    @property
+    def _invoke_error_mapping(self):
+        return INVOKE_ERROR_MAPPING
+
+    def _transform_invoke_error(self, error: Exception):
+        return transform_invoke_error(error)

@@ -1,0 +1,51 @@
+"""End-to-end fixtures: the emulator on loopback and the plugin as a subprocess speaking Dify's stdio protocol."""
+
+import pytest
+
+from emulator import DEFAULT_KEY, Emulator
+from tests.support.daemon import PluginProcess
+
+
+@pytest.fixture(scope="session")
+def emulator():
+    emu = Emulator()
+    emu.start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_emulator_state(emulator):
+    emulator.faults.clear()
+    yield
+    emulator.faults.clear()
+
+
+@pytest.fixture(scope="session")
+def plugin():
+    """One plugin process for the session, as the daemon keeps one per installed plugin."""
+    proc = PluginProcess().start()
+    yield proc
+    proc.stop()
+    assert not proc.protocol_errors, proc.protocol_errors
+
+
+@pytest.fixture
+def fresh_plugin():
+    """A plugin process of its own, for tests that count per-process effects (OAuth calls)."""
+    proc = PluginProcess().start()
+    yield proc
+    proc.stop()
+    assert not proc.protocol_errors, proc.protocol_errors
+
+
+@pytest.fixture
+def credentials(emulator):
+    return {
+        "authorization_key": DEFAULT_KEY,
+        "scope": "GIGACHAT_API_PERS",
+        "base_url": emulator.base_url,
+        "auth_url": emulator.auth_url,
+        "verify_ssl": True,
+        "timeout": "20",
+    }

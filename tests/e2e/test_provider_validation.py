@@ -1,0 +1,90 @@
+"""Provider validation through Dify's stdio protocol: it costs nothing and explains every failure."""
+
+import base64
+import socket
+
+from emulator import B2B_KEY, DEFAULT_KEY
+
+
+def test_valid_credentials_pass_with_one_token_and_a_model_list_only(fresh_plugin, credentials, emulator):
+    emulator.stats.reset()
+    result = fresh_plugin.validate_provider(credentials)
+    assert result.ok, result.error
+    assert result.chunks[-1]["result"] is True
+    assert emulator.stats.oauth_calls == 1
+    paid = [k for k in emulator.stats.requests if "chat/completions" in k or "embeddings" in k]
+    assert paid == [], "validation must never send a chat or embedding request"
+
+
+def test_wrong_key_is_reported_as_unrecognised(plugin, credentials):
+    credentials["authorization_key"] = base64.b64encode(b"unknown-client:wrong-secret").decode()
+    result = plugin.validate_provider(credentials)
+    assert result.error_type == "CredentialsValidateFailedError"
+    assert "does not recognise this authorization key" in result.error_message
+    assert credentials["authorization_key"] not in result.error_message
+
+
+def test_key_of_another_scope_names_the_scopes(plugin, credentials):
+    credentials["authorization_key"] = B2B_KEY  # a key whose project is B2B, validated as PERS
+    result = plugin.validate_provider(credentials)
+    assert result.error_type == "CredentialsValidateFailedError"
+    assert "not for the chosen scope" in result.error_message
+    assert B2B_KEY not in result.error_message
+
+
+def test_key_that_is_not_base64_is_caught_before_any_request(plugin, credentials, emulator):
+    emulator.stats.reset()
+    credentials["authorization_key"] = "this is my client secret"
+    result = plugin.validate_provider(credentials)
+    assert result.error_type == "CredentialsValidateFailedError"
+    assert "Authorization key" in result.error_message
+    assert emulator.stats.oauth_calls == 0
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_unreachable_host_is_reported_with_the_address(plugin, credentials):
+    port = _closed_port()
+    credentials["auth_url"] = f"http://127.0.0.1:{port}/api/v2/oauth"
+    result = plugin.validate_provider(credentials)
+    assert result.error_type == "CredentialsValidateFailedError"
+    assert "Could not reach the OAuth URL" in result.error_message
+    assert str(port) in result.error_message
+
+
+def test_host_that_never_answers_times_out_with_a_clear_message(plugin, credentials):
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections, never answers
+    try:
+        credentials["auth_url"] = f"http://127.0.0.1:{silent.getsockname()[1]}/api/v2/oauth"
+        credentials["timeout"] = "2"
+        result = plugin.validate_provider(credentials, timeout=30)
+    finally:
+        silent.close()
+    assert result.error_type == "CredentialsValidateFailedError"
+    assert "did not answer in time" in result.error_message
+
+
+def test_base_url_that_is_not_a_gigachat_api_is_named(plugin, credentials, emulator):
+    credentials["base_url"] = emulator.base_url.replace("/api/v1", "/some/website")
+    result = plugin.validate_provider(credentials)
+    assert result.error_type == "CredentialsValidateFailedError"
+    assert "is not a GigaChat API" in result.error_message
+
+
+def test_malformed_url_is_rejected_with_an_example(plugin, credentials):
+    credentials["base_url"] = "gigachat.devices.sberbank.ru/api/v1"
+    result = plugin.validate_provider(credentials)
+    assert result.error_type == "CredentialsValidateFailedError"
+    assert "https://" in result.error_message
+
+
+def test_default_key_works_for_its_scope(plugin, credentials):
+    assert plugin.validate_provider(dict(credentials, authorization_key=DEFAULT_KEY)).ok

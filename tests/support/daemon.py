@@ -1,0 +1,298 @@
+"""A stand-in for the Dify plugin daemon: starts the plugin as a subprocess and speaks its stdio protocol.
+
+Exactly what the daemon does for a locally installed plugin: `python -m main` in the plugin
+directory with INSTALL_METHOD=local, wait for the first heartbeat, then one JSON line per request
+on stdin, and JSON event lines back on stdout, demultiplexed by session id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PLUGIN_DIR = Path(__file__).resolve().parents[2]
+
+
+class ProtocolError(AssertionError):
+    """The plugin broke the protocol (non-JSON stdout, null content, missing end...)."""
+
+
+@dataclass
+class SessionResult:
+    session_id: str
+    chunks: list[dict] = field(default_factory=list)  # `data` of every {"type": "stream"} message
+    error: dict | None = None  # {"error_type", "message", "args"} of a {"type": "error"} message
+    ended: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.ended
+
+    @property
+    def error_type(self) -> str | None:
+        return self.error and self.error.get("error_type")
+
+    @property
+    def error_message(self) -> str:
+        return (self.error or {}).get("message", "")
+
+
+class PluginProcess:
+    def __init__(self, env: dict | None = None, plugin_dir: Path = PLUGIN_DIR, python: str | None = None):
+        self.plugin_dir = Path(plugin_dir)
+        self.python = python or sys.executable
+        self.extra_env = env or {}
+        self.proc: subprocess.Popen | None = None
+        self.manifest: dict | None = None
+        self.stdout_lines: list[str] = []  # everything the plugin wrote, for protocol and leak checks
+        self.stderr_lines: list[str] = []
+        self.logs: list[dict] = []
+        self.heartbeats = 0
+        self._ready = threading.Event()
+        self._sessions: dict[str, queue.Queue] = {}
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self.protocol_errors: list[str] = []
+        self.started_at = 0.0
+        self.ready_after: float | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self, timeout: float = 60.0) -> "PluginProcess":
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIGACHAT_")}
+        env.update({"INSTALL_METHOD": "local", "PYTHONUNBUFFERED": "1"})
+        env.update(self.extra_env)
+        self.started_at = time.monotonic()
+        self.proc = subprocess.Popen(
+            [self.python, "-m", "main"],
+            cwd=self.plugin_dir,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        threading.Thread(target=self._read_stdout, daemon=True).start()
+        threading.Thread(target=self._read_stderr, daemon=True).start()
+        if not self._ready.wait(timeout):
+            self.stop()
+            raise ProtocolError(
+                f"no heartbeat within {timeout}s; stderr:\n" + "\n".join(self.stderr_lines[-40:])
+            )
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- reading ---------------------------------------------------------------------------
+    def _read_stdout(self) -> None:
+        assert self.proc and self.proc.stdout
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace").strip()
+            if not line:
+                continue
+            self.stdout_lines.append(line)
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                self.protocol_errors.append(f"non-JSON stdout line: {line[:200]}")
+                continue
+            if "event" not in msg:
+                if self.manifest is None:
+                    self.manifest = msg
+                else:
+                    self.protocol_errors.append(f"unexpected non-event line: {line[:200]}")
+                continue
+            event = msg["event"]
+            if event == "heartbeat":
+                self.heartbeats += 1
+                if not self._ready.is_set():
+                    self.ready_after = time.monotonic() - self.started_at
+                    self._ready.set()
+            elif event == "log":
+                self.logs.append(msg.get("data") or {})
+            elif event == "session":
+                sid = msg.get("session_id")
+                with self._lock:
+                    q = self._sessions.get(sid)
+                if q is None:
+                    self.protocol_errors.append(f"message for unknown session {sid}")
+                else:
+                    q.put(msg.get("data") or {})
+            elif event == "error":
+                self.protocol_errors.append(f"plugin error event: {line[:300]}")
+        with self._lock:
+            for q in self._sessions.values():
+                q.put(None)  # process ended: wake every waiter
+
+    def _read_stderr(self) -> None:
+        assert self.proc and self.proc.stderr
+        for raw in self.proc.stderr:
+            self.stderr_lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    # -- requests --------------------------------------------------------------------------
+    def request(self, data: dict, *, timeout: float = 60.0, conversation_id: str | None = None,
+                on_chunk=None) -> SessionResult:
+        sid = str(uuid.uuid4())
+        q: queue.Queue = queue.Queue()
+        with self._lock:
+            self._sessions[sid] = q
+        line = json.dumps(
+            {
+                "session_id": sid,
+                "conversation_id": conversation_id,
+                "message_id": None,
+                "app_id": None,
+                "endpoint_id": None,
+                "context": None,
+                "event": "request",
+                "data": data,
+            },
+            ensure_ascii=False,
+        )
+        assert self.proc and self.proc.stdin
+        with self._write_lock:
+            self.proc.stdin.write(line.encode() + b"\n")
+            self.proc.stdin.flush()
+        result = SessionResult(sid)
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"session {sid} did not end within {timeout}s (a hang)")
+                try:
+                    item = q.get(timeout=remaining)
+                except queue.Empty:
+                    continue
+                if item is None:
+                    raise ProtocolError("plugin process exited mid-session:\n" + "\n".join(self.stderr_lines[-40:]))
+                kind = item.get("type")
+                if kind == "stream":
+                    result.chunks.append(item.get("data"))
+                    if on_chunk:
+                        on_chunk(item.get("data"))
+                elif kind == "error":
+                    result.error = item.get("data") or {}
+                elif kind == "end":
+                    result.ended = True
+                    return result
+                else:
+                    raise ProtocolError(f"unknown session message type {kind!r}")
+        finally:
+            with self._lock:
+                self._sessions.pop(sid, None)
+
+    # -- the model actions Dify sends ------------------------------------------------------
+    def validate_provider(self, credentials: dict, **kw) -> SessionResult:
+        return self.request(
+            {"user_id": "u1", "type": "model", "action": "validate_provider_credentials",
+             "provider": "gigachat", "credentials": credentials}, **kw)
+
+    def validate_model(self, model: str, model_type: str, credentials: dict, **kw) -> SessionResult:
+        return self.request(
+            {"user_id": "u1", "type": "model", "action": "validate_model_credentials", "provider": "gigachat",
+             "model_type": model_type, "model": model, "credentials": credentials}, **kw)
+
+    def invoke_llm(self, model: str, credentials: dict, prompt_messages: list[dict], *,
+                   model_parameters: dict | None = None, tools: list[dict] | None = None,
+                   stop: list[str] | None = None, stream: bool = True, **kw) -> SessionResult:
+        return self.request(
+            {"user_id": "u1", "type": "model", "action": "invoke_llm", "provider": "gigachat",
+             "model_type": "llm", "model": model, "credentials": credentials,
+             "model_parameters": model_parameters or {}, "prompt_messages": prompt_messages,
+             "tools": tools, "stop": stop, "json_schema": None, "stream": stream}, **kw)
+
+    def invoke_embedding(self, model: str, credentials: dict, texts: list[str], input_type: str = "document",
+                         **kw) -> SessionResult:
+        return self.request(
+            {"user_id": "u1", "type": "model", "action": "invoke_text_embedding", "provider": "gigachat",
+             "model_type": "text-embedding", "model": model, "credentials": credentials, "texts": texts,
+             "input_type": input_type}, **kw)
+
+    def llm_num_tokens(self, model: str, credentials: dict, prompt_messages: list[dict], tools=None, **kw):
+        return self.request(
+            {"user_id": "u1", "type": "model", "action": "get_llm_num_tokens", "provider": "gigachat",
+             "model_type": "llm", "model": model, "credentials": credentials,
+             "prompt_messages": prompt_messages, "tools": tools}, **kw)
+
+    def embedding_num_tokens(self, model: str, credentials: dict, texts: list[str], **kw):
+        return self.request(
+            {"user_id": "u1", "type": "model", "action": "get_text_embedding_num_tokens", "provider": "gigachat",
+             "model_type": "text-embedding", "model": model, "credentials": credentials, "texts": texts}, **kw)
+
+    def model_schema(self, model: str, model_type: str, credentials: dict, **kw):
+        return self.request(
+            {"user_id": "u1", "type": "model", "action": "get_ai_model_schemas", "provider": "gigachat",
+             "model_type": model_type, "model": model, "credentials": credentials}, **kw)
+
+
+# -- message builders in the daemon's exact shapes ----------------------------------------
+def _content_item(kind: str, **kw) -> dict:
+    item = {"type": kind, "data": "", "base64_data": "", "url": "", "format": "", "mime_type": "",
+            "detail": "", "filename": ""}
+    item.update(kw)
+    return item
+
+
+def text_part(text: str) -> dict:
+    return _content_item("text", data=text)
+
+
+def image_part(b64: str = "", *, url: str = "", fmt: str = "png", mime: str = "image/png",
+               filename: str = "image.png") -> dict:
+    return _content_item("image", base64_data=b64, url=url, format=fmt, mime_type=mime, detail="low",
+                         filename=filename)
+
+
+def document_part(b64: str, *, fmt: str = "pdf", mime: str = "application/pdf", filename: str = "doc.pdf") -> dict:
+    return _content_item("document", base64_data=b64, format=fmt, mime_type=mime, filename=filename)
+
+
+def message(role: str, content, *, tool_calls: list[dict] | None = None, tool_call_id: str = "",
+            name: str = "") -> dict:
+    return {"role": role, "content": content, "name": name, "tool_calls": tool_calls or [],
+            "tool_call_id": tool_call_id}
+
+
+def system(text: str) -> dict:
+    return message("system", text)
+
+
+def user(content) -> dict:
+    return message("user", content)
+
+
+def assistant(text: str = "", tool_calls: list[dict] | None = None) -> dict:
+    return message("assistant", text, tool_calls=tool_calls)
+
+
+def tool_result(tool_call_id: str, content: str) -> dict:
+    return message("tool", content, tool_call_id=tool_call_id)
+
+
+def tool(name: str, description: str, parameters: dict) -> dict:
+    return {"name": name, "description": description, "parameters": parameters}
+
+
+def collect_text(result: SessionResult) -> str:
+    """The answer text as Dify assembles it from stream chunks."""
+    return "".join(c["delta"]["message"]["content"] for c in result.chunks if isinstance(c["delta"]["message"]["content"], str))

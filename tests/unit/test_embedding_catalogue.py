@@ -1,0 +1,64 @@
+"""The embedding model catalogue: every YAML loads through dify_plugin's own schema, agrees with
+the engine's tables, and _position.yaml lists exactly these models."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from pathlib import Path
+
+import pytest
+from dify_plugin.core.utils.yaml_loader import load_yaml_file
+from dify_plugin.entities.model import AIModelEntity, ModelPropertyKey, ModelType
+from dify_plugin.interfaces.model.ai_model import AIModel
+
+from gigachat_dify.embedding import EMBEDDING_LIMITS, MAX_TEXTS_PER_REQUEST
+
+FOLDER = Path(__file__).resolve().parents[2] / "models" / "text_embedding"
+MODEL_FILES = sorted(p for p in FOLDER.glob("*.yaml") if p.name != "_position.yaml")
+
+
+def load(path: Path) -> AIModelEntity:
+    return AIModelEntity(**load_yaml_file(str(path)))
+
+
+def test_there_is_one_yaml_per_known_embedding_model():
+    assert {p.stem for p in MODEL_FILES} == set(EMBEDDING_LIMITS)
+
+
+@pytest.mark.parametrize("path", MODEL_FILES, ids=lambda p: p.name)
+def test_model_yaml_loads_through_the_sdk_schema(path):
+    entity = load(path)
+    assert entity.model == path.stem
+    assert entity.model_type == ModelType.TEXT_EMBEDDING
+    assert entity.label.en_us and entity.label.zh_hans
+    assert set(entity.model_properties) == {ModelPropertyKey.CONTEXT_SIZE, ModelPropertyKey.MAX_CHUNKS}
+
+
+@pytest.mark.parametrize("path", MODEL_FILES, ids=lambda p: p.name)
+def test_model_yaml_limits_match_the_engine(path):
+    entity = load(path)
+    assert entity.model_properties[ModelPropertyKey.CONTEXT_SIZE] == EMBEDDING_LIMITS[entity.model]
+    assert entity.model_properties[ModelPropertyKey.MAX_CHUNKS] == MAX_TEXTS_PER_REQUEST
+
+
+@pytest.mark.parametrize("path", MODEL_FILES, ids=lambda p: p.name)
+def test_model_yaml_has_no_unsourced_pricing(path):
+    assert load(path).pricing is None
+
+
+def test_position_file_lists_exactly_the_yaml_models_once():
+    positions = load_yaml_file(str(FOLDER / "_position.yaml"))
+    assert isinstance(positions, list)
+    assert len(positions) == len(set(positions))
+    assert set(positions) == {load(p).model for p in MODEL_FILES}
+
+
+def test_the_model_source_defines_exactly_one_model_class():
+    module = importlib.import_module("models.text_embedding.text_embedding")
+    classes = [
+        obj for _, obj in inspect.getmembers(module, inspect.isclass)
+        if issubclass(obj, AIModel) and not inspect.isabstract(obj)
+    ]
+    assert [c.__name__ for c in classes] == ["GigaChatTextEmbeddingModel"]
+    assert classes[0].model_type == ModelType.TEXT_EMBEDDING
