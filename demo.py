@@ -14,7 +14,7 @@ import os
 import sys
 import time
 
-from tests.support.daemon import PluginProcess, collect_text, system, user
+from tests.support.daemon import PluginProcess, system, user
 
 
 def say(text: str = "") -> None:

@@ -255,7 +255,7 @@ class Api:
         if isinstance(reply, Stream):
             reply.fault = cut_random or faults.take_stream_fault()
             reply.chunk_latency = faults.chunk_latency
-            if reply.fault is not None:
+            if reply.fault is not None and cut_random is None:
                 emu.stats.count_fault(f"{reply.fault.kind}_stream")
         reply.headers = {**x_headers, **reply.headers}
         return reply

@@ -9,16 +9,19 @@ What it guarantees for a call with N texts: N unit-length vectors in input order
 - Long texts are split on paragraph / line / sentence / word boundaries into pieces that fit the
   model's per-text limit (with a safety margin: the local token estimate is not exact); the piece
   vectors are averaged weighted by piece length and L2-normalised (as Dify's OpenAI provider does).
-  Every vector is L2-normalised, split or not, so all vectors of a knowledge base are comparable.
+  Every vector is L2-normalised, split or not (GigaChat's own have norm ~29), so all vectors of a
+  knowledge base are comparable and dot-product stores (which require unit vectors) work.
 - Empty or whitespace-only texts are embedded as `EMPTY_TEXT_PLACEHOLDER` (a warning names their
   positions): a chunk with no content must not fail a whole knowledge-base indexing run, and a
   zero vector would break cosine search in several vector stores (NaN distances).
 - Batches run concurrently (threads, which `dify_plugin`'s gevent patch turns into greenlets),
   through an adaptive limiter shared by every request made with the same client: halved on 429
   (AIMD), +1 after a run of successes up to the configured maximum, and paused for Retry-After.
-- 5xx / connection failures are retried with exponential backoff (classification: THE retry
-  module, `gigachat_dify.retry.is_transient`); 400/401/403/404 are not retried; 413/422 split the
-  batch's texts further once and retry; a global deadline bounds the whole call.
+- 5xx / connection failures and malformed answers are retried with exponential backoff and
+  jitter (which failures: THE retry module's `is_transient`; a read timeout is not repeated);
+  400/401/402/403/404 are not retried; 413/422 split the batch's texts further once and retry;
+  429s wait Retry-After (capped) and do not use up the transient retries; a global deadline
+  bounds the whole call. Failures are converted by THE error table (`errors.to_invoke_error`).
 """
 
 from __future__ import annotations

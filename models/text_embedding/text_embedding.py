@@ -27,6 +27,7 @@ from gigachat_dify.credentials import parse_credentials
 from gigachat_dify.embedding import (
     DEFAULT_LIMIT_TOKENS,
     MAX_TEXTS_PER_REQUEST,
+    RetryPolicy,
     apply_input_type,
     default_estimator,
     embed_texts,
@@ -64,6 +65,7 @@ class GigaChatTextEmbeddingModel(TextEmbeddingModel):
             max_per_request=config.max_per_request,
             concurrency=config.concurrency,
             limiter=shared_limiter(client, config.concurrency),
+            retry=RetryPolicy(max_transient_retries=settings.max_retries),  # the form's "Retries"
             context=f"model {model}",
         )
         return TextEmbeddingResult(
