@@ -12,7 +12,7 @@ import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from emulator.api import Drop, Request, Response, Stream
 from emulator.state import Headers
@@ -154,21 +154,29 @@ class _Handler(BaseHTTPRequestHandler):
             peer_cert=peer_cert,
         )
         api = self.server.api
-        status: int | None = None
+        done = False
+
+        def finish(status: int | None) -> None:
+            # Called just before the last bytes go out, so a client that has read its response
+            # already sees it in the log and the counters.
+            nonlocal done
+            if not done:
+                done = True
+                api.finished(req, status)
+
         try:
-            reply = api.handle(req)
-            status = self._send(reply)
+            self._send(api.handle(req), finish)
         except OSError:
             self.close_connection = True
         except Exception:  # a bug in the emulator: answer 500 rather than hang up silently
             logger.exception("emulator failed on %s %s", self.command, self.path)
             self.close_connection = True
             try:
-                status = self._send(Response(500, b'{"status": 500, "message": "Internal Server Error"}'))
+                self._send(Response(500, b'{"status": 500, "message": "Internal Server Error"}'), finish)
             except OSError:
                 pass
         finally:
-            api.finished(req, status)
+            finish(None)
 
     def _read_body(self) -> bytes | None:
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
@@ -202,25 +210,26 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
         self.server.stats.count_status(413)
 
-    def _send(self, reply: Response | Stream | Drop) -> int | None:
-        """Write the reply; the status sent, or None when nothing was."""
+    def _send(self, reply: Response | Stream | Drop, finish: Callable[[int | None], None]) -> None:
         if isinstance(reply, Drop):
             self.close_connection = True
-            return None
+            finish(None)
+            return
         if isinstance(reply, Response):
             self.send_response(reply.status)
             self.send_header("Content-Type", reply.content_type)
             self.send_header("Content-Length", str(len(reply.body)))
             for key, value in reply.headers.items():
                 self.send_header(key, value)
+            finish(reply.status)
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(reply.body)
             self.wfile.flush()
-            return reply.status
-        return self._send_stream(reply)
+            return
+        self._send_stream(reply, finish)
 
-    def _send_stream(self, stream: Stream) -> int:
+    def _send_stream(self, stream: Stream, finish: Callable[[int | None], None]) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -236,18 +245,20 @@ class _Handler(BaseHTTPRequestHandler):
             for i, event in enumerate(stream.events):
                 if i == fault_at and fault is not None:
                     if fault.kind == "cut":
+                        finish(200)
                         self._abort()
-                        return 200
+                        return
                     time.sleep(fault.seconds)
                 elif i > 0 and stream.chunk_latency > 0:
                     time.sleep(stream.chunk_latency)
                 self.wfile.write(b"%X\r\n%s\r\n" % (len(event), event))
                 self.wfile.flush()
+            finish(200)
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()
         except OSError:
+            finish(200)
             self.close_connection = True
-        return 200
 
     def _abort(self) -> None:
         """Close mid-body, without the chunked terminator: the client sees an incomplete stream."""

@@ -44,6 +44,7 @@ from dify_plugin.errors.model import InvokeBadRequestError, InvokeError, InvokeS
 
 from gigachat_dify.errors import to_invoke_error
 from gigachat_dify.retry import is_transient
+from gigachat_dify.tokens import estimate_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -177,17 +178,8 @@ def apply_input_type(
 # --- Token estimate ---------------------------------------------------------------------------
 
 
-def _fallback_estimate(text: str) -> int:
-    return max(1, len(text) // 3)
-
-
 def default_estimator() -> Callable[[str], int]:
-    """THE local estimate (`gigachat_dify.tokens`), or a conservative 3 characters per token
-    while that module is not available."""
-    try:
-        from gigachat_dify.tokens import estimate_tokens
-    except ImportError:
-        return _fallback_estimate
+    """THE local token estimate (`gigachat_dify.tokens`); callers may pass their own."""
     return estimate_tokens
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "map_finish_reason",
     "to_llm_result",
     "usage_from_gigachat",
+    "usage_report",
 ]
 
 THINK_OPEN = "<think>\n"
@@ -101,6 +102,14 @@ def usage_from_gigachat(usage: Usage | Mapping[str, Any] | None) -> tuple[int, i
             return getattr(usage, key, default)
 
     return int(get("prompt_tokens") or 0), int(get("completion_tokens") or 0), int(get("precached_prompt_tokens") or 0)
+
+
+def usage_report(usage: Usage | Mapping[str, Any] | None, response_model: str | None) -> dict[str, Any]:
+    """What GigaChat reported beyond Dify's LLMUsage (which has no field for cached tokens in
+    dify_plugin 0.10): carried in the final message's `opaque_body`, so it reaches Dify intact."""
+    prompt, completion, cached = usage_from_gigachat(usage)
+    return {"gigachat": {"model_version": response_model, "prompt_tokens": prompt,
+                         "completion_tokens": completion, "precached_prompt_tokens": cached}}
 
 
 class _Call:

@@ -18,7 +18,7 @@ from gigachat_dify.errors import (
     to_invoke_error,
     transform_invoke_error,
 )
-from gigachat_dify.stream import StreamAssembler, to_llm_result, usage_from_gigachat
+from gigachat_dify.stream import StreamAssembler, to_llm_result, usage_from_gigachat, usage_report
 from gigachat_dify.tokens import estimate_prompt_tokens
 
 logger = logging.getLogger(__name__)
@@ -65,8 +65,10 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
         try:
             response = chat.complete(request)
             usage = self._usage(model, credentials, response.usage)
-            return to_llm_result(model, response, usage, prompt_messages=prompt_messages, stop=stop,
-                                 function_names=request.function_names)
+            result = to_llm_result(model, response, usage, prompt_messages=prompt_messages, stop=stop,
+                                   function_names=request.function_names)
+            result.message.opaque_body = usage_report(response.usage, response.model)
+            return result
         except Exception as exc:
             raise to_invoke_error(exc) from None
 
@@ -78,16 +80,15 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
                 yield from assembler.feed(chunk)
                 if assembler.stopped_by_stop_word:
                     break  # Dify's stop word reached: stop paying for tokens nobody will see
-            yield assembler.finish(self._usage(model, credentials, assembler.usage))
+            final = assembler.finish(self._usage(model, credentials, assembler.usage))
+            final.delta.message.opaque_body = usage_report(assembler.usage, assembler.response_model)
+            yield final
         except Exception as exc:
             raise to_invoke_error(exc) from None
 
     def _usage(self, model, credentials, gigachat_usage):
-        prompt, completion, cached = usage_from_gigachat(gigachat_usage)
-        usage = self._calc_response_usage(model, credentials, prompt, completion)
-        if cached:
-            logger.debug("GigaChat served %d prompt tokens from its cache", cached)
-        return usage
+        prompt, completion, _ = usage_from_gigachat(gigachat_usage)
+        return self._calc_response_usage(model, credentials, prompt, completion)
 
     def _features(self, model: str, credentials: dict) -> list:
         schema = self.get_model_schema(model, credentials)

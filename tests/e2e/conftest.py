@@ -16,9 +16,9 @@ def emulator():
 
 @pytest.fixture(autouse=True)
 def _fresh_emulator_state(emulator):
-    emulator.faults.clear()
+    emulator.reset()
     yield
-    emulator.faults.clear()
+    emulator.reset()
 
 
 @pytest.fixture(scope="session")

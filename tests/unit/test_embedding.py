@@ -47,7 +47,12 @@ from gigachat_dify.embedding import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-EST = emb._fallback_estimate  # deterministic estimate for the tests: max(1, len // 3)
+
+
+def EST(text: str) -> int:  # a simple, deterministic estimate for the tests
+    return max(1, len(text) // 3)
+
+
 FAST = RetryPolicy(backoff_base=0.01, backoff_cap=0.05, rate_limit_default_wait=0.01, jitter=0.0)
 URL = "https://gigachat.devices.sberbank.ru/api/v1/embeddings"
 
