@@ -1,0 +1,79 @@
+"""Every failure reaches Dify as the right error with an actionable message, also mid-stream."""
+
+import time
+
+import pytest
+
+from tests.support.daemon import collect_text, user
+
+Q = [user("Расскажи подробно и длинно историю про GigaChat, Dify и их интеграцию в компании")]
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
+def test_transient_server_errors_are_retried_before_any_output(plugin, credentials, emulator, stream):
+    emulator.faults.inject(status=503, count=2, path="/chat/completions")
+    result = plugin.invoke_llm("GigaChat-2", credentials, Q, stream=stream)
+    assert result.ok, result.error
+    assert collect_text(result).startswith("Echo:")
+    assert emulator.stats.status_counts[503] == 2
+
+
+def test_rate_limit_with_retry_after_is_honoured_then_succeeds(plugin, credentials, emulator):
+    emulator.faults.inject(status=429, count=1, path="/chat/completions", retry_after=1)
+    started = time.monotonic()
+    result = plugin.invoke_llm("GigaChat-2", credentials, Q, stream=True)
+    assert result.ok, result.error
+    assert time.monotonic() - started >= 0.9
+
+
+@pytest.mark.parametrize(
+    "status, error_type, phrase",
+    [
+        (429, "InvokeRateLimitError", "rate limit"),
+        (402, "InvokeRateLimitError", "quota of this account is used up"),
+        (403, "InvokeAuthorizationError", "refused access"),
+        (500, "InvokeServerUnavailableError", "temporarily unavailable"),
+        (422, "InvokeBadRequestError", "rejected the request"),
+    ],
+)
+@pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
+def test_persistent_api_errors_map_to_dify_errors(plugin, credentials, emulator, status, error_type, phrase, stream):
+    emulator.faults.inject(status=status, count=10, path="/chat/completions", retry_after=0 if status == 429 else None)
+    result = plugin.invoke_llm("GigaChat-2", credentials, Q, stream=stream)
+    assert result.error_type == error_type, result.error
+    assert phrase in result.error_message
+    assert "Traceback" not in result.error_message and "gigachat.exceptions" not in result.error_message
+
+
+def test_stream_cut_mid_answer_is_a_connection_error_not_a_duplicate(plugin, credentials, emulator):
+    emulator.faults.cut_stream_after(2)
+    result = plugin.invoke_llm("GigaChat-2", credentials, Q, stream=True)
+    assert result.error_type == "InvokeConnectionError"
+    assert "interrupted" in result.error_message
+    # no retry after output started: the chunks already shown are not repeated
+    assert emulator.stats.requests["POST /chat/completions"] == 1
+
+
+def test_stalled_stream_ends_with_a_connection_error_within_the_timeout(plugin, credentials, emulator):
+    emulator.faults.stall_stream_after(1, seconds=30)
+    started = time.monotonic()
+    result = plugin.invoke_llm("GigaChat-2", dict(credentials, timeout="2"), Q, stream=True, timeout=20)
+    assert result.error_type == "InvokeConnectionError"
+    assert "did not answer in time" in result.error_message
+    assert time.monotonic() - started < 10
+
+
+def test_wrong_key_at_invoke_time_is_an_authorization_error(plugin, credentials):
+    import base64
+
+    bad = dict(credentials, authorization_key=base64.b64encode(b"x:unknown-secret").decode())
+    result = plugin.invoke_llm("GigaChat-2", bad, Q, stream=True)
+    assert result.error_type == "InvokeAuthorizationError"
+    assert "does not recognise this authorization key" in result.error_message
+
+
+def test_token_counting_is_local(plugin, credentials, emulator):
+    result = plugin.llm_num_tokens("GigaChat-2", credentials, Q)
+    assert result.ok, result.error
+    assert result.chunks[-1]["num_tokens"] > 10
+    assert not [r for r in emulator.log if r.path != "/api/v2/oauth"]

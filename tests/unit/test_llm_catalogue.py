@@ -1,0 +1,74 @@
+"""The LLM catalogue: every YAML loads through dify_plugin's own schema with the right names,
+positions, features and parameter rules."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from pathlib import Path
+
+import pytest
+from dify_plugin.core.utils.yaml_loader import load_yaml_file
+from dify_plugin.entities.model import AIModelEntity, ModelFeature, ModelPropertyKey, ModelType
+from dify_plugin.interfaces.model.ai_model import AIModel
+
+FOLDER = Path(__file__).resolve().parents[2] / "models" / "llm"
+MODEL_FILES = sorted(p for p in FOLDER.glob("*.yaml") if p.name != "_position.yaml")
+GIGACHAT_PARAMETERS = {"temperature", "top_p", "max_tokens", "repetition_penalty", "profanity_check"}
+
+
+def load(path: Path) -> AIModelEntity:
+    return AIModelEntity(**load_yaml_file(str(path)))
+
+
+def test_the_current_gigachat_line_is_predefined():
+    assert {p.stem for p in MODEL_FILES} == {"GigaChat-2", "GigaChat-2-Pro", "GigaChat-2-Max", "GigaChat-3-Ultra"}
+
+
+@pytest.mark.parametrize("path", MODEL_FILES, ids=lambda p: p.name)
+def test_model_yaml_loads_through_the_sdk_schema(path):
+    entity = load(path)
+    assert entity.model == path.stem and entity.model_type == ModelType.LLM
+    assert entity.label.en_us and entity.label.zh_hans
+    assert entity.model_properties[ModelPropertyKey.MODE] == "chat"
+    assert entity.model_properties[ModelPropertyKey.CONTEXT_SIZE] >= 32768
+    assert entity.pricing is None  # no public RUB per-token source was found: none is invented
+
+
+@pytest.mark.parametrize("path", MODEL_FILES, ids=lambda p: p.name)
+def test_every_model_offers_gigachat_parameters_and_tools(path):
+    entity = load(path)
+    names = {r.name for r in entity.parameter_rules}
+    assert GIGACHAT_PARAMETERS <= names
+    assert {ModelFeature.TOOL_CALL, ModelFeature.STREAM_TOOL_CALL} <= set(entity.features)
+    assert ModelFeature.MULTI_TOOL_CALL not in entity.features  # GigaChat makes one call per turn
+    rules = {r.name: r for r in entity.parameter_rules}
+    assert rules["top_p"].max == 1 and rules["repetition_penalty"].min > 0
+
+
+def test_vision_only_where_documented_and_structured_output_with_its_rules():
+    by_name = {load(p).model: load(p) for p in MODEL_FILES}
+    assert [m for m, e in by_name.items() if ModelFeature.VISION in e.features] == ["GigaChat-2-Max"]
+    for model, entity in by_name.items():
+        names = {r.name for r in entity.parameter_rules}
+        if ModelFeature.STRUCTURED_OUTPUT in entity.features:
+            assert {"response_format", "json_schema"} <= names, model
+            fmt = next(r for r in entity.parameter_rules if r.name == "response_format")
+            assert "json_schema" in fmt.options
+        else:
+            assert "json_schema" not in names, model
+
+
+def test_position_file_lists_exactly_the_yaml_models_once():
+    positions = load_yaml_file(str(FOLDER / "_position.yaml"))
+    assert len(positions) == len(set(positions))
+    assert set(positions) == {p.stem for p in MODEL_FILES}
+
+
+def test_the_model_source_defines_exactly_one_model_class():
+    module = importlib.import_module("models.llm.llm")
+    classes = [obj for _, obj in inspect.getmembers(module, inspect.isclass)
+               if issubclass(obj, AIModel) and obj.__module__ == module.__name__]
+    assert len(classes) == 1
+    visible = [obj for _, obj in inspect.getmembers(module, inspect.isclass) if issubclass(obj, AIModel)]
+    assert all(not inspect.isabstract(c) or c.__module__ != module.__name__ for c in visible)
