@@ -257,3 +257,17 @@ def test_parallel_sdk_calls_on_one_client(emu, client):
     assert not errors
     assert emu.stats.oauth_calls == 1
     assert emu.stats.max_concurrency >= 1
+
+
+def test_sdk_rewrites_function_schemas_before_sending(emu, client):
+    # Pitfall worth knowing: the SDK's Function model keeps only type/description/items/enum/
+    # properties per property. A property without a type becomes {"type": "object"} with no
+    # properties (rejected by the API), and format/minimum/nested required are dropped silently.
+    payload = {
+        "messages": [{"role": "user", "content": "x"}],
+        "functions": [{"name": "f", "parameters": {"type": "object", "properties": {"a": {"anyOf": [{"type": "string"}]}}}}],
+    }
+    with pytest.raises(gigachat.exceptions.UnprocessableEntityError) as err:
+        client.chat(payload)
+    assert json.loads(err.value.content)["message"] == "Invalid params: functions[0].parameters.properties.a: object must have properties"
+    assert emu.log[-1].json["functions"][0]["parameters"]["properties"]["a"] == {"type": "object", "description": ""}

@@ -1,6 +1,7 @@
 """Transport: unknown paths, keep-alive, the request log, TLS, gevent, the CLI."""
 
 import datetime
+import ipaddress
 import socket
 import ssl
 import subprocess
@@ -10,11 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from gigachat.exceptions import AuthenticationError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from gigachat.exceptions import AuthenticationError
 
 from emulator import DEFAULT_KEY, Emulator
 
@@ -128,8 +129,6 @@ def pki(tmp_path_factory):
     d = tmp_path_factory.mktemp("pki")
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = _cert("Test Root CA", "Test Root CA", ca_key, ca_key, ca=True)
-    import ipaddress
-
     out = {}
     for name, san in (("server", [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), ("client", None)):
         key = ec.generate_private_key(ec.SECP256R1())

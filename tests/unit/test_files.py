@@ -1,0 +1,86 @@
+import base64
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+from dify_plugin.errors.model import InvokeBadRequestError
+
+from gigachat_dify import files
+
+
+def part(kind="image", fmt="png", mime="image/png", data=b"\x89PNG....", url="", filename="a.png"):
+    return SimpleNamespace(type=kind, format=fmt, mime_type=mime, base64_data=base64.b64encode(data).decode() if data else "",
+                           url=url, filename=filename)
+
+
+def test_base64_image_is_loaded_with_its_type():
+    p = files.load(part())
+    assert (p.kind, p.mime, p.filename, p.data) == ("image", "image/png", "a.png", b"\x89PNG....")
+
+
+def test_data_url_is_accepted():
+    p = files.load(part(data=b"", url="data:image/png;base64," + base64.b64encode(b"xyz").decode()))
+    assert p.data == b"xyz"
+
+
+def test_url_is_fetched():
+    p = files.load(part(data=b"", url="https://dify.local/files/1"), fetch=lambda url: b"fetched")
+    assert p.data == b"fetched"
+
+
+def test_image_over_15_mb_is_refused_with_the_limit():
+    with pytest.raises(InvokeBadRequestError, match="up to 15 MB"):
+        files.load(part(data=b"x" * (15 * files.MB + 1)))
+
+
+def test_document_limit_is_40_mb():
+    big = part(kind="document", fmt="pdf", mime="application/pdf", data=b"x" * (20 * files.MB), filename="r.pdf")
+    assert files.load(big).kind == "document"
+
+
+@pytest.mark.parametrize("kind, fmt", [("image", "gif"), ("image", "webp"), ("document", "xlsx")])
+def test_unsupported_types_name_the_accepted_ones(kind, fmt):
+    with pytest.raises(InvokeBadRequestError, match="accepted"):
+        files.load(part(kind=kind, fmt=fmt, mime=""))
+
+
+def test_audio_is_refused_explicitly():
+    with pytest.raises(InvokeBadRequestError, match="audio"):
+        files.load(part(kind="audio", fmt="mp3", mime="audio/mpeg"))
+
+
+def test_unreachable_url_explains_how_to_fix_dify():
+    with pytest.raises(InvokeBadRequestError, match="MULTIMODAL_SEND_FORMAT"):
+        files.load(part(data=b"", url="http://127.0.0.1:9/none.png"))
+
+
+def test_each_distinct_file_uploads_once_even_when_requested_concurrently():
+    cache, calls = files.UploadCache(), []
+
+    def upload(payload):
+        calls.append(payload.sha256)
+        time.sleep(0.05)
+        return f"id-{len(calls)}"
+
+    payload = files.load(part())
+    ids = []
+    threads = [threading.Thread(target=lambda: ids.append(cache.get_or_upload("fp", payload, upload))) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert calls == [payload.sha256] and set(ids) == {"id-1"}
+    assert cache.get_or_upload("other-credentials", payload, upload) == "id-2"  # never shared across accounts
+
+
+def test_failed_upload_is_not_cached():
+    cache = files.UploadCache()
+    payload = files.load(part())
+
+    def broken(_):
+        raise RuntimeError("network")
+
+    with pytest.raises(RuntimeError):
+        cache.get_or_upload("fp", payload, broken)
+    assert cache.get_or_upload("fp", payload, lambda _: "ok") == "ok"
