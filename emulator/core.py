@@ -46,7 +46,7 @@ class Emulator:
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        self.faults._on_expire = self._tokens.expire
+        self.faults._on_expire = self._expire_all
         self.faults._on_refuse = self._on_refuse
 
     # ---- lifecycle ----------------------------------------------------------------------------
@@ -86,6 +86,10 @@ class Emulator:
             server.server_close()
         if thread is not None:
             thread.join(timeout=5)
+
+    def _expire_all(self) -> None:
+        self._tokens.expire()
+        self.stats.count_fault("expire_tokens")
 
     def _on_refuse(self, on: bool, mode: str) -> None:
         if on:

@@ -40,43 +40,27 @@ def _not_gigachat(exc: BaseException) -> bool:
     return isinstance(exc, gx.ResponseError) and exc.status_code in (404, 405) and b'"status"' not in (exc.content or b"")
 
 
-def _check_token(settings: ConnectionSettings) -> None:
-    client = get_client(settings)
-    what, url = "OAuth URL", settings.auth_url
+def _step(call, what: str, url: str, not_gigachat: str):
+    """Run one validation step; turn any failure into the message for that step's address."""
     try:
-        client.get_token()
+        return call()
     except Exception as exc:
         problem = _connection_problem(exc, what, url)
         if problem:
             raise problem from None
         if _not_gigachat(exc):
-            raise _fail(
-                f"The {what} ({url}) did not answer like GigaChat's OAuth service. "
-                "The default is https://ngw.devices.sberbank.ru:9443/api/v2/oauth."
-            ) from None
+            raise _fail(f"The {what} ({url}) {not_gigachat}") from None
         raise _fail(describe(exc)[1]) from None
-
-
-def _check_models(settings: ConnectionSettings) -> int:
-    client = get_client(settings)
-    try:
-        models = client.get_models()
-    except Exception as exc:
-        problem = _connection_problem(exc, "Base URL", settings.base_url)
-        if problem:
-            raise problem from None
-        if _not_gigachat(exc):
-            raise _fail(
-                f"The Base URL ({settings.base_url}) is not a GigaChat API: GET /models did not answer with "
-                "GigaChat's model list. The default is https://gigachat.devices.sberbank.ru/api/v1."
-            ) from None
-        raise _fail(describe(exc)[1]) from None
-    return len(models.data)
 
 
 def validate_provider(credentials: dict) -> ConnectionSettings:
     settings = parse_credentials(credentials)
-    _check_token(settings)
-    count = _check_models(settings)
-    logger.info("GigaChat credentials valid: %d models available (scope %s)", count, settings.scope)
+    client = get_client(settings)
+    _step(client.get_token, "OAuth URL", settings.auth_url,
+          "did not answer like GigaChat's OAuth service. The default is "
+          "https://ngw.devices.sberbank.ru:9443/api/v2/oauth.")
+    models = _step(client.get_models, "Base URL", settings.base_url,
+                   "is not a GigaChat API: GET /models did not answer with GigaChat's model list. "
+                   "The default is https://gigachat.devices.sberbank.ru/api/v1.")
+    logger.info("GigaChat credentials valid: %d models available (scope %s)", len(models.data), settings.scope)
     return settings

@@ -213,6 +213,7 @@ def test_sdk_recovers_from_expired_token(emu, client):
     assert list(client.stream("stream after"))  # the stream path re-auths too
     assert emu.stats.oauth_calls == 2
     assert emu.stats.status_counts[401] == 1
+    assert emu.stats.faults["expire_tokens"] == 1
 
 
 def test_sdk_recovers_from_injected_401(emu, client):
