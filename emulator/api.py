@@ -193,7 +193,8 @@ class Api:
             scope = oauth.check_oauth(req.headers.get("RqUID"), req.headers.get("Authorization"), form.get("scope"), emu.keys)
         except oauth.OAuthError as e:
             return json_response(e.status, e.body())
-        token, expires_at = emu._tokens.issue(emu.token_ttl_ms, scope)
+        owner = (oauth.decode_key(oauth._credentials(req.headers.get("Authorization")) or "") or (None,))[0]
+        token, expires_at = emu._tokens.issue(emu.token_ttl_ms, scope, owner)
         return json_response(200, {"access_token": token, "expires_at": expires_at})
 
     def _token(self, req: Request) -> Reply:
@@ -202,9 +203,10 @@ class Api:
         injected = emu.faults.take_injection("/token", is_api=False)
         if injected:
             return self._injected(injected)
-        if oauth.check_user_password(req.headers.get("Authorization"), emu.users) is None:
+        user = oauth.check_user_password(req.headers.get("Authorization"), emu.users)
+        if user is None:
             return error_response(401, "Unauthorized", self._x_headers(req))
-        token, expires_at = emu._tokens.issue(emu.token_ttl_ms, None)
+        token, expires_at = emu._tokens.issue(emu.token_ttl_ms, None, user)
         return json_response(200, {"tok": token, "exp": expires_at}, self._x_headers(req))
 
     # ---- API endpoints ---------------------------------------------------------------------------
@@ -266,6 +268,8 @@ class Api:
             return None
         token = _bearer(req.headers.get("Authorization"))
         info = self.emu._tokens.check(token) if token else None
+        if info is not None and req.record is not None:
+            req.record.client_id = info.owner
         return False if info is None else info.scope
 
     def _injected(self, rule: Injection, x_headers: dict[str, str] | None = None) -> Reply:

@@ -96,12 +96,14 @@ class RecordedRequest:
     auth_scheme: str | None = None  # "Bearer" / "Basic" of the redacted Authorization header
     form: dict[str, str] | None = None  # url-encoded form body (OAuth), or None
     status: int | None = None  # filled in when the response is sent (None: connection dropped)
+    client_id: str | None = None  # whose token authorised this API call (tests check for cross-talk)
 
 
 @dataclass
 class TokenInfo:
     expires_at_ms: int
     scope: str | None
+    owner: str | None = None  # client id of the key (or the user) the token was issued to
 
 
 class TokenStore:
@@ -115,14 +117,14 @@ class TokenStore:
         self._tokens: dict[str, TokenInfo] = {}
         self.issued: list[str] = []
 
-    def issue(self, ttl_ms: int, scope: str | None) -> tuple[str, int]:
+    def issue(self, ttl_ms: int, scope: str | None, owner: str | None = None) -> tuple[str, int]:
         parts = [self._JWE_HEADER] + [
             base64.urlsafe_b64encode(secrets.token_bytes(n)).decode().rstrip("=") for n in (256, 16, 600, 32)
         ]
         token = ".".join(parts)
         expires_at = int(time.time() * 1000) + int(ttl_ms)
         with self._lock:
-            self._tokens[token] = TokenInfo(expires_at, scope)
+            self._tokens[token] = TokenInfo(expires_at, scope, owner)
             self.issued.append(token)
         return token, expires_at
 

@@ -759,7 +759,21 @@ def _run_concurrently(run: _Run, batches: list[Batch], workers: int, context: st
     (the lowest-numbered one if several failed together) or when the deadline passes. Workers
     still running then are told to stop and their results are dropped: never a partial answer."""
     executor = ThreadPoolExecutor(max_workers=min(workers, len(batches)), thread_name_prefix="gigachat-embed")
-    futures: dict[Future, Batch] = {executor.submit(run.execute, batch): batch for batch in batches}
+
+    failed = threading.Event()
+
+    def execute(batch: Batch) -> None:
+        # A batch not started before another one failed is skipped. Checked here, in the workers:
+        # under gevent a worker takes its next batch before the waiting caller can cancel it.
+        if failed.is_set() or run.cancelled.is_set():
+            return
+        try:
+            run.execute(batch)
+        except BaseException:
+            failed.set()
+            raise
+
+    futures: dict[Future, Batch] = {executor.submit(execute, batch): batch for batch in batches}
     try:
         pending = set(futures)
         while pending:

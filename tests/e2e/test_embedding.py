@@ -19,8 +19,11 @@ from emulator import DEFAULT_KEY
 from emulator.embeddings import EMBEDDING_TOKEN_OVERHEAD
 from emulator.embeddings import vector as emulator_vector
 from emulator.tokens import count_tokens
-from gigachat_dify.embedding import EMPTY_TEXT_PLACEHOLDER, QUERY_PREFIXES
-from gigachat_dify.tokens import estimate_tokens
+
+# The plugin is a black box here (importing its modules would also gevent-patch this process).
+# Its documented behaviour, from gigachat_dify/embedding.py:
+EMPTY_TEXT_PLACEHOLDER = "."  # what a blank text is embedded as
+GIGAR_QUERY_PREFIX = "Дан вопрос, необходимо найти абзац текста с ответом \nвопрос: "  # EmbeddingsGigaR queries
 
 TOL = 1e-9  # the plugin re-normalises the emulator's unit vectors: only rounding may differ
 
@@ -194,8 +197,7 @@ def test_empty_and_whitespace_texts_get_the_placeholder_vector_and_do_not_fail_t
 
 def test_gigar_queries_carry_the_instruction_prefix_and_documents_do_not(plugin, credentials, emulator):
     text = "Как настроить GigaChat в Dify?"
-    prefix = QUERY_PREFIXES["EmbeddingsGigaR"]
-    assert prefix.startswith("Дан вопрос")
+    prefix = GIGAR_QUERY_PREFIX
 
     query = embed(plugin, "EmbeddingsGigaR", credentials, [text], input_type="query")
     (sent,) = embedding_requests(emulator)
@@ -277,9 +279,10 @@ def test_a_persistent_500_is_server_unavailable_naming_the_failed_batch_and_retu
     assert "batch 1 of 3 (texts 0-89)" in result.error_message
     assert "500" in result.error_message
     assert result.chunks == []  # never a partial result
+    time.sleep(0.5)  # a batch started after the failure would show up here
     sent = embedding_requests(emulator)
-    assert 3 <= len(sent) <= 4  # batch 1: first try + 2 retries; later batches are not started
-    assert all(e.status == 500 for e in sent)
+    assert [(e.status, e.json["input"][0]) for e in sent] == [(500, texts[0])] * 3  # 1 try + 2 retries
+    assert not any(t in e.json["input"] for e in sent for t in texts[90:])  # batches 2, 3 never sent
 
 
 # --- token counting ------------------------------------------------------------------------------
@@ -295,10 +298,16 @@ def test_token_counts_are_answered_locally_without_any_request(plugin, credentia
 
     assert emulator.log == []  # nothing reached GigaChat: no OAuth, no /tokens/count
     assert emulator.stats.oauth_calls == 0
-    assert counts == [estimate_tokens(t) for t in texts]  # one per text, in input order
-    assert counts[3] == 0
+    assert len(counts) == len(texts)
+    assert counts[3] == 0  # the empty text
     assert all(c > 0 for i, c in enumerate(counts) if i != 3)
     assert counts[0] < counts[1] < counts[2]
+    # one count per text, in input order: the reversed list gives the reversed counts
+    reversed_counts = plugin.embedding_num_tokens("Embeddings", credentials, texts[::-1]).chunks[0]["num_tokens"]
+    assert reversed_counts == counts[::-1]
+    # a local estimate, in the range of GigaChat's own count (the emulator's tokenizer)
+    assert 0.5 < counts[2] / count_tokens(texts[2]) < 2
+    assert emulator.log == []
 
 
 # --- custom models -------------------------------------------------------------------------------

@@ -1,0 +1,406 @@
+"""Embeddings benchmark: index a knowledge base the way Dify does, through the plugin's stdio
+protocol, against the GigaChat emulator with realistic latency and a concurrency cap.
+
+    .venv/bin/python -m bench.embeddings                 # 10,000 chunks, 150 ms per request, cap 4
+    .venv/bin/python -m bench.embeddings --cap 2 --latency 0.3 --chunks 2000
+
+Figures, not assertions. What it does:
+
+1. Starts the emulator in this process (`--latency` seconds per request; more than `--cap`
+   requests in flight are answered 429 with Retry-After `--retry-after`).
+2. Starts the plugin as Dify's daemon does (`python -m main`, tests/support/daemon.py), with
+   credentials whose `embedding_concurrency` is `--concurrency` (default: the cap).
+3. Sends `--chunks` knowledge-base chunks (500-1,500 characters, Russian and English, generated
+   deterministically) as Dify's indexing does (api/core/indexing_runner.py `_load`): the chunks
+   are spread over 10 worker threads by the hash of their text; each thread embeds its share
+   through `CacheEmbedding.embed_documents` (via `Vector.create`, 1,000 texts at a time), which
+   calls `invoke_text_embedding` sequentially with `max_chunks` texts each (90 for the built-in
+   models: the model YAML). So up to 10 invocations of 90 texts run at once.
+4. Measures a naive client on the same emulator: the bare gigachat SDK sending each Dify batch
+   as one request, one after the other (on the first `--naive-batches` batches, extrapolated).
+5. Times the plugin's own CPU work per step in a separate process (`--no-components` skips it).
+
+The main process never imports the plugin (dify_plugin would gevent-patch it, emulator included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import platform
+import random
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+DIFY_INDEXING_WORKERS = 10  # IndexingRunner._load: ThreadPoolExecutor(max_workers=10)
+DIFY_VECTOR_BATCH = 1000  # Vector.create: embed_documents 1,000 texts at a time
+
+RU_WORDS = (
+    "база знаний документ фрагмент поиск вектор модель запрос ответ система пользователь настройка "
+    "сервер интеграция индексация качество точность результат данные обработка текст раздел "
+    "инструкция договор клиент сотрудник отчёт процесс правило требование описание пример "
+    "необходимо позволяет обеспечивает используется содержит определяет выполняется быстро "
+    "надёжно подробно кратко всегда обычно также однако поэтому если когда чтобы который "
+    "этот новый важный основной отдельный каждый несколько"
+).split()
+EN_WORDS = (
+    "knowledge base document chunk search vector model query answer system user settings server "
+    "integration indexing quality accuracy result data processing text section guide contract "
+    "customer employee report process rule requirement description example must allows provides "
+    "is used contains defines runs quickly reliably in detail briefly always usually also however "
+    "therefore if when so that which this new important main separate each several the a of to and"
+).split()
+TERMS = ["GigaChat", "Dify", "API", "OAuth", "JSON", "HTTP 429", "Retry-After", "RAG", "SDK", "TLS"]
+
+
+# --- workload ------------------------------------------------------------------------------------
+
+
+def make_chunks(n: int, seed: int = 2026) -> list[str]:
+    """`n` distinct chunks of 500-1,500 characters: 60% Russian (with English terms), 40% English."""
+    rng = random.Random(seed)
+    chunks = []
+    for i in range(n):
+        russian = rng.random() < 0.6
+        words = RU_WORDS if russian else EN_WORDS
+        target = rng.randint(500, 1500)
+        parts = [f"{'Раздел' if russian else 'Section'} {i}."]
+        length = len(parts[0])
+        sentences = 0
+        while length < target:
+            k = rng.randint(6, 18)
+            sentence = [rng.choice(words) for _ in range(k)]
+            if rng.random() < 0.3:
+                sentence.insert(rng.randrange(k), rng.choice(TERMS))
+            text = " ".join(sentence) + rng.choice(".....!?")
+            text = text[0].upper() + text[1:]
+            sentences += 1
+            sep = "\n\n" if sentences % 5 == 0 else " "
+            parts.append(sep + text)
+            length += len(sep) + len(text)
+        chunk = "".join(parts)
+        if len(chunk) > target:
+            cut = chunk.rfind(" ", 500, target - 1)
+            chunk = chunk[: cut if cut > 0 else target - 1] + "."
+        chunks.append(chunk)
+    return chunks
+
+
+def dify_text_hash(text: str) -> str:
+    """libs.helper.generate_text_hash (what IndexingRunner groups chunks by)."""
+    return hashlib.sha256((str(text) + "None").encode()).hexdigest()
+
+
+def dify_schedule(chunks: list[str], max_chunks: int) -> list[list[list[int]]]:
+    """Per indexing thread, its invoke_text_embedding calls in order (each a list of chunk indices)."""
+    groups: list[list[int]] = [[] for _ in range(DIFY_INDEXING_WORKERS)]
+    for i, chunk in enumerate(chunks):
+        groups[int(dify_text_hash(chunk), 16) % DIFY_INDEXING_WORKERS].append(i)
+    schedule = []
+    for group in groups:
+        calls = []
+        for v in range(0, len(group), DIFY_VECTOR_BATCH):
+            part = group[v : v + DIFY_VECTOR_BATCH]
+            calls.extend(part[j : j + max_chunks] for j in range(0, len(part), max_chunks))
+        if calls:
+            schedule.append(calls)
+    return schedule
+
+
+def model_max_chunks(model: str) -> int:
+    path = ROOT / "models" / "text_embedding" / f"{model}.yaml"
+    return int(yaml.safe_load(path.read_text())["model_properties"]["max_chunks"])
+
+
+# --- measuring helpers ---------------------------------------------------------------------------
+
+
+def proc_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), or NaN elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+def credentials_for(emu, concurrency: int) -> dict:
+    from emulator import DEFAULT_KEY
+
+    return {
+        "authorization_key": DEFAULT_KEY,
+        "scope": "GIGACHAT_API_PERS",
+        "base_url": emu.base_url,
+        "auth_url": emu.auth_url,
+        "verify_ssl": True,
+        "timeout": "60",
+        "embedding_concurrency": str(concurrency),
+    }
+
+
+def embedding_posts(emu) -> int:
+    return emu.stats.requests.get("POST /embeddings", 0)
+
+
+# --- the plugin, driven like Dify ----------------------------------------------------------------
+
+
+def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int) -> dict:
+    from emulator.embeddings import vector as emulator_vector
+    from tests.support.daemon import PluginProcess
+
+    creds = credentials_for(emu, concurrency)
+    plugin = PluginProcess().start()
+    try:
+        warm = plugin.invoke_embedding(model, creds, ["warm-up"], timeout=60)  # OAuth token, connection
+        if not warm.ok:
+            raise SystemExit(f"warm-up failed: {warm.error}")
+        emu.reset()
+        lock = threading.Lock()
+        outcome = {"vectors": 0, "wrong": 0, "failed": [], "dims": set(), "invocations": 0}
+
+        def dify_thread(calls: list[list[int]]) -> None:
+            for indices in calls:
+                result = plugin.invoke_embedding(model, creds, [chunks[i] for i in indices], timeout=300)
+                plugin.stdout_lines.clear()  # the driver keeps every line; these are ~2 MB each
+                with lock:
+                    outcome["invocations"] += 1
+                    if not result.ok:
+                        outcome["failed"].append(result.error_message[:200])
+                        continue
+                    vectors = result.chunks[0]["embeddings"]
+                    outcome["vectors"] += len(vectors)
+                    outcome["dims"].update(len(v) for v in vectors)
+                    # spot check: first and last vector belong to their texts (order kept)
+                    for k in (0, len(indices) - 1):
+                        want = emulator_vector(model, chunks[indices[k]])
+                        if max(abs(a - b) for a, b in zip(vectors[k], want)) > 1e-9:
+                            outcome["wrong"] += 1
+
+        cpu_plugin0 = proc_cpu_seconds(plugin.proc.pid)
+        cpu_self0 = time.process_time()
+        started = time.perf_counter()
+        with ThreadPoolExecutor(max_workers=DIFY_INDEXING_WORKERS) as pool:
+            list(pool.map(dify_thread, schedule))
+        wall = time.perf_counter() - started
+        outcome.update(
+            wall=wall,
+            cpu_plugin=proc_cpu_seconds(plugin.proc.pid) - cpu_plugin0,
+            cpu_bench=time.process_time() - cpu_self0,
+            requests=embedding_posts(emu),
+            rate_limited=emu.stats.rate_limited,
+            max_concurrency=emu.stats.max_concurrency,
+            statuses=dict(emu.stats.status_counts),
+            oauth_calls=emu.stats.oauth_calls,
+        )
+        return outcome
+    finally:
+        plugin.stop()
+
+
+# --- the naive client ----------------------------------------------------------------------------
+
+
+def run_naive(emu, chunks: list[str], schedule, model: str, sample_batches: int) -> dict:
+    """The bare SDK, each Dify batch as one request, strictly one after another."""
+    from gigachat import GigaChat
+
+    from emulator import DEFAULT_KEY
+
+    batches = [b for calls in schedule for b in calls]
+    sample = batches if sample_batches <= 0 else batches[:sample_batches]
+    emu.reset()
+    with GigaChat(base_url=emu.base_url, auth_url=emu.auth_url, credentials=DEFAULT_KEY,
+                  scope="GIGACHAT_API_PERS", verify_ssl_certs=False, timeout=60, max_retries=0) as sdk:
+        sdk.embeddings(["warm-up"], model=model)  # token and connection, as for the plugin
+        emu.reset()
+        started = time.perf_counter()
+        for indices in sample:
+            sdk.embeddings([chunks[i] for i in indices], model=model)
+        wall = time.perf_counter() - started
+    per_batch = wall / len(sample)
+    return {
+        "sample_batches": len(sample),
+        "sample_texts": sum(len(b) for b in sample),
+        "sample_wall": wall,
+        "total_batches": len(batches),
+        "extrapolated": len(sample) < len(batches),
+        "wall": per_batch * len(batches),
+        "rate_limited": emu.stats.rate_limited,
+    }
+
+
+# --- the plugin's own CPU work, step by step (in a child process: it imports dify_plugin) ----------
+
+
+def components(chunks_n: int, model: str, per_request: int, seed: int) -> dict:
+    """Single-threaded CPU time of each step the plugin performs, for `chunks_n` chunks."""
+    import gevent  # noqa: F401  (the plugin's environment: dify_plugin patches on import)
+    from dify_plugin.core.server.__base.writer_entities import Event, StreamOutputMessage
+    from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
+    from gigachat.models.embeddings import Embeddings
+
+    from emulator.embeddings import embeddings as emulator_answer
+    from gigachat_dify.embedding import l2_normalize, parse_response, plan_batches, resolve_config
+    from gigachat_dify.tokens import estimate_tokens
+
+    chunks = make_chunks(chunks_n, seed)
+    config = resolve_config(model, {}, 4)
+    out: dict[str, float] = {}
+
+    t = time.perf_counter()
+    batches = plan_batches(chunks, config.limit_tokens, config.max_per_request)
+    out["plan (estimate tokens, split, pack)"] = time.perf_counter() - t
+
+    sample = [[p.text for p in b.pieces] for b in batches[:10]]
+    scale = len(batches) / len(sample)
+    raws = [json.dumps(emulator_answer({"model": model, "input": texts})).encode() for texts in sample]
+
+    t = time.perf_counter()
+    answers = [Embeddings(**json.loads(raw)) for raw in raws]
+    out["SDK: JSON decode + pydantic validation"] = (time.perf_counter() - t) * scale
+
+    t = time.perf_counter()
+    results = []
+    for answer, texts in zip(answers, sample):
+        vectors, _ = parse_response(answer, len(texts))
+        results.append([l2_normalize(v) for v in vectors])
+    out["engine: check + normalise vectors"] = (time.perf_counter() - t) * scale
+
+    usage = EmbeddingUsage(tokens=1, total_tokens=1, unit_price=0, price_unit=0, total_price=0,
+                           currency="RUB", latency=0.0)
+    t = time.perf_counter()
+    for vectors in results:
+        result = TextEmbeddingResult(model=model, embeddings=vectors, usage=usage)
+        StreamOutputMessage(event=Event.SESSION, session_id="s", data={"type": "stream", "data": result.model_dump()}).model_dump_json()
+    out["Dify protocol: result model + JSON line"] = (time.perf_counter() - t) * scale
+
+    t = time.perf_counter()
+    for c in chunks:
+        estimate_tokens(c)
+    out["(of plan) token estimate alone"] = time.perf_counter() - t
+    return out
+
+
+def run_components(chunks_n: int, model: str, per_request: int, seed: int) -> dict | None:
+    cmd = [sys.executable, "-m", "bench.embeddings", "--_components", str(chunks_n), "--model", model, "--seed", str(seed)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        print(f"(component timings failed: {proc.stderr.strip()[-300:]})")
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --- main ------------------------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.embeddings", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--chunks", type=int, default=10_000, help="knowledge-base chunks to embed (10000)")
+    ap.add_argument("--latency", type=float, default=0.15, help="emulator seconds per request (0.15)")
+    ap.add_argument("--cap", type=int, default=4, help="emulator: requests in flight before 429 (4)")
+    ap.add_argument("--retry-after", type=float, default=1.0, help="emulator Retry-After on 429, seconds (1)")
+    ap.add_argument("--concurrency", type=int, default=None, help="plugin 'Parallel embedding requests' (default: --cap)")
+    ap.add_argument("--model", default="Embeddings")
+    ap.add_argument("--naive-batches", type=int, default=40, help="batches timed for the naive loop, then extrapolated (0: all)")
+    ap.add_argument("--no-naive", action="store_true")
+    ap.add_argument("--no-components", action="store_true", help="skip the per-step CPU timings")
+    ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--json", type=Path, default=None, help="also write the figures to this file (e.g. bench/results/x.json)")
+    ap.add_argument("--_components", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args._components is not None:
+        print(json.dumps(components(args._components, args.model, 0, args.seed)))
+        return
+
+    sys.path.insert(0, str(ROOT))
+    from emulator import Emulator
+
+    concurrency = args.concurrency or args.cap
+    max_chunks = model_max_chunks(args.model)
+    t = time.perf_counter()
+    chunks = make_chunks(args.chunks, args.seed)
+    gen_seconds = time.perf_counter() - t
+    schedule = dify_schedule(chunks, max_chunks)
+    invocations = sum(len(calls) for calls in schedule)
+    sizes = [len(c) for c in chunks]
+
+    print("Embeddings benchmark (GigaChat plugin via Dify's stdio protocol, emulator on loopback)")
+    print(f"  machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.machine()}, "
+          f"{_dt.date.today().isoformat()}")
+    print(f"  workload: {len(chunks):,} chunks, {min(sizes)}-{max(sizes)} chars (mean {sum(sizes) / len(sizes):.0f}), "
+          f"~60% Russian / 40% English, model {args.model} (generated in {gen_seconds:.1f} s)")
+    print(f"  emulator: {args.latency * 1000:.0f} ms per request, 429 above {args.cap} in flight (Retry-After {args.retry_after:g} s)")
+    print(f"  Dify: {DIFY_INDEXING_WORKERS} indexing threads, invoke_text_embedding with max_chunks={max_chunks} texts "
+          f"-> {invocations} invocations; plugin embedding_concurrency={concurrency}")
+
+    emu = Emulator().start()
+    try:
+        emu.faults.latency = args.latency
+        emu.faults.concurrency_cap = args.cap
+        emu.faults.retry_after = args.retry_after
+        plugin = run_plugin(emu, chunks, schedule, args.model, concurrency)
+        naive = None if args.no_naive else run_naive(emu, chunks, schedule, args.model, args.naive_batches)
+    finally:
+        emu.stop()
+
+    per_request = max_chunks  # the plugin's texts per request (MAX_TEXTS_PER_REQUEST, also max_chunks)
+    needed = math.ceil(len(chunks) / per_request)
+    ideal = needed * args.latency / args.cap
+    wall = plugin["wall"]
+    print()
+    print("Plugin (as Dify indexes a knowledge base)")
+    print(f"  wall time:                {wall:.1f} s")
+    print(f"  chunks/s:                 {len(chunks) / wall:.0f}")
+    print(f"  vectors returned:         {plugin['vectors']:,} of {len(chunks):,} (dims {sorted(plugin['dims'])}), "
+          f"order spot-checks wrong: {plugin['wrong']}, failed invocations: {len(plugin['failed'])}")
+    print(f"  requests sent:            {plugin['requests']} (minimum {needed} at {per_request} texts per request; "
+          f"Dify's {invocations} invocations)")
+    print(f"  429s seen:                {plugin['rate_limited']}")
+    print(f"  max concurrency seen:     {plugin['max_concurrency']} (cap {args.cap})")
+    print(f"  ideal time:               {ideal:.1f} s = {needed} requests x {args.latency:g} s / {args.cap}")
+    print(f"  ratio to ideal:           {ideal / wall:.2f} (ideal / actual)")
+    print(f"  CPU: plugin process       {plugin['cpu_plugin']:.1f} s ({plugin['cpu_plugin'] / wall:.0%} of one core)")
+    print(f"  CPU: bench process        {plugin['cpu_bench']:.1f} s (emulator + Dify stand-in, {plugin['cpu_bench'] / wall:.0%} of one core)")
+    if plugin["failed"]:
+        print(f"  first failure:            {plugin['failed'][0]}")
+    if naive:
+        print()
+        how = (f"extrapolated from {naive['sample_batches']} of {naive['total_batches']} batches "
+               f"({naive['sample_wall']:.1f} s)") if naive["extrapolated"] else "all batches"
+        print("Naive loop (bare gigachat SDK, one request per Dify batch, sequential)")
+        print(f"  wall time:                {naive['wall']:.1f} s ({how})")
+        print(f"  chunks/s:                 {len(chunks) / naive['wall']:.0f}")
+        print(f"  plugin speed-up:          {naive['wall'] / wall:.1f}x (naive / plugin)")
+    comp = None
+    if not args.no_components:
+        comp = run_components(len(chunks), args.model, per_request, args.seed)
+        if comp:
+            print()
+            print(f"Plugin CPU per step, single-threaded, for {len(chunks):,} chunks (separate process)")
+            for name, seconds in comp.items():
+                print(f"  {name + ':':40s}{seconds:6.2f} s")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        record = {
+            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if not k.startswith("_")},
+            "plugin": {k: (sorted(v) if isinstance(v, set) else v) for k, v in plugin.items()},
+            "naive": naive, "components": comp, "ideal": ideal, "needed_requests": needed,
+        }
+        args.json.write_text(json.dumps(record, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()

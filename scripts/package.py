@@ -1,0 +1,648 @@
+#!/usr/bin/env python3
+"""Build dist/<name>-<version>.difypkg the way `dify plugin package` does.
+
+    $PY scripts/package.py [--out dist/] [--list]      (or: bash scripts/package.sh)
+
+What Dify's packager (langgenius/dify-plugin-daemon, pkg/plugin_packager) does, and so this does:
+- walks the plugin directory, skipping what `.difyignore` excludes (falling back to `.gitignore`;
+  `.git` is NOT excluded automatically); an excluded directory is not entered;
+- checks the manifest and that every icon it and the provider YAMLs name is in `_assets/`;
+- zips every remaining file, paths sorted, `/`-separated, no directory entries;
+- refuses more than 50 MiB (50 * 1024 * 1024 bytes) of uncompressed content.
+On top of that it refuses what the marketplace would refuse (.git, .env, virtual environments,
+caches, *.pyc), a manifest whose `version` and `meta.version` differ, and files the manifest or the
+provider YAML name that the package would not contain.
+
+The ignore file. The real packager reads it line by line (surrounding whitespace trimmed, blank and
+`#` lines skipped) into go-git gitignore patterns and drops a path as soon as one pattern says
+"exclude": a `!negation` never re-includes anything there, and go-git's matcher differs from git's
+in a few corners (e.g. `a/**/b` in older go-git releases). This module matches every pattern with
+git's semantics (wildmatch: `*`, `?`, `[...]`, `**`, `dir/`, anchored `a/b` and `/a`, `!negation`,
+last matching pattern wins) and, for every path it looks at, also with go-git's rules as the
+packager applies them (current and older go-git); when they disagree it stops and names the path
+and the pattern, so the package is what git's rules say and what the real CLI would build.
+No third-party matcher (pathspec) is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import hashlib
+import io
+import os
+import re
+import stat
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+MAX_SIZE_MB = 50  # `dify plugin package --max-size` default, in MiB
+VERSION_RE = re.compile(r"^\d{1,4}(\.\d{1,4}){2}(-\w{1,16})?$")
+ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed: the same tree always gives the same bytes
+
+# What the marketplace refuses inside a package (path components / file names).
+FORBIDDEN_DIRS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache",
+                  ".ruff_cache", ".tox", ".nox", ".idea", ".vscode", "node_modules"}
+FORBIDDEN_FILE_GLOBS = (".env", ".env.*", "*.pyc", "*.pyo", "pyvenv.cfg", "*.difypkg", ".DS_Store")
+
+ICON_LOCALES = ("en_US", "zh_Hans", "ja_JP", "pt_BR")
+
+
+class PackageError(Exception):
+    """The plugin directory cannot be packaged; the message says why and what to change."""
+
+
+# --------------------------------------------------------------------------------------------
+# Glob matching: one translator, three readings of a pattern.
+#   git:    wildmatch with WM_PATHNAME over the whole relative path (anchored patterns) or the
+#           basename (patterns without a slash); `**` only special as a whole path segment.
+#   wild:   go-git >= 5.17 (a port of git's wildmatch), applied to one path segment.
+#   go:     go-git before that (Go's filepath.Match), applied to one path segment.
+# Bracket syntax is the only place the dialects differ (`[!x]` negates in git, not in
+# filepath.Match); constructs whose meaning differs in ways not modelled here are refused.
+# --------------------------------------------------------------------------------------------
+class UnsupportedPattern(ValueError):
+    pass
+
+
+def _bracket(p: str, i: int, dialect: str) -> tuple[str, int] | None:
+    """Translate the bracket expression starting at p[i] == '['; None when it is unterminated."""
+    n = len(p)
+    j = i + 1
+    negated = False
+    if j < n and (p[j] == "^" or (p[j] == "!" and dialect != "go")):
+        negated = True
+        j += 1
+    ranges: list[tuple[str, str]] = []
+    first = True
+    while True:
+        if j >= n:
+            return None
+        c = p[j]
+        if c == "]" and not first:
+            j += 1
+            break
+        if c == "]" or (c == "-" and first):
+            raise UnsupportedPattern("a bracket expression starting with ']' or '-'")
+        if c == "[" and j + 1 < n and p[j + 1] == ":":
+            raise UnsupportedPattern("POSIX character classes like [:alpha:]")
+        if c == "\\":
+            j += 1
+            if j >= n:
+                return None
+            c = p[j]
+        j += 1
+        if j < n and p[j] == "-":
+            if j + 1 < n and p[j + 1] == "]":
+                raise UnsupportedPattern("a bracket expression ending with '-'")
+            j += 1
+            if j >= n:
+                return None
+            hi = p[j]
+            if hi == "\\":
+                j += 1
+                if j >= n:
+                    return None
+                hi = p[j]
+            j += 1
+            ranges.append((c, hi))
+        else:
+            ranges.append((c, c))
+        first = False
+    parts = [re.escape(lo) if lo == hi else f"{re.escape(lo)}-{re.escape(hi)}" for lo, hi in ranges if lo <= hi]
+    if not parts:
+        return ("[^/]" if negated else "(?!)"), j
+    return "(?!/)[" + ("^" if negated else "") + "".join(parts) + "]", j
+
+
+def glob_regex(p: str, dialect: str = "git") -> re.Pattern:
+    """Compile a gitignore glob (without its leading '/' or trailing '/') to an anchored regex."""
+    out: list[str] = []
+    n = len(p)
+    i = 0
+    while i < n:
+        c = p[i]
+        if c == "*":
+            j = i
+            while j < n and p[j] == "*":
+                j += 1
+            boundary = dialect == "git" and j - i >= 2 and (i == 0 or p[i - 1] == "/") and (j == n or p[j] == "/")
+            if boundary and j < n:  # leading `**/` or middle `/**/`: zero or more directories
+                out.append("(?:.*/)?")
+                i = j + 1
+            elif boundary:  # trailing `/**`: everything below
+                out.append(".*")
+                i = j
+            else:
+                out.append("[^/]*")
+                i = j
+        elif c == "?":
+            out.append("[^/]")
+            i += 1
+        elif c == "\\":
+            if i + 1 >= n:
+                return re.compile("(?!)")  # a trailing backslash matches nothing (git and Go alike)
+            out.append(re.escape(p[i + 1]))
+            i += 2
+        elif c == "[":
+            res = _bracket(p, i, dialect)
+            if res is None:  # unterminated: git's wildmatch aborts, Go reports ErrBadPattern
+                return re.compile("(?!)")
+            out.append(res[0])
+            i = res[1]
+        else:
+            out.append(re.escape(c))
+            i += 1
+    return re.compile("".join(out), re.DOTALL)
+
+
+@dataclass
+class Rule:
+    """One line of the ignore file."""
+
+    line: str
+    lineno: int
+    negated: bool = False
+    dir_only: bool = False
+    anchored: bool = False  # has a slash other than a trailing one: matched against the whole path
+    body: str = ""
+    git: re.Pattern | None = None
+    segments: list[str] = field(default_factory=list)
+    seg_wild: list[re.Pattern] = field(default_factory=list)
+    seg_go: list[re.Pattern] = field(default_factory=list)
+
+    @classmethod
+    def parse(cls, line: str, lineno: int) -> Rule:
+        r = cls(line=line, lineno=lineno)
+        p = line
+        if p.startswith("!"):
+            r.negated, p = True, p[1:]
+        if p.endswith("\\"):
+            raise UnsupportedPattern("an escaped trailing space (the packager trims it away)")
+        if p.endswith("/"):
+            r.dir_only, p = True, p[:-1]
+        r.anchored = "/" in p
+        r.body = p
+        try:
+            r.git = glob_regex(p[1:] if p.startswith("/") else p, "git")
+            r.segments = p.split("/")
+            r.seg_wild = [glob_regex(s, "wild") for s in r.segments]
+            r.seg_go = [glob_regex(s, "go") for s in r.segments]
+        except re.error as exc:  # pragma: no cover - the translator escapes everything it emits
+            raise UnsupportedPattern(str(exc)) from exc
+        return r
+
+    # -- git ---------------------------------------------------------------------------------
+    def git_match(self, parts: list[str], is_dir: bool) -> bool:
+        if not self.body or (self.dir_only and not is_dir):
+            return False
+        text = "/".join(parts) if self.anchored else parts[-1]
+        return self.git.fullmatch(text) is not None
+
+    # -- go-git, as `dify plugin package` calls it (Match(pathParts, isDir) == Exclude) -------
+    def gogit_excludes(self, parts: list[str], is_dir: bool, legacy: bool) -> bool:
+        if self.negated:  # an Include result is ignored by the packager's loop
+            return False
+        segs = self.seg_go if legacy else self.seg_wild
+        if not self.anchored:
+            return self._simple(parts, is_dir, segs[0])
+        return self._glob_legacy(parts, is_dir) if legacy else self._glob(parts, is_dir)
+
+    def _simple(self, path: list[str], is_dir: bool, rx: re.Pattern) -> bool:
+        for i, name in enumerate(path):
+            if not rx.fullmatch(name):
+                continue
+            if self.dir_only and not is_dir and i == len(path) - 1:
+                return False
+            return True
+        return False
+
+    def _glob(self, path: list[str], is_dir: bool) -> bool:  # go-git >= 5.17
+        matched = can_traverse = trailing_star = False
+        for i, (seg, rx) in enumerate(zip(self.segments, self.seg_wild)):
+            if seg == "":
+                can_traverse = False
+                continue
+            if seg == "**":
+                if i == len(self.segments) - 1:
+                    matched = len(path) > 0 or is_dir
+                    trailing_star = matched
+                    break
+                can_traverse = True
+                continue
+            if not path:
+                return False
+            if can_traverse:
+                can_traverse = False
+                while path:
+                    e, path = path[0], path[1:]
+                    if rx.fullmatch(e):
+                        matched = True
+                        break
+                    if not path:
+                        return False
+            else:
+                if not rx.fullmatch(path[0]):
+                    return False
+                matched = True
+                path = path[1:]
+                if not path and i < len(self.segments) - 1:
+                    matched = False
+        if matched and (not path or trailing_star):
+            if self.dir_only and not is_dir:
+                matched = False
+        return matched
+
+    def _glob_legacy(self, path: list[str], is_dir: bool) -> bool:  # go-git v4 .. v5.16
+        matched = can_traverse = False
+        for i, (seg, rx) in enumerate(zip(self.segments, self.seg_go)):
+            if seg == "":
+                can_traverse = False
+                continue
+            if seg == "**":
+                if i == len(self.segments) - 1:
+                    break
+                can_traverse = True
+                continue
+            if "**" in seg:
+                return False
+            if not path:
+                return False
+            if can_traverse:
+                can_traverse = False
+                while path:
+                    e, path = path[0], path[1:]
+                    if rx.fullmatch(e):
+                        matched = True
+                        break
+            else:
+                if not rx.fullmatch(path[0]):
+                    return False
+                matched = True
+                path = path[1:]
+        if matched and self.dir_only and not is_dir and not path:
+            matched = False
+        return matched
+
+
+class IgnoreRules:
+    """The plugin's `.difyignore` (or `.gitignore`), read as the packager reads it."""
+
+    def __init__(self, rules: list[Rule], source: str | None):
+        self.rules = rules
+        self.source = source
+
+    @classmethod
+    def load(cls, root: Path) -> IgnoreRules:
+        for name in (".difyignore", ".gitignore"):
+            f = root / name
+            if f.is_file():
+                return cls.parse(f.read_text(encoding="utf-8"), name)
+        return cls([], None)
+
+    @classmethod
+    def parse(cls, text: str, source: str = ".difyignore") -> IgnoreRules:
+        rules = []
+        for lineno, raw in enumerate(text.split("\n"), 1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            try:
+                rules.append(Rule.parse(line, lineno))
+            except UnsupportedPattern as exc:
+                raise PackageError(
+                    f"{source}:{lineno}: {line!r} uses {exc}, which `dify plugin package` and git read "
+                    "differently; write the pattern another way") from None
+        return cls(rules, source)
+
+    def git_rule(self, parts: list[str], is_dir: bool) -> Rule | None:
+        """The last rule matching the path itself (git: the last match decides)."""
+        for rule in reversed(self.rules):
+            if rule.git_match(parts, is_dir):
+                return rule
+        return None
+
+    def excludes_path(self, parts: list[str], is_dir: bool) -> bool:
+        """Whether the walk would leave this path out: it or one of its directories is excluded."""
+        return any(self.excluded(parts[:i], True) for i in range(1, len(parts))) or self.excluded(parts, is_dir)
+
+    def excluded(self, parts: list[str], is_dir: bool) -> bool:
+        """Whether this path itself is excluded (its directories are assumed to be walked)."""
+        rule = self.git_rule(parts, is_dir)
+        by_git = rule is not None and not rule.negated
+        for legacy in (False, True):
+            dify = next((r for r in self.rules if r.gogit_excludes(parts, is_dir, legacy)), None)
+            if (dify is not None) != by_git:
+                self._disagree(parts, is_dir, by_git, rule, dify, legacy)
+        return by_git
+
+    def _disagree(self, parts, is_dir, by_git, git_rule, dify_rule, legacy) -> None:
+        path = "/".join(parts) + ("/" if is_dir else "")
+        which = "older go-git releases" if legacy else "go-git"
+        if by_git:
+            why = f"git excludes it ({self.source}:{git_rule.lineno} {git_rule.line!r}) but `dify plugin package` ({which}) keeps it"
+        elif git_rule is not None and git_rule.negated:
+            why = (f"git re-includes it ({self.source}:{git_rule.lineno} {git_rule.line!r}) but `dify plugin package` "
+                   f"never re-includes: it stops at {dify_rule.line!r} (line {dify_rule.lineno})")
+        else:
+            why = (f"git keeps it but `dify plugin package` ({which}) excludes it by "
+                   f"{self.source}:{dify_rule.lineno} {dify_rule.line!r}")
+        raise PackageError(f"{path}: {why}. Rewrite {self.source} so both agree (e.g. list what to exclude "
+                           "instead of excluding broadly and re-including).")
+
+
+# --------------------------------------------------------------------------------------------
+# Collecting the files
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PackagedFile:
+    path: str  # relative, '/'-separated
+    source: Path
+    size: int
+
+
+def collect_files(root: Path, rules: IgnoreRules) -> list[PackagedFile]:
+    files: list[PackagedFile] = []
+
+    def walk(directory: Path, prefix: list[str]) -> None:
+        with os.scandir(directory) as it:
+            entries = sorted(it, key=lambda e: e.name)
+        for entry in entries:
+            parts = prefix + [entry.name]
+            rel = "/".join(parts)
+            try:
+                rel.encode("utf-8")
+            except UnicodeEncodeError:
+                raise PackageError(f"{rel!r}: file names must be valid UTF-8") from None
+            is_dir = entry.is_dir(follow_symlinks=False)  # as Go's WalkDir: a symlink is not a directory
+            if rules.excluded(parts, is_dir):
+                continue
+            if is_dir:
+                walk(Path(entry.path), parts)
+                continue
+            try:
+                st = os.stat(entry.path)  # follows a symlink, as the packager's ReadFile does
+            except FileNotFoundError:
+                raise PackageError(f"{rel}: a dangling symlink; remove it or add it to {rules.source or '.difyignore'}") from None
+            if stat.S_ISDIR(st.st_mode):
+                raise PackageError(f"{rel}: a symlink to a directory; `dify plugin package` cannot read it - "
+                                   "copy the directory or ignore the link")
+            if not stat.S_ISREG(st.st_mode):
+                raise PackageError(f"{rel}: not a regular file")
+            files.append(PackagedFile(rel, Path(entry.path), st.st_size))
+
+    walk(root, [])
+    files.sort(key=lambda f: f.path)
+    return files
+
+
+def check_marketplace(files: list[PackagedFile], source: str | None) -> None:
+    bad = []
+    for f in files:
+        parts = f.path.split("/")
+        if any(p in FORBIDDEN_DIRS for p in parts[:-1]) or any(fnmatch.fnmatchcase(parts[-1], g) for g in FORBIDDEN_FILE_GLOBS):
+            bad.append(f.path)
+    if bad:
+        shown = ", ".join(bad[:8]) + (f" and {len(bad) - 8} more" if len(bad) > 8 else "")
+        raise PackageError(f"the marketplace refuses packages containing {shown}: add them to "
+                           f"{source or '.difyignore'} (the packager does not exclude .git or caches by itself)")
+
+
+def check_size(files: list[PackagedFile], max_size: int) -> int:
+    total = sum(f.size for f in files)
+    if total > max_size:
+        top = sorted(files, key=lambda f: f.size, reverse=True)[:5]
+        listing = "\n".join(f"  {i}. {f.path}: {f.size:,} bytes" for i, f in enumerate(top, 1))
+        raise PackageError(f"the plugin is {total:,} bytes uncompressed, more than the {max_size:,} bytes "
+                           f"`dify plugin package` accepts. Largest files:\n{listing}")
+    return total
+
+
+# --------------------------------------------------------------------------------------------
+# Manifest, declarations and icons
+# --------------------------------------------------------------------------------------------
+def _load_yaml(root: Path, rel: str, what: str) -> dict:
+    try:
+        data = yaml.safe_load((root / rel).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PackageError(f"{rel} ({what}) does not exist") from None
+    except yaml.YAMLError as exc:
+        raise PackageError(f"{rel} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise PackageError(f"{rel} ({what}) must be a YAML mapping")
+    return data
+
+
+def read_manifest(root: Path) -> dict:
+    manifest = _load_yaml(root, "manifest.yaml", "the plugin manifest")
+    version = manifest.get("version")
+    meta_version = (manifest.get("meta") or {}).get("version")
+    if not isinstance(version, str) or not VERSION_RE.match(version):
+        raise PackageError(f"manifest.yaml: version {version!r} must be a string like 0.1.0 "
+                           f"(pattern {VERSION_RE.pattern})")
+    if version != meta_version:
+        raise PackageError(f"manifest.yaml: version {version!r} and meta.version {meta_version!r} differ; "
+                           "set both to the release version")
+    name = manifest.get("name")
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9_-]{1,128}", name):
+        raise PackageError(f"manifest.yaml: name {name!r} must match ^[a-z0-9_-]{{1,128}}$")
+    return manifest
+
+
+def _icon_refs(where: str, data: dict) -> list[tuple[str, str, str]]:
+    """(where, key, file) for every icon field: icon*, and identity.icon* for tool providers."""
+    refs = []
+    scopes = [("", data)] + ([("identity.", data["identity"])] if isinstance(data.get("identity"), dict) else [])
+    for prefix, scope in scopes:
+        for key, value in scope.items():
+            if not (isinstance(key, str) and key.startswith("icon")):
+                continue
+            if isinstance(value, str):
+                refs.append((where, prefix + key, value))
+            elif isinstance(value, dict):
+                for locale, name in value.items():
+                    if locale not in ICON_LOCALES:
+                        continue
+                    refs.append((where, f"{prefix}{key}.{locale}", name))
+            elif value is not None:
+                raise PackageError(f"{where}: {prefix}{key} must be a file name or a map of locales to file names")
+    return refs
+
+
+def check_declarations(root: Path, manifest: dict, packaged: set[str]) -> list[str]:
+    """Everything the manifest and provider YAMLs point at must be in the package. Returns warnings."""
+    warnings: list[str] = []
+
+    def need(rel: str, why: str) -> None:
+        if not isinstance(rel, str) or not rel:
+            raise PackageError(f"{why}: missing file name")
+        if rel not in packaged:
+            state = "is excluded by the ignore file" if (root / rel).is_file() else "does not exist"
+            raise PackageError(f"{rel} ({why}) {state}; the installed plugin needs it")
+
+    need("manifest.yaml", "the manifest")
+    need("README.md", "the marketplace README")
+    runner = (manifest.get("meta") or {}).get("runner") or {}
+    if runner.get("language") == "python":
+        need(f"{runner.get('entrypoint', 'main')}.py", "meta.runner.entrypoint")
+        if "requirements.txt" not in packaged and "pyproject.toml" not in packaged:
+            raise PackageError("requirements.txt is not in the package; Dify installs the plugin from it")
+    if manifest.get("privacy"):
+        need(manifest["privacy"], "manifest privacy")
+
+    icon_refs = _icon_refs("manifest.yaml", manifest)
+    plugins = manifest.get("plugins") or {}
+    for kind, declared in plugins.items():
+        for rel in declared or []:
+            need(rel, f"manifest plugins.{kind}")
+            decl = _load_yaml(root, rel, f"manifest plugins.{kind}")
+            icon_refs += _icon_refs(rel, decl)
+            python = (decl.get("extra") or {}).get("python") or {}
+            if python.get("provider_source"):
+                need(python["provider_source"], f"{rel} extra.python.provider_source")
+            for src in python.get("model_sources") or []:
+                need(src, f"{rel} extra.python.model_sources")
+            if python.get("source"):  # tool / endpoint providers
+                need(python["source"], f"{rel} extra.python.source")
+            for model_type, spec in (decl.get("models") or {}).items():
+                if not isinstance(spec, dict):
+                    continue
+                if spec.get("position"):
+                    need(spec["position"], f"{rel} models.{model_type}.position")
+                for glob in spec.get("predefined") or []:
+                    rx = glob_regex(glob, "go")  # filepath.Match, as the daemon reads model files
+                    if not any(rx.fullmatch(p) for p in packaged):
+                        raise PackageError(f"{rel} models.{model_type}.predefined {glob!r} matches no packaged file")
+            for tool_file in decl.get("tools") or []:
+                if isinstance(tool_file, str):
+                    need(tool_file, f"{rel} tools")
+
+    # Icons: each must be a file in _assets/, in the package (the daemon reads them from there).
+    if not any(key == "icon" for where, key, _ in icon_refs if where == "manifest.yaml"):
+        raise PackageError("manifest.yaml: icon is required")
+    declared = {(where, key) for where, key, _ in icon_refs}
+    for where, key, name in icon_refs:
+        if not isinstance(name, str) or not name or name.startswith("/") or ".." in name.split("/"):
+            raise PackageError(f"{where}: {key} = {name!r} must be a file name inside _assets/")
+        if f"_assets/{name}" not in packaged:
+            state = "is excluded by the ignore file" if (root / "_assets" / name).is_file() else "does not exist"
+            raise PackageError(f"{where}: {key} names _assets/{name}, which {state}")
+        base, _, locale = key.partition(".")
+        if not base.endswith("_dark") and (where, f"{base}_dark" + (f".{locale}" if locale else "")) not in declared:
+            warnings.append(f"{where}: {key} has no dark variant ({base}_dark); Dify shows the light icon in dark mode")
+    return warnings
+
+
+# --------------------------------------------------------------------------------------------
+# Building
+# --------------------------------------------------------------------------------------------
+@dataclass
+class BuildResult:
+    path: Path
+    name: str
+    version: str
+    files: list[PackagedFile]
+    uncompressed: int
+    compressed: int
+    sha256: str
+    ignore_source: str | None
+    ignore_rules: int
+    warnings: list[str]
+
+
+def build(root: Path = ROOT, out_dir: Path | None = None, max_size: int = MAX_SIZE_MB * 1024 * 1024) -> BuildResult:
+    root = Path(root).resolve()
+    out_dir = Path(out_dir).resolve() if out_dir else root / "dist"
+    if not (root / "manifest.yaml").is_file():
+        raise PackageError(f"{root} has no manifest.yaml: not a Dify plugin directory")
+    rules = IgnoreRules.load(root)
+    manifest = read_manifest(root)
+    files = collect_files(root, rules)
+    check_marketplace(files, rules.source)
+    total = check_size(files, max_size)
+    warnings = check_declarations(root, manifest, {f.path for f in files})
+
+    name, version = manifest["name"], manifest["version"]
+    target = out_dir / f"{name}-{version}.difypkg"
+    try:
+        rel_target = target.relative_to(root)
+    except ValueError:
+        rel_target = None
+    if rel_target is not None and not rules.excludes_path(list(rel_target.parts), False):
+        warnings.append(f"{rel_target} is inside the plugin and not ignored: the next package would contain it")
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for f in files:
+            data = f.source.read_bytes()
+            if len(data) != f.size:
+                raise PackageError(f"{f.path} changed while packaging; run again")
+            info = zipfile.ZipInfo(f.path, date_time=ZIP_DATE)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = (stat.S_IFREG | 0o644) << 16
+            zf.writestr(info, data)
+    blob = buf.getvalue()
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:  # read back what was written
+        if zf.testzip() is not None or zf.namelist() != [f.path for f in files]:
+            raise PackageError("the written archive does not read back as built")
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_bytes(blob)
+    os.replace(tmp, target)
+    return BuildResult(target, name, version, files, total, len(blob), hashlib.sha256(blob).hexdigest(),
+                       rules.source, len(rules.rules), warnings)
+
+
+def _kib(n: int) -> str:
+    return f"{n / 1024:,.1f} KiB"
+
+
+def report(result: BuildResult, list_files: bool = False, out=sys.stdout) -> None:
+    try:
+        shown = result.path.relative_to(Path.cwd())
+    except ValueError:
+        shown = result.path
+    print(f"wrote {shown}", file=out)
+    print(f"  {result.name} {result.version}: {len(result.files)} files, {result.uncompressed:,} bytes uncompressed "
+          f"({_kib(result.uncompressed)}), {result.compressed:,} bytes compressed ({_kib(result.compressed)})", file=out)
+    print(f"  sha256 {result.sha256}", file=out)
+    print(f"  ignore rules: {result.ignore_source or 'none'} ({result.ignore_rules} patterns)", file=out)
+    groups: dict[str, list[PackagedFile]] = {}
+    for f in result.files:
+        head = f.path.split("/", 1)[0] + ("/" if "/" in f.path else "")
+        groups.setdefault(head, []).append(f)
+    width = max(len(k) for k in groups)
+    for head, fs in groups.items():
+        print(f"    {head:<{width}}  {len(fs):>3} file{'s' if len(fs) != 1 else ' '}  {sum(f.size for f in fs):>9,} bytes", file=out)
+    if list_files:
+        for f in result.files:
+            print(f"      {f.path}  {f.size:,}", file=out)
+    for w in result.warnings:
+        print(f"  warning: {w}", file=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, default=None, help="output directory (default: <plugin>/dist)")
+    ap.add_argument("--root", type=Path, default=ROOT, help="plugin directory (default: this repository)")
+    ap.add_argument("--max-size", type=int, default=MAX_SIZE_MB, metavar="MB",
+                    help=f"largest uncompressed size in MiB, like `dify plugin package --max-size` (default {MAX_SIZE_MB})")
+    ap.add_argument("--list", action="store_true", help="also list every packaged file")
+    args = ap.parse_args(argv)
+    try:
+        result = build(args.root, args.out, args.max_size * 1024 * 1024)
+    except PackageError as exc:
+        print(f"package: error: {exc}", file=sys.stderr)
+        return 1
+    report(result, args.list)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
