@@ -153,10 +153,18 @@ def embedding_posts(emu) -> int:
     return emu.stats.requests.get("POST /embeddings", 0)
 
 
+def restart_counting(emu, latency: float, cap: int | None, retry_after: float) -> None:
+    """Counters and log from zero; `emu.reset()` also clears the faults, so they are set again."""
+    emu.reset()
+    emu.faults.latency = latency
+    emu.faults.concurrency_cap = cap
+    emu.faults.retry_after = retry_after
+
+
 # --- the plugin, driven like Dify ----------------------------------------------------------------
 
 
-def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int) -> dict:
+def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int, faults: tuple) -> dict:
     from emulator.embeddings import vector as emulator_vector
     from tests.support.daemon import PluginProcess
 
@@ -166,7 +174,7 @@ def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int) -
         warm = plugin.invoke_embedding(model, creds, ["warm-up"], timeout=60)  # OAuth token, connection
         if not warm.ok:
             raise SystemExit(f"warm-up failed: {warm.error}")
-        emu.reset()
+        restart_counting(emu, *faults)
         lock = threading.Lock()
         outcome = {"vectors": 0, "wrong": 0, "failed": [], "dims": set(), "invocations": 0}
 
@@ -212,7 +220,7 @@ def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int) -
 # --- the naive client ----------------------------------------------------------------------------
 
 
-def run_naive(emu, chunks: list[str], schedule, model: str, sample_batches: int) -> dict:
+def run_naive(emu, chunks: list[str], schedule, model: str, sample_batches: int, faults: tuple) -> dict:
     """The bare SDK, each Dify batch as one request, strictly one after another."""
     from gigachat import GigaChat
 
@@ -220,11 +228,11 @@ def run_naive(emu, chunks: list[str], schedule, model: str, sample_batches: int)
 
     batches = [b for calls in schedule for b in calls]
     sample = batches if sample_batches <= 0 else batches[:sample_batches]
-    emu.reset()
+    restart_counting(emu, *faults)
     with GigaChat(base_url=emu.base_url, auth_url=emu.auth_url, credentials=DEFAULT_KEY,
                   scope="GIGACHAT_API_PERS", verify_ssl_certs=False, timeout=60, max_retries=0) as sdk:
         sdk.embeddings(["warm-up"], model=model)  # token and connection, as for the plugin
-        emu.reset()
+        restart_counting(emu, *faults)
         started = time.perf_counter()
         for indices in sample:
             sdk.embeddings([chunks[i] for i in indices], model=model)
@@ -348,11 +356,10 @@ def main(argv: list[str] | None = None) -> None:
 
     emu = Emulator().start()
     try:
-        emu.faults.latency = args.latency
-        emu.faults.concurrency_cap = args.cap
-        emu.faults.retry_after = args.retry_after
-        plugin = run_plugin(emu, chunks, schedule, args.model, concurrency)
-        naive = None if args.no_naive else run_naive(emu, chunks, schedule, args.model, args.naive_batches)
+        faults = (args.latency, args.cap, args.retry_after)
+        restart_counting(emu, *faults)
+        plugin = run_plugin(emu, chunks, schedule, args.model, concurrency, faults)
+        naive = None if args.no_naive else run_naive(emu, chunks, schedule, args.model, args.naive_batches, faults)
     finally:
         emu.stop()
 

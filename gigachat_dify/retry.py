@@ -26,11 +26,20 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 def is_transient(exc: BaseException) -> bool:
     """Worth repeating: rate limits, 5xx, and connections that failed before any answer."""
     if isinstance(exc, gx.ResponseError):
+        if isinstance(exc, gx.AuthenticationError):
+            # The SDK already renewed the token once; a second 401 from the API (not from OAuth)
+            # means the new token was invalidated too (rotation): renew again. A bad key fails at
+            # OAuth instead, which is never repeated.
+            return _is_oauth_error(exc) is False
         if isinstance(exc, gx.RateLimitError):
             return exc.retry_after <= MAX_RETRY_AFTER
         return exc.status_code in RETRY_STATUSES
     # A read timeout means GigaChat is slow, not gone: repeating it only doubles the wait.
     return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError))
+
+
+def _is_oauth_error(exc: gx.ResponseError) -> bool:
+    return b'"code"' in (exc.content or b"") and b'"status"' not in (exc.content or b"")
 
 
 def backoff_delay(attempt: int, exc: BaseException, base: float = 0.5) -> float:

@@ -18,10 +18,10 @@ The ignore file. The real packager reads it line by line (surrounding whitespace
 "exclude": a `!negation` never re-includes anything there, and go-git's matcher differs from git's
 in a few corners (e.g. `a/**/b` in older go-git releases). This module matches every pattern with
 git's semantics (wildmatch: `*`, `?`, `[...]`, `**`, `dir/`, anchored `a/b` and `/a`, `!negation`,
-last matching pattern wins) and, for every path it looks at, also with go-git's rules as the
-packager applies them (current and older go-git); when they disagree it stops and names the path
-and the pattern, so the package is what git's rules say and what the real CLI would build.
-No third-party matcher (pathspec) is used.
+the last matching pattern wins, nothing below an excluded directory comes back) and also walks the
+tree the packager's way (first excluding pattern wins, with current and with older go-git); when the
+file lists differ it stops and names the file and the pattern, so the package is both what git's
+rules say and what the real CLI builds. No third-party matcher (pathspec) is used.
 """
 
 from __future__ import annotations
@@ -327,33 +327,50 @@ class IgnoreRules:
                 return rule
         return None
 
-    def excludes_path(self, parts: list[str], is_dir: bool) -> bool:
-        """Whether the walk would leave this path out: it or one of its directories is excluded."""
-        return any(self.excluded(parts[:i], True) for i in range(1, len(parts))) or self.excluded(parts, is_dir)
-
-    def excluded(self, parts: list[str], is_dir: bool) -> bool:
-        """Whether this path itself is excluded (its directories are assumed to be walked)."""
+    # -- the three engines: git, and the packager with current / older go-git ---------------
+    def git_excludes(self, parts: list[str], is_dir: bool) -> bool:
         rule = self.git_rule(parts, is_dir)
-        by_git = rule is not None and not rule.negated
-        for legacy in (False, True):
-            dify = next((r for r in self.rules if r.gogit_excludes(parts, is_dir, legacy)), None)
-            if (dify is not None) != by_git:
-                self._disagree(parts, is_dir, by_git, rule, dify, legacy)
-        return by_git
+        return rule is not None and not rule.negated
 
-    def _disagree(self, parts, is_dir, by_git, git_rule, dify_rule, legacy) -> None:
-        path = "/".join(parts) + ("/" if is_dir else "")
-        which = "older go-git releases" if legacy else "go-git"
-        if by_git:
-            why = f"git excludes it ({self.source}:{git_rule.lineno} {git_rule.line!r}) but `dify plugin package` ({which}) keeps it"
-        elif git_rule is not None and git_rule.negated:
-            why = (f"git re-includes it ({self.source}:{git_rule.lineno} {git_rule.line!r}) but `dify plugin package` "
-                   f"never re-includes: it stops at {dify_rule.line!r} (line {dify_rule.lineno})")
-        else:
-            why = (f"git keeps it but `dify plugin package` ({which}) excludes it by "
-                   f"{self.source}:{dify_rule.lineno} {dify_rule.line!r}")
-        raise PackageError(f"{path}: {why}. Rewrite {self.source} so both agree (e.g. list what to exclude "
-                           "instead of excluding broadly and re-including).")
+    def dify_rule(self, parts: list[str], is_dir: bool, legacy: bool = False) -> Rule | None:
+        """The first rule with which `dify plugin package` drops the path (None: it keeps it)."""
+        return next((r for r in self.rules if r.gogit_excludes(parts, is_dir, legacy)), None)
+
+    def engines(self) -> dict[str, callable]:
+        return {
+            "git": self.git_excludes,
+            "dify": lambda parts, is_dir: self.dify_rule(parts, is_dir, False) is not None,
+            "dify-legacy": lambda parts, is_dir: self.dify_rule(parts, is_dir, True) is not None,
+        }
+
+    def excludes_path(self, parts: list[str], is_dir: bool) -> bool:
+        """Whether git's rules leave this path out: it or one of its directories is excluded."""
+        return any(self.git_excludes(parts[:i], True) for i in range(1, len(parts))) or self.git_excludes(parts, is_dir)
+
+    def explain(self, rel: str) -> str:
+        """Why git's rules and the packager's treat this (file) path differently."""
+        parts = rel.split("/")
+        levels = [(parts[:i], True) for i in range(1, len(parts))] + [(parts, False)]
+        src = self.source or ".difyignore"
+        git_drop = next(((p, d) for p, d in levels if self.git_excludes(p, d)), None)
+        for legacy in (False, True):
+            which = "`dify plugin package`" + (" (with older go-git releases)" if legacy else "")
+            dify_drop = next(((p, d, self.dify_rule(p, d, legacy)) for p, d in levels if self.dify_rule(p, d, legacy)), None)
+            if (git_drop is None) == (dify_drop is None):
+                continue
+            if dify_drop is not None:
+                p, d, rule = dify_drop
+                what = "it" if not d else f"its directory {'/'.join(p)}/"
+                keep = next((r for r in (self.git_rule(p, d), self.git_rule(parts, False)) if r and r.negated), None)
+                if keep is not None:
+                    return (f"{rel}: git's rules re-include it ({src}:{keep.lineno} {keep.line!r}) but {which} never "
+                            f"re-includes anything: {src}:{rule.lineno} {rule.line!r} drops {what}")
+                return f"{rel}: git's rules keep it but {which} drops {what} by {src}:{rule.lineno} {rule.line!r}"
+            p, d = git_drop
+            rule = self.git_rule(p, d)
+            what = "it" if not d else f"its directory {'/'.join(p)}/"
+            return f"{rel}: git's rules drop {what} by {src}:{rule.lineno} {rule.line!r} but {which} keeps it"
+        return f"{rel}: git's rules and `dify plugin package` disagree about it"
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,37 +383,57 @@ class PackagedFile:
     size: int
 
 
-def collect_files(root: Path, rules: IgnoreRules) -> list[PackagedFile]:
-    files: list[PackagedFile] = []
+def walk(root: Path, excludes) -> list[tuple[str, os.DirEntry]]:
+    """Non-directory entries under root, as Go's filepath.WalkDir visits them with the packager's
+    callback: `excludes(parts, is_dir)` is asked for every path, an excluded directory is not entered,
+    and a symlink is never entered (it is not a directory to WalkDir)."""
+    found: list[tuple[str, os.DirEntry]] = []
 
-    def walk(directory: Path, prefix: list[str]) -> None:
+    def visit(directory: str, prefix: list[str]) -> None:
         with os.scandir(directory) as it:
             entries = sorted(it, key=lambda e: e.name)
         for entry in entries:
             parts = prefix + [entry.name]
-            rel = "/".join(parts)
-            try:
-                rel.encode("utf-8")
-            except UnicodeEncodeError:
-                raise PackageError(f"{rel!r}: file names must be valid UTF-8") from None
-            is_dir = entry.is_dir(follow_symlinks=False)  # as Go's WalkDir: a symlink is not a directory
-            if rules.excluded(parts, is_dir):
+            is_dir = entry.is_dir(follow_symlinks=False)
+            if excludes(parts, is_dir):
                 continue
             if is_dir:
-                walk(Path(entry.path), parts)
-                continue
-            try:
-                st = os.stat(entry.path)  # follows a symlink, as the packager's ReadFile does
-            except FileNotFoundError:
-                raise PackageError(f"{rel}: a dangling symlink; remove it or add it to {rules.source or '.difyignore'}") from None
-            if stat.S_ISDIR(st.st_mode):
-                raise PackageError(f"{rel}: a symlink to a directory; `dify plugin package` cannot read it - "
-                                   "copy the directory or ignore the link")
-            if not stat.S_ISREG(st.st_mode):
-                raise PackageError(f"{rel}: not a regular file")
-            files.append(PackagedFile(rel, Path(entry.path), st.st_size))
+                visit(entry.path, parts)
+            else:
+                found.append(("/".join(parts), entry))
 
-    walk(root, [])
+    visit(str(root), [])
+    return found
+
+
+def collect_files(root: Path, rules: IgnoreRules) -> list[PackagedFile]:
+    """The files to package: what git's reading of the ignore file keeps, provided the packager's
+    reading (current and older go-git) keeps exactly the same files."""
+    walks = {name: walk(root, fn) for name, fn in rules.engines().items()}
+    kept = {name: {rel for rel, _ in found} for name, found in walks.items()}
+    differing = sorted(kept["git"] ^ kept["dify"] | kept["git"] ^ kept["dify-legacy"])
+    if differing:
+        shown = "\n  ".join(rules.explain(rel) for rel in differing[:5])
+        more = f"\n  ... and {len(differing) - 5} more" if len(differing) > 5 else ""
+        raise PackageError(f"{rules.source} means different things to git and to `dify plugin package`:\n  {shown}{more}\n"
+                           "Rewrite it so both agree: list what to exclude rather than excluding broadly and "
+                           "re-including with '!' (the packager ignores negations).")
+    files: list[PackagedFile] = []
+    for rel, entry in walks["git"]:
+        try:
+            rel.encode("utf-8")
+        except UnicodeEncodeError:
+            raise PackageError(f"{rel!r}: file names must be valid UTF-8") from None
+        try:
+            st = os.stat(entry.path)  # follows a symlink, as the packager's ReadFile does
+        except FileNotFoundError:
+            raise PackageError(f"{rel}: a dangling symlink; remove it or add it to {rules.source or '.difyignore'}") from None
+        if stat.S_ISDIR(st.st_mode):
+            raise PackageError(f"{rel}: a symlink to a directory, which `dify plugin package` cannot read; "
+                               "copy the directory or ignore the link")
+        if not stat.S_ISREG(st.st_mode):
+            raise PackageError(f"{rel}: not a regular file")
+        files.append(PackagedFile(rel, Path(entry.path), st.st_size))
     files.sort(key=lambda f: f.path)
     return files
 

@@ -14,7 +14,8 @@ def err(cls, status, headers=None):
     (err(gx.RateLimitError, 429, {"retry-after": "2"}), True),
     (err(gx.RateLimitError, 429, {"retry-after": "600"}), False),  # too long to wait inside a request
     (err(gx.BadRequestError, 400), False),
-    (err(gx.AuthenticationError, 401), False),
+    (gx.AuthenticationError("https://x/api/v2/oauth", 401, b'{"code": 6, "message": "bad key"}', httpx.Headers()), False),
+    (gx.AuthenticationError("https://x/api/v1/chat", 401, b'{"status": 401, "message": "Unauthorized"}', httpx.Headers()), True),
     (httpx.ConnectError("refused"), True),
     (httpx.ReadTimeout("slow"), False),  # slow, not gone: repeating doubles the wait
 ])

@@ -1,0 +1,408 @@
+"""The .difypkg: built the way `dify plugin package` builds it, holding exactly what an installed
+plugin needs, and - installed into a fresh Python 3.12 venv the way Dify installs it - passing the
+marketplace's serverless start check and answering Dify's stdio protocol.
+
+The slow tests (a fresh venv, a pip install, two plugin starts) run by default; skip them with
+`-m "not slow"`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from emulator import DEFAULT_KEY, Emulator
+from tests.support.daemon import PluginProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "package.py"
+ENV_SH = ROOT / "scripts" / "env.sh"
+MAX_SIZE = 50 * 1024 * 1024
+
+
+def _load_packager():
+    spec = importlib.util.spec_from_file_location("gigachat_packager", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
+    spec.loader.exec_module(module)
+    return module
+
+
+packager = _load_packager()
+MANIFEST = yaml.safe_load((ROOT / "manifest.yaml").read_text(encoding="utf-8"))
+
+# What an installed plugin needs at the top of the package, and what may sit beside it.
+REQUIRED_TOP = {"manifest.yaml", "main.py", "provider", "models", "gigachat_dify", "_assets", "PRIVACY.md",
+                "README.md", "requirements.txt"}
+ALLOWED_TOP = REQUIRED_TOP | {"readme", "CHANGELOG.md", "LICENSE", "LICENSE.md"}
+# Whole directories shipped as they are in the working tree (less caches).
+SHIPPED_DIRS = ("provider", "models", "gigachat_dify", "_assets", "readme")
+FORBIDDEN_TOP = {"tests", "emulator", "bench", "scripts", "docs", "dist", ".ci", ".github", ".venv", "venv", ".git",
+                 ".env", ".difyignore", ".gitignore", "requirements-dev.txt", "pytest.ini", "demo.py"}
+FORBIDDEN_ANYWHERE = {"__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache", ".venv", ".git"}
+
+
+def _clean_env(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GIGACHAT_", "REMOTE_INSTALL_", "SERVERLESS_")) and k != "INSTALL_METHOD"}
+    env.update(extra)
+    return env
+
+
+def _run_packager(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=120, env=_clean_env())
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    out = tmp_path_factory.mktemp("dist")
+    proc = _run_packager("--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    [pkg] = list(out.iterdir())
+    return pkg, proc.stdout
+
+
+@pytest.fixture(scope="module")
+def members(built):
+    with zipfile.ZipFile(built[0]) as zf:
+        return zf.infolist()
+
+
+@pytest.fixture(scope="module")
+def names(members):
+    return [m.filename for m in members]
+
+
+def _tree_files(directory: Path) -> set[str]:
+    """Files under a working-tree directory, as paths relative to ROOT, less caches."""
+    out = set()
+    for p in directory.rglob("*"):
+        rel = p.relative_to(ROOT)
+        if p.is_file() and not (set(rel.parts) & FORBIDDEN_ANYWHERE) and p.suffix not in (".pyc", ".pyo"):
+            out.add(rel.as_posix())
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# What the package holds
+# ---------------------------------------------------------------------------------------------
+def test_cli_names_the_package_after_the_manifest_and_reports_it(built, names):
+    pkg, stdout = built
+    assert pkg.name == f"{MANIFEST['name']}-{MANIFEST['version']}.difypkg" == f"gigachat-{MANIFEST['version']}.difypkg"
+    assert f"wrote {pkg}" in stdout
+    assert f"{len(names)} files" in stdout
+    assert "bytes uncompressed" in stdout and "bytes compressed" in stdout and "sha256" in stdout
+
+
+def test_package_holds_what_a_dify_install_needs(names):
+    top = {n.split("/", 1)[0] for n in names}
+    assert REQUIRED_TOP <= top, f"missing: {REQUIRED_TOP - top}"
+    assert top <= ALLOWED_TOP, f"not for an installed plugin (add to .difyignore): {top - ALLOWED_TOP}"
+    packaged = set(names)
+    for directory in SHIPPED_DIRS:
+        want = _tree_files(ROOT / directory) if (ROOT / directory).is_dir() else set()
+        got = {n for n in packaged if n.startswith(directory + "/")}
+        assert got == want, f"{directory}/: missing {sorted(want - got)}, extra {sorted(got - want)}"
+    for kind in ("llm", "text_embedding"):
+        yamls = {n for n in packaged if n.startswith(f"models/{kind}/") and n.endswith(".yaml")}
+        assert f"models/{kind}/_position.yaml" in yamls and len(yamls) >= 2, yamls
+        assert any(n.startswith(f"models/{kind}/") and n.endswith(".py") for n in packaged)
+    provider = yaml.safe_load((ROOT / "provider" / "gigachat.yaml").read_text(encoding="utf-8"))
+    icons = {MANIFEST["icon"], MANIFEST["icon_dark"]}
+    for key in ("icon_small", "icon_large", "icon_small_dark", "icon_large_dark"):
+        icons |= set(provider[key].values())
+    assert {f"_assets/{i}" for i in icons} <= packaged
+    python = provider["extra"]["python"]
+    assert {python["provider_source"], *python["model_sources"]} <= packaged
+
+
+def test_package_leaves_out_development_files(names):
+    for name in names:
+        parts = name.split("/")
+        assert parts[0] not in FORBIDDEN_TOP, name
+        assert not set(parts) & FORBIDDEN_ANYWHERE, name
+        assert not name.endswith((".pyc", ".pyo", ".difypkg")), name
+        assert parts[-1] != ".env" and not parts[-1].startswith(".env."), name
+
+
+def test_paths_are_sorted_files_only_and_the_build_is_reproducible(built, names, tmp_path):
+    assert names == sorted(names)
+    assert len(set(names)) == len(names)
+    assert not any(n.endswith("/") or n.startswith("/") or "\\" in n or ".." in n.split("/") for n in names)
+    again = _run_packager("--out", str(tmp_path))
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / built[0].name).read_bytes() == built[0].read_bytes()
+
+
+def test_size_is_under_50_mib_and_version_matches_the_manifest(built, members):
+    assert sum(m.file_size for m in members) < MAX_SIZE
+    with zipfile.ZipFile(built[0]) as zf:
+        assert zf.testzip() is None
+        inside = yaml.safe_load(zf.read("manifest.yaml"))
+    assert inside["version"] == inside["meta"]["version"] == MANIFEST["version"]
+    assert built[0].name.endswith(f"-{inside['version']}.difypkg")
+
+
+# ---------------------------------------------------------------------------------------------
+# What the packager refuses (on a copy of the plugin in a temporary directory)
+# ---------------------------------------------------------------------------------------------
+@pytest.fixture
+def plugin_copy(built, tmp_path):
+    """The unpacked package plus the real ignore file: a minimal, valid plugin directory."""
+    root = tmp_path / "plugin"
+    with zipfile.ZipFile(built[0]) as zf:
+        zf.extractall(root)
+    shutil.copy(ROOT / ".difyignore", root / ".difyignore")
+    return root
+
+
+def _build_error(root: Path, **kw) -> str:
+    with pytest.raises(packager.PackageError) as exc:
+        packager.build(root, root.parent / "out", **kw)
+    return str(exc.value)
+
+
+def test_copy_of_the_plugin_builds(plugin_copy, names):
+    result = packager.build(plugin_copy, plugin_copy.parent / "out")
+    assert [f.path for f in result.files] == names
+
+
+def test_refuses_version_and_meta_version_that_differ(plugin_copy):
+    manifest = plugin_copy / "manifest.yaml"
+    manifest.write_text(manifest.read_text().replace("  version: 0.1.0", "  version: 0.1.1"))
+    assert "meta.version" in _build_error(plugin_copy)
+
+
+@pytest.mark.parametrize("icon", ["icon_s_en.svg", "icon_l_en_dark.svg", "icon_dark.svg", "icon.svg"])
+def test_refuses_an_icon_missing_from_assets(plugin_copy, icon):
+    (plugin_copy / "_assets" / icon).unlink()
+    assert f"_assets/{icon}" in _build_error(plugin_copy)
+
+
+def test_refuses_an_icon_the_ignore_file_leaves_out(plugin_copy):
+    (plugin_copy / ".difyignore").write_text((ROOT / ".difyignore").read_text() + "\n*_dark.svg\n")
+    message = _build_error(plugin_copy)
+    assert "_dark.svg" in message and "excluded" in message
+
+
+def test_refuses_more_than_50_mib_uncompressed(plugin_copy):
+    with open(plugin_copy / "big.bin", "wb") as f:  # sparse: instant, and refused before it is read
+        f.truncate(MAX_SIZE + 1)
+    proc = _run_packager("--root", str(plugin_copy), "--out", str(plugin_copy.parent / "out"))
+    assert proc.returncode == 1
+    assert "52,428,800 bytes" in proc.stderr and "big.bin" in proc.stderr
+    assert not (plugin_copy.parent / "out").exists()
+
+
+def test_refuses_git_env_and_caches_unless_ignored(plugin_copy):
+    (plugin_copy / ".git").mkdir()
+    (plugin_copy / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    (plugin_copy / ".env").write_text("INSTALL_METHOD=remote\n")
+    (plugin_copy / ".difyignore").write_text("tests/\n")  # forgets .git, .env
+    message = _build_error(plugin_copy)
+    assert ".git/HEAD" in message and ".env" in message and "marketplace" in message
+    (plugin_copy / ".difyignore").write_text(".git/\n.env\n")
+    packager.build(plugin_copy, plugin_copy.parent / "out")
+
+
+def test_ignore_file_falls_back_to_gitignore(plugin_copy):
+    (plugin_copy / ".difyignore").unlink()
+    (plugin_copy / "notes.txt").write_text("x")
+    (plugin_copy / ".gitignore").write_text("notes.txt\n.gitignore\n")
+    result = packager.build(plugin_copy, plugin_copy.parent / "out")
+    assert result.ignore_source == ".gitignore"
+    assert "notes.txt" not in {f.path for f in result.files}
+
+
+def test_refuses_a_negation_that_dify_plugin_package_would_ignore(plugin_copy):
+    (plugin_copy / "a.log").write_text("x")
+    (plugin_copy / "keep.log").write_text("x")
+    (plugin_copy / ".difyignore").write_text((ROOT / ".difyignore").read_text() + "\n*.log\n!keep.log\n")
+    message = _build_error(plugin_copy)
+    assert "keep.log" in message and "'!keep.log'" in message and "never re-includes" in message
+
+
+# ---------------------------------------------------------------------------------------------
+# The ignore-file matcher: git's semantics, checked against git itself
+# ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("patterns, path, is_dir, excluded", [
+    ("build/", "build", True, True),
+    ("build/", "build", False, False),  # dir-only: a file named build stays
+    ("build/", "src/build", True, True),  # no slash inside: any depth
+    ("*.pyc", "a/b/c.pyc", False, True),
+    ("*.pyc", "a/b/c.py", False, False),
+    ("/docs", "docs", True, True),  # anchored
+    ("/docs", "src/docs", True, False),
+    ("docs/api", "docs/api", True, True),  # a slash inside anchors too
+    ("docs/api", "x/docs/api", True, False),
+    ("**/cache", "a/b/cache", True, True),
+    ("a/**/b", "a/b", True, True),  # zero or more directories
+    ("a/**/b", "a/x/y/b", False, True),
+    ("a/*/b", "a/x/y/b", False, False),  # * never crosses /
+    ("*.log\n!keep.log", "keep.log", False, False),  # the last match wins
+    ("!keep.log\n*.log", "keep.log", False, True),
+    ("ab[cd].txt", "abd.txt", False, True),
+    ("ab[!c].txt", "abc.txt", False, False),
+    ("\\#notes", "#notes", False, True),
+])
+def test_git_semantics(patterns, path, is_dir, excluded):
+    rules = packager.IgnoreRules.parse(patterns)
+    assert rules.git_excludes(path.split("/"), is_dir) is excluded
+
+
+TREE = ["a.log", "notes.txt", "build/x.o", "build/sub/y.o", "src/build/z.c", "src/a.py", "src/a.pyc", "src/build.txt",
+        "docs/index.md", "docs/api/ref.md", "docs/api/x/deep.md", "a/b/c/d.txt", "a/x/y/b/e.txt", "x/a/b.txt",
+        "foo", "bar/foo/q.txt", "bar/foo.txt", "tests/t.py", "tests/data/t.bin", "abc.txt", "abd.txt", "#notes",
+        "deep/er/build/k.o", "lib/foo/bar/baz.txt", "models/llm/a.yaml", "models/llm/_position.yaml"]
+PATTERN_SETS = [
+    "build/\n*.log\n/tests/data\ndocs/**/*.md",
+    "/build\nsrc/*.pyc\n**/foo\nab[cd].txt",
+    "build\ndocs/api/\nx/a\n\\#notes\n# a comment\n\nnotes.txt",
+    "foo/\n*/build/\ndeep/**/build/\nlib/**/baz.txt\n_position.yaml",
+    "a/**\n**/x/**\ndocs/*\n!abc.txt",
+    "*\n",
+]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+@pytest.mark.parametrize("patterns", PATTERN_SETS)
+def test_matcher_keeps_what_git_keeps(tmp_path, patterns):
+    for rel in TREE:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("/.git/\n" + patterns)
+    git = subprocess.run(["git", "-C", str(tmp_path), "ls-files", "-o", "--exclude-standard", "-z"],
+                         capture_output=True, check=True).stdout.decode().split("\0")
+    ours = [f.path for f in packager.collect_files(tmp_path, packager.IgnoreRules.load(tmp_path))]
+    assert ours == sorted(p for p in git if p)
+
+
+# ---------------------------------------------------------------------------------------------
+# Installed the way Dify installs it (slow: a fresh venv and a pip install)
+# ---------------------------------------------------------------------------------------------
+def find_python312() -> str:
+    """The interpreter scripts/env.sh would pick: its own find_python312, run without the rest."""
+    snippet = 'eval "$(sed -n "/^find_python312()/,/^}/p" "$1")" && find_python312'
+    proc = subprocess.run(["bash", "-c", snippet, "bash", str(ENV_SH)], capture_output=True, text=True, timeout=60)
+    path = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
+    if proc.returncode != 0 or not path:
+        pytest.fail(f"scripts/env.sh finds no Python 3.12 (rc={proc.returncode}): {proc.stderr.strip()}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def installed(built, tmp_path_factory):
+    """The package unpacked and installed as Dify does: <plugin>/.venv with Python 3.12 and
+    requirements.txt (stdlib venv + pip: uv is not on these machines; pip's cache is reused)."""
+    plugin_dir = tmp_path_factory.mktemp("installed") / f"{MANIFEST['name']}-{MANIFEST['version']}"
+    with zipfile.ZipFile(built[0]) as zf:
+        zf.extractall(plugin_dir)
+    env = _clean_env()
+    subprocess.run([find_python312(), "-m", "venv", str(plugin_dir / ".venv")], check=True, env=env, timeout=120)
+    python = plugin_dir / ".venv" / "bin" / "python"
+    pip = subprocess.run([str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q", "-r",
+                          "requirements.txt"], cwd=plugin_dir, capture_output=True, text=True, env=env, timeout=600)
+    if pip.returncode != 0:
+        pytest.fail("pip install -r requirements.txt failed:\n" + (pip.stdout + pip.stderr)[-4000:])
+    return plugin_dir, str(python)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_installed_package_compiles_like_the_installer(installed):
+    plugin_dir, python = installed
+    proc = subprocess.run([python, "-m", "compileall", "-q", "."], cwd=plugin_dir, capture_output=True, text=True,
+                          timeout=300, env=_clean_env())
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert (plugin_dir / "gigachat_dify" / "__pycache__").is_dir()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_serverless_start_passes_the_marketplace_check(installed):
+    """Marketplace CI: INSTALL_METHOD=serverless, pass when "Serving Flask app" is printed and
+    GET / answers 200 or 404 within 20 s."""
+    plugin_dir, python = installed
+    port = _free_port()
+    env = _clean_env(INSTALL_METHOD="serverless", SERVERLESS_HOST="127.0.0.1", SERVERLESS_PORT=str(port),
+                     PYTHONUNBUFFERED="1")
+    started = time.monotonic()
+    proc = subprocess.Popen([python, "-m", "main"], cwd=plugin_dir, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output: list[str] = []
+
+    def read() -> None:
+        for raw in proc.stdout:
+            output.append(raw.decode("utf-8", "replace").rstrip("\n"))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    serving_after = status = None
+    try:
+        while time.monotonic() - started < 20 and proc.poll() is None:
+            if serving_after is None and any("Serving Flask app" in line for line in list(output)):
+                serving_after = time.monotonic() - started
+            if serving_after is not None:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as resp:
+                        status = resp.status
+                except urllib.error.HTTPError as exc:
+                    status = exc.code
+                except OSError:
+                    pass
+                if status is not None:
+                    break
+            time.sleep(0.1)
+        answered_after = time.monotonic() - started
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        reader.join(5)
+    log = "\n".join(output[-40:])
+    assert serving_after is not None, f"no 'Serving Flask app' within 20 s (exit code {proc.returncode}):\n{log}"
+    assert status in (200, 404), f"GET / answered {status!r}:\n{log}"
+    assert answered_after <= 20, answered_after
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_stdio_validates_provider_credentials_against_the_emulator(installed):
+    plugin_dir, python = installed
+    with Emulator() as emu:
+        credentials = {"authorization_key": DEFAULT_KEY, "scope": "GIGACHAT_API_PERS", "base_url": emu.base_url,
+                       "auth_url": emu.auth_url, "verify_ssl": True, "timeout": "20"}
+        plugin = PluginProcess(python=python, plugin_dir=plugin_dir).start(timeout=90)
+        try:
+            result = plugin.validate_provider(credentials, timeout=60)
+        finally:
+            plugin.stop()
+    assert result.ok, (result.error, plugin.stderr_lines[-20:])
+    assert result.chunks[-1]["result"] is True
+    assert not plugin.protocol_errors, plugin.protocol_errors
+    assert plugin.manifest and plugin.manifest.get("version") == MANIFEST["version"]
+    assert emu.stats.oauth_calls == 1
