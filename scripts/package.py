@@ -316,8 +316,8 @@ class IgnoreRules:
                 rules.append(Rule.parse(line, lineno))
             except UnsupportedPattern as exc:
                 raise PackageError(
-                    f"{source}:{lineno}: {line!r} uses {exc}, which `dify plugin package` and git read "
-                    "differently; write the pattern another way") from None
+                    f"{source}:{lineno}: {line!r} uses {exc}, which git and go-git (what `dify plugin "
+                    "package` matches with) read differently; write the pattern another way") from None
         return cls(rules, source)
 
     def git_rule(self, parts: list[str], is_dir: bool) -> Rule | None:
@@ -597,8 +597,8 @@ def build(root: Path = ROOT, out_dir: Path | None = None, max_size: int = MAX_SI
     out_dir = Path(out_dir).resolve() if out_dir else root / "dist"
     if not (root / "manifest.yaml").is_file():
         raise PackageError(f"{root} has no manifest.yaml: not a Dify plugin directory")
-    rules = IgnoreRules.load(root)
     manifest = read_manifest(root)
+    rules = IgnoreRules.load(root)
     files = collect_files(root, rules)
     check_marketplace(files, rules.source)
     total = check_size(files, max_size)

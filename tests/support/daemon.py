@@ -19,6 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PLUGIN_DIR = Path(__file__).resolve().parents[2]
+# When set, every plugin process leaves here all it wrote (stdout, stderr), every secret it was
+# sent, and any file it created (its TMPDIR/HOME): tests/security scans it for leaked secrets.
+CAPTURE_ENV = "PLUGIN_TEST_CAPTURE_DIR"
 
 
 class ProtocolError(AssertionError):
@@ -63,11 +66,17 @@ class PluginProcess:
         self.protocol_errors: list[str] = []
         self.started_at = 0.0
         self.ready_after: float | None = None
+        self.secrets_sent: set[str] = set()
+        self.capture_dir: Path | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> "PluginProcess":
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIGACHAT_")}
         env.update({"INSTALL_METHOD": "local", "PYTHONUNBUFFERED": "1"})
+        if os.environ.get(CAPTURE_ENV):
+            self.capture_dir = Path(os.environ[CAPTURE_ENV]) / f"plugin-{uuid.uuid4().hex[:12]}"
+            (self.capture_dir / "home").mkdir(parents=True)
+            env.update({"TMPDIR": str(self.capture_dir / "home"), "HOME": str(self.capture_dir / "home")})
         env.update(self.extra_env)
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
@@ -95,6 +104,11 @@ class PluginProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        if self.capture_dir:
+            time.sleep(0.2)  # let the reader threads drain the pipes
+            (self.capture_dir / "stdout.txt").write_text("\n".join(self.stdout_lines))
+            (self.capture_dir / "stderr.txt").write_text("\n".join(self.stderr_lines))
+            (self.capture_dir / "secrets.json").write_text(json.dumps(sorted(self.secrets_sent)))
 
     def __enter__(self):
         return self.start()
@@ -152,6 +166,10 @@ class PluginProcess:
     def request(self, data: dict, *, timeout: float = 60.0, conversation_id: str | None = None,
                 on_chunk=None) -> SessionResult:
         sid = str(uuid.uuid4())
+        for key in ("authorization_key", "password"):
+            value = (data.get("credentials") or {}).get(key)
+            if isinstance(value, str) and len(value) >= 8:
+                self.secrets_sent.add(value)
         q: queue.Queue = queue.Queue()
         with self._lock:
             self._sessions[sid] = q

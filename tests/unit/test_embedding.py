@@ -454,7 +454,9 @@ def test_persistent_rate_limiting_ends_as_a_rate_limit_error():
     "exc, expected",
     [
         (lambda: err(gx.BadRequestError, 400), InvokeBadRequestError),
-        (lambda: err(gx.AuthenticationError, 401), InvokeAuthorizationError),
+        # a key GigaChat's OAuth refuses (an API 401 after renewal is retried: token rotation)
+        (lambda: gx.AuthenticationError(URL, 401, b'{"code": 6, "message": "credentials doesn\'t match db data"}',
+                                        httpx.Headers()), InvokeAuthorizationError),
         (lambda: err(gx.NotFoundError, 404, message="No such model"), InvokeBadRequestError),
     ],
 )

@@ -1,0 +1,598 @@
+"""Property-based tests over the pure conversion functions (hypothesis).
+
+Whatever Dify sends - any prompt messages and content parts, any tool schema, any model
+parameters, any credentials form - the plugin either builds a request that GigaChat's rules accept
+(checked with the emulator's own validation, ``emulator.chat.validate_chat`` and
+``emulator.schema_rules.function_schema_problems``) or raises the documented Dify error with a
+clear message. Nothing else, never a hang (each example runs under ``time_budget``).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import math
+import re
+import socket
+import time
+from datetime import timedelta
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from dify_plugin.entities.model.llm import LLMUsage
+from dify_plugin.entities.model.message import (
+    PromptMessageRole,
+    TextPromptMessageContent,
+    ensure_prompt_message,
+)
+from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeBadRequestError
+from gigachat.models.chat import ChatCompletion, ChatCompletionChunk
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from emulator.chat import validate_chat
+from emulator.errors import ApiError
+from emulator.files import FileStore
+from emulator.schema_rules import FUNCTION_NAME, function_schema_problems
+from gigachat_dify import embedding, files, redaction
+from gigachat_dify.credentials import SCOPES, ConnectionSettings, parse_credentials
+from gigachat_dify.messages import MAX_IMAGES_PER_REQUEST, convert_messages
+from gigachat_dify.params import build_chat_payload
+from gigachat_dify.stream import THINK_CLOSE, THINK_OPEN, StreamAssembler, to_llm_result
+from gigachat_dify.tls import PemError, build_ssl_context, normalize_pem
+from gigachat_dify.tokens import REQUEST_OVERHEAD, estimate_prompt_tokens, estimate_tokens
+from gigachat_dify.tool_schema import clean_schema, to_gigachat_functions
+from tests.support.certs import make_ca
+from tests.unit import strategies as S
+
+MODEL = "GigaChat-2-Max"
+USAGE = LLMUsage.empty_usage()
+#: Per-example wall-clock budget: generous for a loaded 2-core machine, tiny next to a hang.
+BUDGET = 10.0
+
+FAST = settings(max_examples=150, deadline=timedelta(seconds=3), suppress_health_check=[HealthCheck.too_slow])
+HEAVY = settings(
+    max_examples=120,
+    deadline=timedelta(seconds=5),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
+
+_EXCEPTION_NAMES = re.compile(r"Traceback|\b(?:[A-Z][a-z]+)*(?:Error|Exception)\b|binascii|\bErrno\b")
+
+
+def _no_nan(value: str):
+    raise ValueError(f"{value} is not JSON")
+
+
+def _strict_json(text: str):
+    """json.loads as a strict JSON parser (GigaChat's) does it: NaN/Infinity are not JSON."""
+    return json.loads(text, parse_constant=_no_nan)
+
+
+def _is_json_text(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+# =========================================================================== 1. request building
+
+
+class EmulatorFiles:
+    """``resolve_file`` for convert_messages: files.load (the real checks) + the emulator's file store."""
+
+    def __init__(self) -> None:
+        self.store = FileStore()
+        self.calls = 0
+
+    @staticmethod
+    def _fetch(url: str) -> bytes:
+        if not url.startswith(("http://", "https://")):
+            raise InvokeBadRequestError(f"The file at {url} could not be downloaded.")
+        return b"downloaded file bytes"
+
+    def __call__(self, part) -> str:
+        self.calls += 1
+        payload = files.load(part, fetch=self._fetch)
+        return self.store.add(payload.filename, payload.data, "general", payload.mime)
+
+
+def _texts_of(message) -> list[str]:
+    content = message.content
+    if content is None:
+        return []
+    if isinstance(content, str):
+        return [content]
+    return [p.data for p in content if isinstance(p, TextPromptMessageContent)]
+
+
+def _appears(text: str, body: list[dict]) -> bool:
+    """``text`` is somewhere in the converted messages (verbatim, or as a function result value)."""
+    for m in body:
+        content = m.get("content") or ""
+        if text in content:
+            return True
+        if m.get("role") == "function":
+            value = json.loads(content)
+            result = value.get("result") if isinstance(value, dict) else None
+            if result == text:
+                return True
+            try:
+                if value == json.loads(text) or result == json.loads(text):
+                    return True
+            except ValueError:
+                pass
+    return False
+
+
+def assert_gigachat_accepts(payload: dict, store: FileStore) -> None:
+    """The emulator's validation plus the stricter rules of the real API this plugin promises."""
+    wire = json.dumps(payload, ensure_ascii=False, allow_nan=False)  # strict JSON on the wire
+    body = json.loads(wire)
+    try:
+        validate_chat(body, store)
+    except ApiError as exc:  # pragma: no cover - the failure message is the point
+        pytest.fail(f"the emulator rejects the request: {exc.status} {exc.message}\n{wire[:3000]}")
+
+    messages = body["messages"]
+    assert messages, "GigaChat rejects an empty message list"
+    systems = [i for i, m in enumerate(messages) if m["role"] == "system"]
+    assert systems in ([], [0]), "at most one system message, and first"
+    images = 0
+    for i, m in enumerate(messages):
+        assert isinstance(m.get("content"), str), f"messages[{i}].content must be a str"
+        attachments = m.get("attachments") or []
+        assert len(attachments) <= 1, "one file per message (GigaChat reads one image / the first document)"
+        images += sum(1 for a in attachments if store.get(a).mime.startswith("image/"))
+        if m["role"] == "function":
+            assert isinstance(_strict_json(m["content"]), dict), "a function result is a JSON object"
+            assert FUNCTION_NAME.match(m.get("name", "")), m
+        fc = m.get("function_call")
+        if fc:
+            assert FUNCTION_NAME.match(fc["name"]), fc
+            assert isinstance(fc["arguments"], dict)
+            nxt = messages[i + 1]
+            assert nxt["role"] == "function" and nxt["name"] == fc["name"], "every call is followed by its result"
+    assert images <= MAX_IMAGES_PER_REQUEST
+    for f in body.get("functions") or []:
+        assert function_schema_problems(f["parameters"]) == []
+        assert f["description"].strip()
+    fmt = body.get("response_format")
+    if fmt:
+        assert fmt["type"] == "json_schema" and function_schema_problems(fmt["schema"]) == []
+
+
+@HEAVY
+@given(
+    messages=S.prompt_messages,
+    tools=st.lists(S.tools, max_size=3),
+    params=S.model_parameters,
+    stream=st.booleans(),
+    accepts_files=st.booleans(),
+)
+def test_any_request_converts_to_one_gigachat_accepts_or_raises_bad_request(messages, tools, params, stream, accepts_files):
+    resolver = EmulatorFiles()
+    try:
+        with S.time_budget(BUDGET):
+            functions, names = to_gigachat_functions(tools) if tools else ([], {})
+            converted = convert_messages(
+                messages, resolve_file=resolver if accepts_files else None, function_names=names
+            )
+            payload = build_chat_payload(MODEL, converted, params, functions or None, stream)
+    except InvokeBadRequestError as exc:
+        message = str(exc)
+        assert message.strip() and not _EXCEPTION_NAMES.search(message), message
+        return
+    assert_gigachat_accepts(payload, resolver.store)
+
+    # Nothing anyone sent is lost: every non-blank text is somewhere in the request.
+    body = payload["messages"]
+    for raw in messages:
+        m = ensure_prompt_message(raw)
+        for text in _texts_of(m):
+            if not text.strip():
+                continue
+            assert _appears(text, body), f"{m.role.value} text {text!r} is missing from {body}"
+            if m.role in (PromptMessageRole.SYSTEM, PromptMessageRole.DEVELOPER):
+                assert body[0]["role"] == "system" and text in body[0]["content"]
+    # Tool names come back: every function name maps to the Dify name of a declared tool.
+    assert {names[f["name"]] for f in payload.get("functions", [])} == {t.name for t in tools}
+
+
+@FAST
+@given(part=st.one_of(S.image_parts, S.document_parts, S.audio_parts, S.video_parts))
+def test_file_parts_load_within_gigachat_limits_or_raise_bad_request(part):
+    try:
+        with S.time_budget(BUDGET):
+            payload = files.load(part, fetch=EmulatorFiles._fetch)
+    except InvokeBadRequestError as exc:
+        assert str(exc).strip() and not _EXCEPTION_NAMES.search(str(exc))
+        return
+    assert payload.kind in ("image", "document")
+    table = files.IMAGE_TYPES if payload.kind == "image" else files.DOCUMENT_TYPES
+    assert payload.mime in table.values() and payload.data
+    assert "." in payload.filename
+    FileStore().add(payload.filename, payload.data, "general", payload.mime)  # the emulator takes it
+
+
+# =========================================================================== 2. clean_schema
+
+
+def _all_objects(node):
+    """Every sub-schema of a cleaned schema (iterative: no recursion limit)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend((n.get("properties") or {}).values())
+        if isinstance(n.get("items"), dict):
+            stack.append(n["items"])
+
+
+def _top_level_required(schema) -> list[str]:
+    """Required names of a plain object root (no $ref/combinators/enum at the top), that name a property."""
+    if not isinstance(schema, dict) or any(k in schema for k in ("$ref", "allOf", "anyOf", "oneOf", "enum", "const")):
+        return []
+    if schema.get("type", "object") != "object" or not isinstance(schema.get("properties"), dict):
+        return []
+    required = schema.get("required")
+    if not isinstance(required, list):
+        return []
+    return [r for r in required if isinstance(r, str) and r in schema["properties"]]
+
+
+@HEAVY
+@given(schema=st.one_of(S.json_schemas(), S.sub_schemas, st.sampled_from([None, [], 5, "x", {}])))
+def test_clean_schema_never_raises_terminates_and_passes_the_schema_rules(schema):
+    try:
+        before = copy.deepcopy(schema)
+    except RecursionError:
+        before = None
+    with S.time_budget(BUDGET):
+        started = time.monotonic()
+        out = clean_schema(schema)
+        elapsed = time.monotonic() - started
+    assert elapsed < 2.0, f"clean_schema took {elapsed:.1f} s"
+    if before is not None:
+        assert schema == before, "the input schema was mutated"
+
+    assert function_schema_problems(out) == []
+    assert out["type"] == "object" and isinstance(out["properties"], dict) and isinstance(out["required"], list)
+    for node in _all_objects(out):
+        if node.get("type") == "object":
+            assert set(node.get("required", [])) <= set(node["properties"]), node
+    for name in _top_level_required(schema):
+        assert name in out["required"] and name in out["properties"], name
+    wire = json.dumps(out, ensure_ascii=False, allow_nan=False)
+    assert len(wire) < 1_000_000, f"cleaned schema is {len(wire)} bytes"
+    assert clean_schema(out) == out, "cleaning is idempotent"
+
+
+# =========================================================================== 3. StreamAssembler
+
+
+def _chunk(content=None, *, reasoning=None, function_call=None, state_id=None, finish=None):
+    delta: dict = {}
+    if content is not None:
+        delta["content"] = content
+    if reasoning is not None:
+        delta["reasoning_content"] = reasoning
+    if function_call is not None:
+        delta["function_call"] = function_call
+    if state_id is not None:
+        delta["functions_state_id"] = state_id
+    choice: dict = {"delta": delta, "index": 0}
+    if finish:
+        choice["finish_reason"] = finish
+    return ChatCompletionChunk.model_validate(
+        {"choices": [choice], "created": 1, "model": "GigaChat-2-Max:2.0.28.2", "object": "chat.completion"}
+    )
+
+
+def _completion(message: dict, finish: str) -> ChatCompletion:
+    return ChatCompletion.model_validate(
+        {
+            "choices": [{"message": {"role": "assistant", **message}, "index": 0, "finish_reason": finish}],
+            "created": 1,
+            "model": "GigaChat-2-Max:2.0.28.2",
+            "object": "chat.completion",
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
+    )
+
+
+def _cut_at_stop(text: str, stop: list[str]) -> str:
+    positions = [i for i in (text.find(s) for s in stop if s) if i != -1]
+    return text[: min(positions)] if positions else text
+
+
+def _stream(chunks, stop, function_names=None):
+    asm = StreamAssembler(MODEL, [], stop, function_names)
+    out = []
+    for c in chunks:
+        out.extend(asm.feed(c))
+    out.append(asm.finish(USAGE))
+    return asm, out
+
+
+@settings(max_examples=200, deadline=timedelta(seconds=2))
+@given(data=st.data(), text=S.stream_texts, stop=S.stop_words)
+def test_stream_content_is_the_text_cut_at_the_earliest_stop_word_for_any_split(data, text, stop):
+    pieces = data.draw(S.split_points(text))
+    with S.time_budget(BUDGET):
+        _, out = _stream([_chunk(p) for p in pieces] + [_chunk("", finish="stop")], stop)
+        blocking = to_llm_result(MODEL, _completion({"content": text}, "stop"), USAGE, stop=stop)
+    contents = [c.delta.message.content for c in out]
+    assert all(isinstance(c, str) for c in contents)
+    streamed = "".join(contents)
+    assert streamed == _cut_at_stop(text, stop)
+    assert streamed == blocking.message.content
+    assert not any(s and s in streamed for s in stop)
+
+
+@settings(max_examples=150, deadline=timedelta(seconds=2))
+@given(
+    data=st.data(),
+    reasoning=S.stream_texts,
+    text=S.stream_texts,
+    stop=S.stop_words,
+    call=st.one_of(
+        st.none(),
+        st.tuples(S.tool_names.filter(bool), st.dictionaries(st.text(max_size=5), S.json_values, max_size=4)),
+    ),
+    state_id=st.one_of(st.none(), st.sampled_from(["state-1", "0b7d"])),
+)
+def test_stream_and_blocking_results_agree_with_reasoning_and_function_calls(data, reasoning, text, stop, call, state_id):
+    chunks = [_chunk(reasoning=p) for p in data.draw(S.split_points(reasoning))]
+    chunks += [_chunk(p) for p in data.draw(S.split_points(text))]
+    message: dict = {"content": text, "reasoning_content": reasoning}
+    names = {}
+    if call is not None:
+        name, arguments = call
+        names = {name: f"dify.{name}"}
+        keys = list(arguments)
+        cut = data.draw(st.integers(0, len(keys)))
+        parts = [{k: arguments[k] for k in keys[:cut]}, {k: arguments[k] for k in keys[cut:]}]
+        chunks.append(_chunk(function_call={"name": name, "arguments": parts[0]}))
+        chunks.append(_chunk(function_call={"name": name, "arguments": parts[1]}, state_id=state_id))
+        message["function_call"] = {"name": name, "arguments": arguments}
+        if state_id:
+            message["functions_state_id"] = state_id
+    finish = "function_call" if call else "stop"
+    chunks.append(_chunk("", finish=finish))
+    with S.time_budget(BUDGET):
+        asm, out = _stream(chunks, stop, names)
+        blocking = to_llm_result(MODEL, _completion(message, finish), USAGE, stop=stop, function_names=names)
+
+    streamed = "".join(c.delta.message.content for c in out)
+    assert all(isinstance(c.delta.message.content, str) for c in out)
+    think = f"{THINK_OPEN}{reasoning}{THINK_CLOSE}" if reasoning else ""
+    assert streamed == think + _cut_at_stop(text, stop)
+    assert streamed == blocking.message.content
+    assert out[-1].delta.finish_reason == ("tool_calls" if call else "stop")
+    stream_calls = out[-1].delta.message.tool_calls
+    blocking_calls = blocking.message.tool_calls
+    assert [(c.function.name, json.loads(c.function.arguments)) for c in stream_calls] == [
+        (c.function.name, json.loads(c.function.arguments)) for c in blocking_calls
+    ]
+    if call is not None:
+        assert stream_calls[0].function.name == f"dify.{call[0]}"
+        assert json.loads(stream_calls[0].function.arguments) == json.loads(json.dumps(call[1]))
+        if state_id:
+            assert stream_calls[0].id == blocking_calls[0].id == f"gcfs_{state_id}"
+
+
+# =========================================================================== 4. tokens
+
+
+@FAST
+@given(text=st.text(max_size=300), cut=st.integers(0, 300), other=st.text(max_size=100))
+def test_token_estimate_is_positive_monotone_and_subadditive(text, cut, other):
+    n = estimate_tokens(text)
+    assert isinstance(n, int) and 0 <= n <= len(text)
+    if text.strip():
+        assert n >= 1
+    assert estimate_tokens(text[:cut]) <= n  # a prefix never costs more
+    # Joining two texts merges at most one piece at the seam.
+    assert estimate_tokens(text + other) <= n + estimate_tokens(other) + 1
+    assert estimate_tokens(text + other) >= max(n, estimate_tokens(other)) - 1
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access during a local token estimate")
+
+    monkeypatch.setattr(socket, "socket", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+
+
+@settings(max_examples=60, deadline=timedelta(seconds=5), suppress_health_check=[HealthCheck.too_slow,
+          HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
+@given(messages=S.prompt_messages, tools=st.lists(S.tools, max_size=2), unit=st.text(min_size=1, max_size=8))
+def test_token_estimates_are_fast_and_local(no_network, messages, tools, unit):
+    with S.time_budget(BUDGET):
+        started = time.monotonic()
+        big = estimate_tokens(unit * (200_000 // len(unit)))
+        total = estimate_prompt_tokens(messages, tools)
+        elapsed = time.monotonic() - started
+    assert elapsed < 3.0, f"estimates took {elapsed:.1f} s"
+    assert big >= 0 and isinstance(total, int) and total >= REQUEST_OVERHEAD
+
+
+# =========================================================================== 5. embeddings planning
+
+_embedding_texts = st.lists(
+    st.one_of(
+        st.text(max_size=50),
+        st.lists(st.sampled_from(["слово ", "word ", "Конец. ", "\n\n", "x", " ", "1234", "。"]), max_size=400).map("".join),
+    ),
+    max_size=12,
+)
+
+
+@FAST
+@given(text=_embedding_texts.map("".join), budget=st.integers(1, 400))
+def test_split_text_pieces_join_back_to_the_text(text, budget):
+    with S.time_budget(BUDGET):
+        pieces = embedding.split_text(text, budget, estimate_tokens)
+    assert "".join(pieces) == text
+    assert all(pieces) or text == ""
+    assert all(estimate_tokens(p) <= budget for p in pieces if len(p) > 1)
+
+
+@FAST
+@given(
+    texts=_embedding_texts,
+    limit=st.integers(1, 600),
+    per_request=st.integers(1, 20),
+    per_request_tokens=st.one_of(st.none(), st.integers(1, 2000)),
+)
+def test_plan_batches_covers_every_text_once_in_order(texts, limit, per_request, per_request_tokens):
+    with S.time_budget(BUDGET):
+        batches = embedding.plan_batches(
+            texts, limit, per_request, max_tokens_per_request=per_request_tokens, estimate=estimate_tokens
+        )
+    pieces = [p for b in batches for p in b.pieces]
+    indices = [p.text_index for p in pieces]
+    assert indices == sorted(indices), "pieces are in input order"
+    assert sorted(set(indices)) == list(range(len(texts))), "every text is covered"
+    # ... exactly once: one text's pieces are consecutive, with distinct, increasing keys.
+    runs = [i for n, i in enumerate(indices) if n == 0 or indices[n - 1] != i]
+    assert runs == list(range(len(texts)))
+    for i, text in enumerate(texts):
+        own = [p for p in pieces if p.text_index == i]
+        assert [p.key for p in own] == sorted({p.key for p in own})
+        if embedding.is_blank(text):
+            assert [p.text for p in own] == [embedding.EMPTY_TEXT_PLACEHOLDER]
+        else:  # only whitespace-only stretches may be dropped between pieces
+            assert re.sub(r"\s+", "", "".join(p.text for p in own)) == re.sub(r"\s+", "", text)
+    assert [b.number for b in batches] == list(range(1, len(batches) + 1))
+    assert all(b.total == len(batches) and 1 <= len(b.pieces) <= per_request for b in batches)
+    if per_request_tokens is not None:
+        for b in batches:
+            cost = sum(p.tokens + embedding.PER_TEXT_OVERHEAD_TOKENS for p in b.pieces)
+            assert cost <= per_request_tokens or len(b.pieces) == 1
+
+
+_component = st.one_of(st.just(0.0), st.floats(1e-3, 1e3), st.floats(-1e3, -1e-3))
+
+
+@FAST
+@given(
+    dim=st.integers(1, 16),
+    data=st.data(),
+)
+def test_combine_pieces_gives_a_unit_vector(dim, data):
+    count = data.draw(st.integers(1, 5))
+    vectors = [data.draw(st.lists(_component, min_size=dim, max_size=dim)) for _ in range(count)]
+    weights = data.draw(st.lists(st.integers(0, 10_000), min_size=count, max_size=count))
+    try:
+        v = embedding.combine_pieces(vectors, weights)
+    except ValueError:
+        total = sum(weights) or None
+        shares = [w / total for w in weights] if total else [1 / count] * count
+        acc = [math.fsum(s * vec[i] for s, vec in zip(shares, vectors)) for i in range(dim)]
+        assert max(abs(a) for a in acc) <= 1e-9, "only a (numerically) zero average cannot be normalised"
+        return
+    assert len(v) == dim
+    assert math.isclose(math.hypot(*v), 1.0, rel_tol=1e-9)
+
+
+# =========================================================================== 6. credentials
+
+CA = make_ca("Property Test Root CA")
+PEM = CA.cert_pem
+CANONICAL_PEM = CA.cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+@pytest.fixture
+def isolated_redaction(monkeypatch):
+    """Generated keys must not stay registered as secrets for the rest of the test session."""
+    monkeypatch.setattr(redaction, "_secrets", set(redaction._secrets))
+
+
+@settings(max_examples=200, deadline=timedelta(seconds=3), suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=S.credential_forms(PEM))
+def test_credentials_parse_or_fail_with_a_clear_message_without_the_key(isolated_redaction, case):
+    form, well_formed = case
+    raw_key = form.get("authorization_key")
+    try:
+        with S.time_budget(BUDGET):
+            settings_ = parse_credentials(dict(form))
+    except CredentialsValidateFailedError as exc:
+        message = str(exc)
+        assert message.strip()
+        assert not _EXCEPTION_NAMES.search(message), message
+        if isinstance(raw_key, str):
+            key = raw_key.strip()
+            compact = re.sub(r"\s+", "", key[6:] if key.lower().startswith("basic ") else key)
+            for secret in {key, compact}:
+                if len(secret) >= redaction._MIN_SECRET_LEN:
+                    assert secret not in message, "the authorization key is echoed in the error"
+        return
+    assert isinstance(settings_, ConnectionSettings)
+    assert well_formed is not False, f"malformed key accepted: {raw_key!r}"
+    assert settings_.base_url.startswith(("http://", "https://")) and settings_.auth_url.startswith(("http://", "https://"))
+    assert settings_.scope in SCOPES
+    assert 1 <= settings_.timeout <= 600 and 0 <= settings_.max_retries <= 10 and 1 <= settings_.embedding_concurrency <= 32
+    assert b":" in base64.b64decode(settings_.authorization_key)
+    if settings_.ca_pem is not None:
+        assert settings_.ca_pem == CANONICAL_PEM
+    assert settings_.authorization_key not in repr(settings_)
+
+
+# =========================================================================== 7. normalize_pem
+
+
+@st.composite
+def mangled_pems(draw):
+    """CANONICAL_PEM as it arrives after a paste into a web form: line breaks lost or changed."""
+    header, footer = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
+    body = "".join(CANONICAL_PEM.replace(header, "").replace(footer, "").split())
+    seps = st.sampled_from(["", "\n", "\r\n", " ", "  ", "\t", "\\n", "\\n\\n", "\n\n", " \r\n"])
+    line = draw(st.sampled_from([0, 64, 76, 40, 1000]))
+    pieces = [body[i : i + line] for i in range(0, len(body), line)] if line else [body]
+    out = pieces[0]
+    for p in pieces[1:]:
+        out += draw(seps) + p
+    # stray whitespace anywhere inside the base64
+    for pos in sorted(draw(st.lists(st.integers(0, len(out)), max_size=5)), reverse=True):
+        out = out[:pos] + draw(st.sampled_from([" ", "\t", "\n", "\r\n", "\\n"])) + out[pos:]
+    text = header + draw(seps) + out + draw(seps) + footer
+    return draw(st.sampled_from(["", " ", "\n", "  \n"])) + text + draw(seps)
+
+
+@settings(max_examples=150, deadline=timedelta(seconds=2))
+@given(pem=mangled_pems(), copies=st.integers(1, 2), junk=st.sampled_from(["", "My CA:\n", "\n\n"]))
+def test_normalize_pem_survives_any_whitespace_mangling_and_round_trips(pem, copies, junk):
+    text = junk + "\n".join([pem] * copies)
+    out = normalize_pem(text)
+    assert out == CANONICAL_PEM * copies
+    assert normalize_pem(out) == out
+
+
+def test_normalized_pem_loads_as_a_trusted_ca():
+    mangled = PEM.replace("\n", " ").replace("-----BEGIN CERTIFICATE----- ", "-----BEGIN CERTIFICATE-----")
+    ctx = build_ssl_context(ca_pem=normalize_pem(mangled))
+    assert any(c.get("subject") and "Property Test Root CA" in str(c["subject"]) for c in ctx.get_ca_certs())
+
+
+@FAST
+@given(text=st.one_of(st.text(max_size=200), st.sampled_from([
+    "-----BEGIN CERTIFICATE-----", "-----BEGIN CERTIFICATE-----!!!-----END CERTIFICATE-----",
+    "-----BEGIN CERTIFICATE----------END CERTIFICATE-----", CANONICAL_PEM[: len(CANONICAL_PEM) // 2],
+    "-----BEGIN PRIVATE KEY-----\nQUJD\n-----END PRIVATE KEY-----", "-----BEGIN X-----\nQUJD\n-----END Y-----",
+])))
+def test_garbage_pem_gives_a_pem_error_with_an_actionable_message(text):
+    try:
+        with S.time_budget(BUDGET):
+            out = normalize_pem(text)
+    except PemError as exc:
+        assert str(exc).strip() and not _EXCEPTION_NAMES.search(str(exc))
+        return
+    assert out.startswith("-----BEGIN CERTIFICATE-----\n") and out.endswith("-----END CERTIFICATE-----\n")
