@@ -53,7 +53,8 @@ class ConnectionSettings:
 
 
 def _fail(message: str) -> CredentialsValidateFailedError:
-    return CredentialsValidateFailedError(message)
+    # Messages quote what was typed; a key pasted into another field must not come back.
+    return CredentialsValidateFailedError(redaction.redact(message))
 
 
 def _text(credentials: dict, key: str) -> str:
@@ -63,8 +64,11 @@ def _text(credentials: dict, key: str) -> str:
 
 def _url(credentials: dict, key: str, default: str, label: str) -> str:
     value = _text(credentials, key) or default
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
+    try:
+        parts = urlsplit(value)
+    except ValueError:  # e.g. "Invalid IPv6 URL" for https://[::1
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
         raise _fail(
             f"{label} '{value}' is not a URL: it must start with https:// (for example {default})."
         )
@@ -77,7 +81,7 @@ def _number(credentials: dict, key: str, default, cast, lo, hi, label: str):
         return default
     try:
         value = cast(raw)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf), float(10**400)
         raise _fail(f"{label} must be a number between {lo} and {hi}, got '{raw}'.") from None
     if not lo <= value <= hi:
         raise _fail(f"{label} must be between {lo} and {hi}, got {value}.")

@@ -33,7 +33,7 @@ def _number(value: Any, name: str) -> float | None:
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float range
         logger.warning("parameter %s=%r is not a number; ignored", name, value)
         return None
     if math.isnan(number) or math.isinf(number):
@@ -92,6 +92,11 @@ def parse_json_schema_parameter(raw: Any) -> dict[str, Any]:
                 f"The json_schema parameter is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}). "
                 "Fix the JSON schema of the structured output."
             ) from e
+        except RecursionError:
+            raise InvokeBadRequestError(
+                "The json_schema parameter is nested too deeply to be read. Simplify the JSON schema of the "
+                "structured output."
+            ) from None
     if not isinstance(value, Mapping):
         raise InvokeBadRequestError(
             "The json_schema parameter must be a JSON object (a JSON Schema, or {\"name\": ..., \"schema\": {...}})."

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "MAX_DEPTH",
+    "MAX_EXPANDED_NODES",
     "REF_RECURSION_LIMIT",
     "build_function_names",
     "clean_schema",
@@ -42,6 +43,11 @@ __all__ = [
 REF_RECURSION_LIMIT = 2
 #: Nesting depth after which any sub-schema is cut the same way (guards against huge schemas).
 MAX_DEPTH = 24
+#: Sub-schemas written before further ``$ref``s are no longer expanded. Mutually recursive
+#: definitions that reference each other several times grow exponentially within the limits
+#: above (5 definitions x 5 references: 34 MB and seconds; 6 x 6: hours); past this budget a
+#: ``$ref`` becomes ``{"type": "object", "properties": {}}`` with its description kept.
+MAX_EXPANDED_NODES = 2000
 
 _TYPES = ("string", "number", "integer", "boolean", "array", "object")
 # Loose type names seen in Dify tool declarations and hand-written schemas.
@@ -68,6 +74,7 @@ _TYPE_ALIASES = {
     "map": "object",
 }
 _RECURSION_NOTE = "(Nested structure of the same kind; depth limit reached.)"
+_SIZE_NOTE = "(Details omitted: the schema is too large.)"
 _KEPT_FORMATS = frozenset({"date", "date-time", "time"})
 _NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _NAME_BAD_CHARS = re.compile(r"[^a-zA-Z0-9_]")
@@ -168,6 +175,7 @@ def _summary(node: Any) -> str:
 class _Cleaner:
     def __init__(self, root: Mapping[str, Any]):
         self.root = root
+        self.nodes = 0  # sub-schemas written so far (see MAX_EXPANDED_NODES)
 
     # -- $ref -------------------------------------------------------------
     def _lookup(self, ref: str) -> Any:
@@ -195,6 +203,8 @@ class _Cleaner:
             ref = node["$ref"]
             if refs.count(ref) >= REF_RECURSION_LIMIT or ref in seen_here:
                 return None, refs, "recursive"
+            if self.nodes >= MAX_EXPANDED_NODES:
+                return None, refs, "size"
             target = self._lookup(ref)
             if not isinstance(target, Mapping):
                 logger.warning("tool schema: cannot resolve $ref %r; replaced by a generic object", ref)
@@ -344,6 +354,7 @@ class _Cleaner:
             return {"type": "string"}
         if not isinstance(node, Mapping):
             return {"type": "string"}
+        self.nodes += 1
 
         outer_description = node.get("description") if isinstance(node.get("description"), str) else ""
         resolved, refs, cut = self._deref(node, refs)
@@ -352,6 +363,8 @@ class _Cleaner:
             desc = outer_description or (target.get("description", "") if isinstance(target, Mapping) else "")
             if cut == "recursive":
                 desc = _join(desc, _RECURSION_NOTE)
+            elif cut == "size":
+                desc = _join(desc, _SIZE_NOTE)
             return self._stub(desc)
         node = resolved
 
@@ -501,7 +514,10 @@ def clean_schema(schema: Mapping[str, Any] | None) -> dict[str, Any]:
     wrapped as the single required property ``value``."""
     if not isinstance(schema, Mapping) or not schema:
         return {"type": "object", "properties": {}, "required": []}
-    root = copy.deepcopy(dict(schema))
+    try:
+        root = copy.deepcopy(dict(schema))
+    except RecursionError:  # nested deeper than Python's recursion limit; the cleaner only reads it
+        root = dict(schema)
     cleaner = _Cleaner(root)
     cleaned = cleaner.clean(root)
     if cleaned.get("type") != "object":

@@ -47,6 +47,8 @@ def time_budget(seconds: float):
         return
 
     def _expired(signum, frame):
+        # Re-armed: an exception raised while e.g. a gc callback runs is swallowed by Python.
+        signal.setitimer(signal.ITIMER_REAL, 0.25)
         raise BudgetExceeded(f"example exceeded its time budget of {seconds} s")
 
     previous = signal.signal(signal.SIGALRM, _expired)
