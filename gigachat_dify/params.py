@@ -14,7 +14,7 @@ from typing import Any
 
 from dify_plugin.errors.model import InvokeBadRequestError
 
-from gigachat_dify.tool_schema import clean_schema
+from gigachat_dify.tool_schema import inline_refs
 
 logger = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ def build_chat_payload(
                 "response_format is json_schema but no JSON schema was given: fill in the JSON Schema "
                 "(structured output) or choose another response format."
             )
-        schema = clean_schema(parse_json_schema_parameter(schema_raw))
+        schema = inline_refs(parse_json_schema_parameter(schema_raw))
         payload["response_format"] = {"type": "json_schema", "schema": schema, "strict": True}
     elif isinstance(response_format, str) and response_format.lower() in ("json_object", "json"):
         payload["messages"] = _with_json_instruction(payload["messages"])

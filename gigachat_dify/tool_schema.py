@@ -534,6 +534,31 @@ def clean_schema(schema: Mapping[str, Any] | None) -> dict[str, Any]:
 # --------------------------------------------------------------------------- names
 
 
+def inline_refs(schema: Mapping[str, Any], max_depth: int = REF_RECURSION_LIMIT) -> dict[str, Any]:
+    """The schema with local ``$ref``s replaced by their definitions and ``$defs`` dropped, and
+    nothing else changed. For structured output (``response_format``): GigaChat takes full JSON
+    Schema there (types, enums, bounds, ``additionalProperties`` — recorded on GigaChat-3-Ultra),
+    and the answer must match the user's schema exactly, so it is not reduced like a function's."""
+    root = dict(schema or {})
+    defs = {**(root.get("definitions") or {}), **(root.get("$defs") or {})}
+
+    def walk(node: Any, seen: tuple[str, ...]) -> Any:
+        if isinstance(node, list):
+            return [walk(v, seen) for v in node]
+        if not isinstance(node, Mapping):
+            return node
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/"):
+            name = ref.rsplit("/", 1)[-1]
+            if name in defs and seen.count(name) < max_depth:
+                merged = {**defs[name], **{k: v for k, v in node.items() if k != "$ref"}}
+                return walk(merged, seen + (name,))
+            return {"type": "object", "description": node.get("description", f"(recursive {name})")}
+        return {k: walk(v, seen) for k, v in node.items() if k not in ("$defs", "definitions")}
+
+    return walk(root, ())
+
+
 def gigachat_function_name(dify_name: str) -> str:
     """A name GigaChat accepts (``^[a-zA-Z_][a-zA-Z0-9_]*$``) derived from a Dify tool name.
 

@@ -67,27 +67,32 @@ def test_profanity_check_strings_are_booleans():
     assert "profanity_check" not in build({})
 
 
-def test_dify_structured_output_json_schema_string_is_cleaned_and_strict():
+def test_structured_output_schema_is_sent_whole_with_refs_inlined_and_strict():
+    # GigaChat takes full JSON Schema in response_format (recorded: title, bounds,
+    # additionalProperties); the answer must match the user's own schema, so only $refs change.
     schema = {
+        "$defs": {"Level": {"type": "integer", "enum": [1, 2, 3]}},
         "type": "object",
         "properties": {
             "answer": {"type": "string", "title": "Answer"},
             "n": {"anyOf": [{"type": "integer"}, {"type": "null"}], "maximum": 10},
+            "level": {"$ref": "#/$defs/Level"},
         },
         "required": ["answer", "n"],
         "additionalProperties": False,
     }
     params = {"response_format": "json_schema", "json_schema": json.dumps({"name": "reply", "schema": schema})}
     p = build(params)
-    assert p["response_format"] == {
-        "type": "json_schema",
-        "schema": {
-            "type": "object",
-            "properties": {"answer": {"type": "string"}, "n": {"type": "integer", "description": "Maximum: 10."}},
-            "required": ["answer", "n"],
-        },
-        "strict": True,
-    }
+    expected = {k: v for k, v in schema.items() if k != "$defs"}
+    expected["properties"] = {**schema["properties"], "level": {"type": "integer", "enum": [1, 2, 3]}}
+    assert p["response_format"] == {"type": "json_schema", "schema": expected, "strict": True}
+
+
+def test_self_recursive_structured_output_schema_terminates():
+    schema = {"$defs": {"Node": {"type": "object", "properties": {"child": {"$ref": "#/$defs/Node"}}}},
+              "$ref": "#/$defs/Node"}
+    p = build({"response_format": "json_schema", "json_schema": json.dumps(schema)})
+    assert "$ref" not in json.dumps(p["response_format"])
 
 
 @pytest.mark.parametrize(
