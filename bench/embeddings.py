@@ -7,7 +7,9 @@ protocol, against the GigaChat emulator with realistic latency and a concurrency
 Figures, not assertions. What it does:
 
 1. Starts the emulator in this process (`--latency` seconds per request; more than `--cap`
-   requests in flight are answered 429 with Retry-After `--retry-after`).
+   requests in flight are answered 429 with Retry-After `--retry-after`). Its answers for the
+   benchmark's texts are JSON-encoded before the clock starts (`PreEncodedAnswers`): encoding
+   1,024 floats per text would otherwise cost this 2-core machine as much CPU as the plugin.
 2. Starts the plugin as Dify's daemon does (`python -m main`, tests/support/daemon.py), with
    credentials whose `embedding_concurrency` is `--concurrency` (default: the cap).
 3. Sends `--chunks` knowledge-base chunks (500-1,500 characters, Russian and English, generated
@@ -18,8 +20,10 @@ Figures, not assertions. What it does:
    models: the model YAML). So up to 10 invocations of 90 texts run at once.
 4. Measures a naive client on the same emulator: the bare gigachat SDK sending each Dify batch
    as one request, one after the other (on the first `--naive-batches` batches, extrapolated).
-5. Times the plugin's own CPU work per step in a separate process (`--no-components` skips it).
+5. Times the plugin's own CPU work per step in a separate process (`--no-components` skips it);
+   `--sample-plugin` also shows where the plugin's one (gevent) thread spent the run.
 
+Figures vary by +-25% from run to run on a shared 2-core machine: compare runs made together.
 The main process never imports the plugin (dify_plugin would gevent-patch it, emulator included).
 """
 
@@ -35,6 +39,7 @@ import platform
 import random
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -234,15 +239,78 @@ class PreEncodedAnswers:
         api._ep_embeddings = endpoint  # this emulator instance only (the server looks it up per request)
 
 
+# --- where the plugin's one thread spends its time (optional: --sample-plugin) --------------------
+
+# Installed as sitecustomize.py on the plugin's PYTHONPATH: a native thread that looks at the main
+# thread's stack every 5 ms. The plugin runs every request as a gevent greenlet on that one thread,
+# so this is where all of its requests' time goes. Bias: the sampler needs the GIL, so a long C
+# call that holds it (JSON decoding) is seen about once instead of once per 5 ms: read it with
+# the CPU-per-step table.
+_SAMPLER = r"""
+import _thread, json, os, sys, time
+_out = os.environ.get("BENCH_PLUGIN_SAMPLES")
+_main = _thread.get_ident()
+_sleep = time.sleep
+_RULES = (  # most specific first: the first rule that matches anywhere on the stack wins
+    ("response_writer.py", "write", "writing the answer to stdout (blocks the whole process)"),
+    ("tokens.py", "", "token estimates"),
+    ("decoder.py", "", "SDK: JSON decode of GigaChat's answer"),
+    ("main.py", "model_dump", "Dify protocol: encode the result"),
+    ("pydantic", "", "pydantic models (SDK answer, Dify result)"),
+    ("_socketcommon.py", "", "HTTP client (sockets, h11, httpcore)"),
+    ("httpcore", "", "HTTP client (sockets, h11, httpcore)"),
+    ("h11", "", "HTTP client (sockets, h11, httpcore)"),
+    ("request_reader.py", "", "reading requests from stdin"),
+    ("embedding.py", "", "engine (plan, pack, check, normalise)"),
+    ("hub.py", "", "idle: gevent hub waiting for I/O or timers"),
+)
+
+def _classify(frame):
+    names = []
+    while frame is not None:
+        names.append((frame.f_code.co_filename, frame.f_code.co_name))
+        frame = frame.f_back
+    for file, func, label in _RULES:
+        for filename, name in names:
+            if file in filename and func in name:
+                return label
+    return "other: " + os.path.basename(names[0][0]) + ":" + names[0][1] if names else "other"
+
+def _run():
+    counts, last = {}, time.monotonic()
+    while True:
+        _sleep(0.005)
+        frame = sys._current_frames().get(_main)
+        if frame is not None:
+            label = _classify(frame)
+            counts[label] = counts.get(label, 0) + 1
+        if time.monotonic() - last > 0.5:
+            last = time.monotonic()
+            with open(_out + ".tmp", "w") as fh:
+                json.dump(counts, fh)
+            os.replace(_out + ".tmp", _out)
+
+if _out:
+    _thread.start_new_thread(_run, ())
+"""
+
+
+def sampler_env(directory: Path) -> dict:
+    (directory / "sitecustomize.py").write_text(_SAMPLER)
+    path = os.pathsep.join(p for p in (str(directory), os.environ.get("PYTHONPATH", "")) if p)
+    return {"PYTHONPATH": path, "BENCH_PLUGIN_SAMPLES": str(directory / "samples.json")}
+
+
 # --- the plugin, driven like Dify ----------------------------------------------------------------
 
 
-def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int, faults: tuple) -> dict:
+def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int, faults: tuple,
+               sample_dir: Path | None = None) -> dict:
     from emulator.embeddings import vector as emulator_vector
     from tests.support.daemon import PluginProcess
 
     creds = credentials_for(emu, concurrency)
-    plugin = PluginProcess().start()
+    plugin = PluginProcess(env=sampler_env(sample_dir) if sample_dir else None).start()
     try:
         warm = plugin.invoke_embedding(model, creds, ["warm-up"], timeout=60)  # OAuth token, connection
         if not warm.ok:
@@ -273,6 +341,10 @@ def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int, f
                     outcome["dims"].update(len(v) for v in vectors)
                     outcome["wrong"] += int(wrong)
 
+        samples = sample_dir / "samples.json" if sample_dir else None
+        if samples:
+            time.sleep(0.6)  # the counts so far (start-up, warm-up) are taken off at the end
+            before = json.loads(samples.read_text()) if samples.exists() else {}
         cpu_plugin0 = proc_cpu_seconds(plugin.proc.pid)
         cpu_self0 = time.process_time()
         started = time.perf_counter()
@@ -289,6 +361,10 @@ def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int, f
             statuses=dict(emu.stats.status_counts),
             oauth_calls=emu.stats.oauth_calls,
         )
+        if samples:
+            time.sleep(0.6)
+            after = json.loads(samples.read_text()) if samples.exists() else {}
+            outcome["samples"] = {k: n - before.get(k, 0) for k, n in after.items() if n > before.get(k, 0)}
         return outcome
     finally:
         plugin.stop()
@@ -331,7 +407,7 @@ def run_naive(emu, chunks: list[str], schedule, model: str, sample_batches: int,
 
 def components(chunks_n: int, model: str, seed: int) -> dict:
     """CPU seconds of each step the plugin performs for `chunks_n` chunks, single-threaded, outside
-    the protocol (best of 3 on 10 requests' worth, scaled; planning: once over every chunk)."""
+    the protocol: best of 3 on a sample (10 requests' worth; 2,000 chunks for planning), scaled."""
     from dify_plugin.core.server.__base.writer_entities import Event, StreamOutputMessage  # gevent-patches, as in the plugin
     from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
     from gigachat.models.embeddings import Embeddings
@@ -344,19 +420,11 @@ def components(chunks_n: int, model: str, seed: int) -> dict:
     config = resolve_config(model, {}, 4)
     out: dict[str, float] = {}
 
-    t = time.process_time()
     batches = plan_batches(chunks, config.limit_tokens, config.max_per_request)
-    out["plan: split + pack"] = time.process_time() - t
-    t = time.process_time()
-    for c in chunks:
-        estimate_tokens(c)
-    out["  of which token estimates"] = time.process_time() - t
-
     sample = [[p.text for p in b.pieces] for b in batches[:10]]
-    scale = len(batches) / len(sample)
     raws = [json.dumps(emulator_answer({"model": model, "input": texts}), ensure_ascii=False).encode() for texts in sample]
 
-    def best(step) -> float:
+    def best(step, scale: float) -> float:
         times = []
         for _ in range(3):
             t = time.process_time()
@@ -364,10 +432,15 @@ def components(chunks_n: int, model: str, seed: int) -> dict:
             times.append(time.process_time() - t)
         return min(times) * scale
 
+    few = chunks[:2000]
+    out["plan: split + pack"] = best(lambda: plan_batches(few, config.limit_tokens, config.max_per_request), len(chunks) / len(few))
+    out["  token estimates alone (in the plan)"] = best(lambda: [estimate_tokens(c) for c in few], len(chunks) / len(few))
+    scale = len(batches) / len(sample)
+
     decoded = [json.loads(raw) for raw in raws]
-    out["SDK: JSON decode of the answer"] = best(lambda: [json.loads(raw) for raw in raws])
+    out["SDK: JSON decode of the answer"] = best(lambda: [json.loads(raw) for raw in raws], scale)
     answers = [Embeddings(**d) for d in decoded]
-    out["SDK: pydantic Embeddings model"] = best(lambda: [Embeddings(**d) for d in decoded])
+    out["SDK: pydantic Embeddings model"] = best(lambda: [Embeddings(**d) for d in decoded], scale)
 
     def engine() -> list:
         done = []
@@ -377,7 +450,7 @@ def components(chunks_n: int, model: str, seed: int) -> dict:
         return done
 
     results = engine()
-    out["engine: check + normalise"] = best(engine)
+    out["engine: check + normalise"] = best(engine, scale)
     usage = EmbeddingUsage(tokens=1, total_tokens=1, unit_price=0, price_unit=0, total_price=0, currency="RUB", latency=0.0)
 
     def protocol() -> None:
@@ -386,7 +459,7 @@ def components(chunks_n: int, model: str, seed: int) -> dict:
             message = StreamOutputMessage(event=Event.SESSION, session_id="s", data={"type": "stream", "data": result.model_dump()})
             (message.model_dump_json() + "\n\n").encode()
 
-    out["Dify protocol: result -> JSON line"] = best(protocol)
+    out["Dify protocol: result -> JSON line"] = best(protocol, scale)
     out["sum"] = sum(v for k, v in out.items() if not k.startswith(" "))
     return out
 
@@ -414,6 +487,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--naive-batches", type=int, default=40, help="batches timed for the naive loop, then extrapolated (0: all)")
     ap.add_argument("--no-naive", action="store_true")
     ap.add_argument("--no-components", action="store_true", help="skip the per-step CPU timings")
+    ap.add_argument("--sample-plugin", action="store_true",
+                    help="sample where the plugin's thread spends its time (a sitecustomize on its PYTHONPATH)")
     ap.add_argument("--live-emulator-json", action="store_true",
                     help="let the emulator derive and encode every answer while timed (costs its CPU; see PreEncodedAnswers)")
     ap.add_argument("--seed", type=int, default=2026)
@@ -455,7 +530,9 @@ def main(argv: list[str] | None = None) -> None:
     try:
         faults = (args.latency, args.cap, args.retry_after)
         restart_counting(emu, *faults)
-        plugin = run_plugin(emu, chunks, schedule, args.model, concurrency, faults)
+        with tempfile.TemporaryDirectory(prefix="bench-embeddings-") as tmp:
+            sample_dir = Path(tmp) if args.sample_plugin else None
+            plugin = run_plugin(emu, chunks, schedule, args.model, concurrency, faults, sample_dir)
         naive = None if args.no_naive else run_naive(emu, chunks, schedule, args.model, args.naive_batches, faults)
     finally:
         emu.stop()
@@ -480,6 +557,11 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  CPU: bench process        {plugin['cpu_bench']:.1f} s (emulator + Dify stand-in, {plugin['cpu_bench'] / wall:.0%} of one core)")
     if plugin["failed"]:
         print(f"  first failure:            {plugin['failed'][0]}")
+    if plugin.get("samples"):
+        total = sum(plugin["samples"].values())
+        print(f"  where the plugin's thread spent the run ({total} samples, every 5 ms):")
+        for label, n in sorted(plugin["samples"].items(), key=lambda kv: -kv[1])[:9]:
+            print(f"    {n / total:5.0%}  {label}")
     if naive:
         print()
         how = (f"extrapolated from {naive['sample_batches']} of {naive['total_batches']} batches "

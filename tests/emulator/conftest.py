@@ -8,9 +8,9 @@ import pytest
 
 from emulator import DEFAULT_KEY, Emulator
 
-RECORDINGS = Path("/work/shared/reference/gigachat-recordings")
-if not RECORDINGS.is_dir():  # shared/ sits beside the checkout in CI clones
-    RECORDINGS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "gigachat-recordings"
+# shared/ sits beside the checkout (here and in CI clones)
+RECORDINGS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "gigachat-recordings"
+assert RECORDINGS.is_dir(), f"the recorded GigaChat traffic is missing: {RECORDINGS}"
 
 DEFAULT_TEST_TIMEOUT = 30
 # Building an SSL context (certifi) costs ~70 ms per httpx client: share one across test clients.
