@@ -131,12 +131,21 @@ def _kind(part: MultiModalPromptMessageContent) -> str:
     return str(getattr(part, "type", "file"))
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _json_loads(text: str) -> Any:
+    """Strict JSON: Python's NaN/Infinity extensions are rejected (the API cannot parse them)."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
 def _parse_arguments(arguments: str | None) -> dict[str, Any]:
     """Dify keeps arguments as a JSON string; GigaChat wants an object."""
     if arguments is None or not arguments.strip():
         return {}
     try:
-        value = json.loads(arguments)
+        value = _json_loads(arguments)
     except (TypeError, ValueError):
         return {"raw": arguments}
     if isinstance(value, dict):
@@ -151,7 +160,7 @@ def function_result_content(content: str) -> str:
     plain text becomes ``{"result": text}``."""
     text = content or ""
     try:
-        value = json.loads(text)
+        value = _json_loads(text)
     except (TypeError, ValueError):
         return json.dumps({"result": text}, ensure_ascii=False)
     if isinstance(value, dict):
@@ -346,4 +355,10 @@ def convert_messages(
 
     if system_parts:
         body.insert(0, {"role": "system", "content": "\n\n".join(system_parts)})
+    if not body:
+        # GigaChat answers 422 "messages must not be empty": say so before the call, in Dify's terms.
+        raise InvokeBadRequestError(
+            "The prompt is empty: there is no message to send to GigaChat (a blank system prompt is "
+            "left out). Add a user message or a system prompt."
+        )
     return body

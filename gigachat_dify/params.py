@@ -180,7 +180,12 @@ def build_chat_payload(
                 "response_format is json_schema but no JSON schema was given: fill in the JSON Schema "
                 "(structured output) or choose another response format."
             )
-        schema = inline_refs(parse_json_schema_parameter(schema_raw))
+        try:
+            schema = inline_refs(parse_json_schema_parameter(schema_raw))
+        except RecursionError:
+            raise InvokeBadRequestError(
+                "The JSON schema of the structured output is nested too deeply to be sent. Simplify it."
+            ) from None
         payload["response_format"] = {"type": "json_schema", "schema": schema, "strict": True}
     elif isinstance(response_format, str) and response_format.lower() in ("json_object", "json"):
         payload["messages"] = _with_json_instruction(payload["messages"])

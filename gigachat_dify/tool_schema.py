@@ -75,6 +75,9 @@ _TYPE_ALIASES = {
 }
 _RECURSION_NOTE = "(Nested structure of the same kind; depth limit reached.)"
 _SIZE_NOTE = "(Details omitted: the schema is too large.)"
+#: Keywords whose value maps names to schemas (not a schema itself), and keywords holding data.
+_NAME_MAP_KEYWORDS = frozenset({"properties", "patternProperties", "dependentSchemas"})
+_DATA_KEYWORDS = frozenset({"default", "const", "enum", "examples", "example"})
 _KEPT_FORMATS = frozenset({"date", "date-time", "time"})
 _NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _NAME_BAD_CHARS = re.compile(r"[^a-zA-Z0-9_]")
@@ -541,20 +544,30 @@ def inline_refs(schema: Mapping[str, Any], max_depth: int = REF_RECURSION_LIMIT)
     and the answer must match the user's schema exactly, so it is not reduced like a function's."""
     root = dict(schema or {})
     defs = {**(root.get("definitions") or {}), **(root.get("$defs") or {})}
+    nodes = 0  # sub-schemas written: mutual references grow exponentially (see MAX_EXPANDED_NODES)
 
-    def walk(node: Any, seen: tuple[str, ...]) -> Any:
+    def walk(node: Any, seen: tuple[str, ...], names: bool = False) -> Any:
+        nonlocal nodes
         if isinstance(node, list):
             return [walk(v, seen) for v in node]
         if not isinstance(node, Mapping):
             return node
+        if names:  # {property name: schema}: every name is kept, even "definitions" or "$defs"
+            return {k: walk(v, seen) for k, v in node.items()}
+        nodes += 1
         ref = node.get("$ref")
         if isinstance(ref, str) and ref.startswith("#/"):
             name = ref.rsplit("/", 1)[-1]
-            if name in defs and seen.count(name) < max_depth:
+            if name in defs and seen.count(name) < max_depth and nodes < MAX_EXPANDED_NODES:
                 merged = {**defs[name], **{k: v for k, v in node.items() if k != "$ref"}}
                 return walk(merged, seen + (name,))
-            return {"type": "object", "description": node.get("description", f"(recursive {name})")}
-        return {k: walk(v, seen) for k, v in node.items() if k not in ("$defs", "definitions")}
+            note = _SIZE_NOTE if nodes >= MAX_EXPANDED_NODES else f"(recursive {name})"
+            return {"type": "object", "description": node.get("description", note)}
+        return {
+            k: v if k in _DATA_KEYWORDS else walk(v, seen, k in _NAME_MAP_KEYWORDS)
+            for k, v in node.items()
+            if k not in ("$defs", "definitions")
+        }
 
     return walk(root, ())
 

@@ -120,7 +120,7 @@ _B64_SAMPLE = base64.b64encode(b"\x89PNG\r\n\x1a\n fake image bytes").decode()
 @st.composite
 def _file_source(draw):
     """(base64_data, url) for a multimodal part: good base64, data URLs, garbage, empty, http URLs."""
-    choice = draw(st.integers(0, 6))
+    choice = max(0, draw(st.integers(-4, 6)))  # mostly good base64
     if choice == 0:
         return base64.b64encode(draw(st.binary(min_size=1, max_size=64))).decode(), ""
     if choice == 1:
@@ -153,21 +153,39 @@ def _part(cls, formats, mimes):
 
 image_parts = _part(
     ImagePromptMessageContent,
-    ["png", "jpg", "jpeg", "JPEG", "tiff", "bmp", "gif", "webp", "svg", "", ".png"],
+    ["png", "png", "jpg", "jpg", "jpeg", "JPEG", "tiff", "bmp", "gif", "webp", "svg", "", ".png"],
     ["image/png", "image/jpeg", "image/gif", "image/webp", "", "application/octet-stream"],
 )
 document_parts = _part(
     DocumentPromptMessageContent,
-    ["pdf", "txt", "docx", "doc", "epub", "pptx", "md", "exe", "", "PDF"],
+    ["pdf", "pdf", "txt", "txt", "docx", "doc", "epub", "pptx", "md", "exe", "", "PDF"],
     ["application/pdf", "text/plain", "text/markdown", "", "application/octet-stream"],
 )
 audio_parts = _part(AudioPromptMessageContent, ["mp3", "wav", ""], ["audio/mpeg", "audio/wav", ""])
 video_parts = _part(VideoPromptMessageContent, ["mp4", ""], ["video/mp4", ""])
 text_parts = st.builds(TextPromptMessageContent, data=texts)
 
+
+def _good_part(cls, format_mime):
+    return st.builds(
+        lambda fm, data, name: cls(format=fm[0], mime_type=fm[1], base64_data=base64.b64encode(data).decode(),
+                                   filename=name),
+        st.sampled_from(format_mime),
+        st.binary(min_size=1, max_size=32),
+        st.sampled_from(["", "a.png", "scan", "отчёт.pdf"]),
+    )
+
+
+#: Files GigaChat takes: many of them exercise the one-file-per-message split and the image limit.
+good_file_parts = st.one_of(
+    _good_part(ImagePromptMessageContent, [("png", "image/png"), ("jpg", "image/jpeg"), ("bmp", "image/bmp")]),
+    _good_part(DocumentPromptMessageContent, [("pdf", "application/pdf"), ("txt", "text/plain")]),
+)
+
 #: Mostly text; images and documents often; audio/video (always refused) now and then.
-content_parts = st.one_of(
-    text_parts, text_parts, text_parts, image_parts, image_parts, document_parts, audio_parts, video_parts
+content_parts = st.integers(0, 39).flatmap(
+    lambda i: text_parts if i < 20 else image_parts if i < 30 else document_parts if i < 38
+    else audio_parts if i == 38 else video_parts
 )
 text_only_content = st.one_of(texts, st.lists(text_parts, max_size=3))
 any_content = st.one_of(texts, st.lists(content_parts, max_size=4), st.none())
@@ -220,6 +238,7 @@ tool_messages = st.builds(
 )
 prompt_messages = st.lists(
     _maybe_dump(st.one_of(system_messages, user_messages, user_messages, assistant_messages, tool_messages)),
+    min_size=1,
     max_size=8,
 )
 
@@ -227,7 +246,8 @@ prompt_messages = st.lists(
 
 DEF_NAMES = ("Node", "Tree", "A", "B", "C")
 _property_names = st.one_of(
-    st.sampled_from(["id", "name", "value", "items", "$ref", "type", "properties", "a.b", "x y", "Имя", ""]),
+    st.sampled_from(["id", "name", "value", "items", "$ref", "$defs", "definitions", "type", "properties", "a.b",
+                     "x y", "Имя", ""]),
     st.text(max_size=8),
 )
 _refs = st.one_of(
@@ -295,7 +315,7 @@ def _extend_schema(children):
     return st.one_of(
         st.builds(
             lambda t, p, r, extra: {"type": t, "properties": p, "required": r + extra},
-            st.sampled_from(["object", ["object", "null"], "dict"]) | st.none().map(lambda _: "object"),
+            st.sampled_from(["object", "object", ["object", "null"], "dict"]),
             st.dictionaries(names, children, max_size=4),
             st.lists(names, max_size=3),
             st.lists(st.sampled_from(["missing", "also_missing"]), max_size=1),

@@ -13,6 +13,7 @@ import base64
 import copy
 import json
 import math
+import os
 import re
 import socket
 import time
@@ -22,13 +23,17 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from dify_plugin.entities.model.llm import LLMUsage
 from dify_plugin.entities.model.message import (
+    AssistantPromptMessage,
+    ImagePromptMessageContent,
     PromptMessageRole,
+    SystemPromptMessage,
     TextPromptMessageContent,
+    UserPromptMessage,
     ensure_prompt_message,
 )
 from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeBadRequestError
 from gigachat.models.chat import ChatCompletion, ChatCompletionChunk
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from emulator.chat import validate_chat
@@ -51,9 +56,17 @@ USAGE = LLMUsage.empty_usage()
 #: Per-example wall-clock budget: generous for a loaded 2-core machine, tiny next to a hang.
 BUDGET = 10.0
 
-FAST = settings(max_examples=150, deadline=timedelta(seconds=3), suppress_health_check=[HealthCheck.too_slow])
+#: PROPERTY_TESTS_SCALE=10 runs ten times as many examples (for a longer bug hunt).
+SCALE = float(os.environ.get("PROPERTY_TESTS_SCALE", "1"))
+
+
+def n(examples: int) -> int:
+    return max(1, int(examples * SCALE))
+
+
+FAST = settings(max_examples=n(150), deadline=timedelta(seconds=3), suppress_health_check=[HealthCheck.too_slow])
 HEAVY = settings(
-    max_examples=120,
+    max_examples=n(120),
     deadline=timedelta(seconds=5),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
 )
@@ -68,14 +81,6 @@ def _no_nan(value: str):
 def _strict_json(text: str):
     """json.loads as a strict JSON parser (GigaChat's) does it: NaN/Infinity are not JSON."""
     return json.loads(text, parse_constant=_no_nan)
-
-
-def _is_json_text(text: str) -> bool:
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
 
 
 # =========================================================================== 1. request building
@@ -161,8 +166,8 @@ def assert_gigachat_accepts(payload: dict, store: FileStore) -> None:
         assert function_schema_problems(f["parameters"]) == []
         assert f["description"].strip()
     fmt = body.get("response_format")
-    if fmt:
-        assert fmt["type"] == "json_schema" and function_schema_problems(fmt["schema"]) == []
+    if fmt:  # structured output takes full JSON Schema (only local $refs are inlined): see below
+        assert fmt["type"] == "json_schema" and fmt["strict"] is True and isinstance(fmt["schema"], dict)
 
 
 @HEAVY
@@ -173,6 +178,9 @@ def assert_gigachat_accepts(payload: dict, store: FileStore) -> None:
     stream=st.booleans(),
     accepts_files=st.booleans(),
 )
+@example(messages=[], tools=[], params={}, stream=False, accepts_files=False)
+@example(messages=[SystemPromptMessage(content=" ")], tools=[], params={"response_format": "json_object"},
+         stream=True, accepts_files=True)
 def test_any_request_converts_to_one_gigachat_accepts_or_raises_bad_request(messages, tools, params, stream, accepts_files):
     resolver = EmulatorFiles()
     try:
@@ -185,8 +193,14 @@ def test_any_request_converts_to_one_gigachat_accepts_or_raises_bad_request(mess
     except InvokeBadRequestError as exc:
         message = str(exc)
         assert message.strip() and not _EXCEPTION_NAMES.search(message), message
+        event(f"refused: {message[:40]}")
         return
     assert_gigachat_accepts(payload, resolver.store)
+    event(f"accepted: {len(payload['messages'])} messages")
+    event(f"accepted: functions={bool(payload.get('functions'))}, "
+          f"calls={any(m.get('function_call') for m in payload['messages'])}, "
+          f"files={any(m.get('attachments') for m in payload['messages'])}, "
+          f"response_format={bool(payload.get('response_format'))}")
 
     # Nothing anyone sent is lost: every non-blank text is somewhere in the request.
     body = payload["messages"]
@@ -203,6 +217,40 @@ def test_any_request_converts_to_one_gigachat_accepts_or_raises_bad_request(mess
 
 
 @FAST
+@given(
+    turns=st.lists(
+        st.tuples(st.lists(st.one_of(S.text_parts, S.good_file_parts), max_size=8), st.booleans()), min_size=1, max_size=4
+    )
+)
+def test_user_files_become_one_attachment_per_message_in_order_within_the_image_limit(turns):
+    messages = []
+    for parts, with_answer in turns:
+        messages.append(UserPromptMessage(content=parts))
+        if with_answer:
+            messages.append(AssistantPromptMessage(content="ok"))
+    images = sum(isinstance(p, ImagePromptMessageContent) for parts, _ in turns for p in parts)
+    resolver = EmulatorFiles()
+    try:
+        with S.time_budget(BUDGET):
+            converted = convert_messages(messages, resolve_file=resolver)
+    except InvokeBadRequestError as exc:
+        message = str(exc)
+        assert images > MAX_IMAGES_PER_REQUEST and "images" in message, message
+        assert resolver.calls == 0, "nothing is uploaded for a request that is refused"
+        return
+    assert images <= MAX_IMAGES_PER_REQUEST
+    assert_gigachat_accepts(build_chat_payload(MODEL, converted, {}, None, False), resolver.store)
+    # Files keep their order, one per message, and no text is lost.
+    files_in = [p for parts, _ in turns for p in parts if not isinstance(p, TextPromptMessageContent)]
+    attached = [resolver.store.get(a) for m in converted for a in m.get("attachments", [])]
+    assert [base64.b64decode(p.base64_data) for p in files_in] == [f.data for f in attached]
+    for parts, _ in turns:
+        texts = [p.data for p in parts if isinstance(p, TextPromptMessageContent) and p.data.strip()]
+        for text in texts:
+            assert _appears(text, converted)
+
+
+@FAST
 @given(part=st.one_of(S.image_parts, S.document_parts, S.audio_parts, S.video_parts))
 def test_file_parts_load_within_gigachat_limits_or_raise_bad_request(part):
     try:
@@ -216,6 +264,38 @@ def test_file_parts_load_within_gigachat_limits_or_raise_bad_request(part):
     assert payload.mime in table.values() and payload.data
     assert "." in payload.filename
     FileStore().add(payload.filename, payload.data, "general", payload.mime)  # the emulator takes it
+
+
+@HEAVY
+@given(schema=S.json_schemas(), shape=st.integers(0, 3))
+def test_structured_output_schema_is_sent_whole_with_local_refs_inlined(schema, shape):
+    try:
+        text = json.dumps(schema)
+    except RecursionError:
+        text = None
+    param = [schema, text, {"name": "reply", "schema": schema}, {"name": "reply", "schema": text}][shape]
+    params = {"response_format": "json_schema", "json_schema": param if param is not None else schema}
+    try:
+        with S.time_budget(BUDGET):
+            started = time.monotonic()
+            payload = build_chat_payload(MODEL, [{"role": "user", "content": "q"}], params, None, False)
+            elapsed = time.monotonic() - started
+    except InvokeBadRequestError as exc:
+        assert str(exc).strip() and not _EXCEPTION_NAMES.search(str(exc))
+        event("refused")
+        return
+    assert elapsed < 2.0, f"building the payload took {elapsed:.1f} s"
+    out = payload["response_format"]["schema"]
+    wire = json.dumps(out, ensure_ascii=False, allow_nan=False)
+    assert len(wire) < 1_000_000, f"structured output schema is {len(wire)} bytes"
+    assert '"$ref": "#/' not in wire, "local references are inlined"
+    if isinstance(schema, dict) and "$ref" not in schema and isinstance(schema.get("properties"), dict):
+        # The user's own schema: every property and the required list arrive unchanged.
+        assert list(out["properties"]) == list(schema["properties"])
+        assert out.get("required") == schema.get("required")
+        for key in ("type", "description", "additionalProperties", "title"):
+            if key in schema and not isinstance(schema[key], dict):
+                assert out[key] == schema[key], key
 
 
 # =========================================================================== 2. clean_schema
@@ -318,7 +398,7 @@ def _stream(chunks, stop, function_names=None):
     return asm, out
 
 
-@settings(max_examples=200, deadline=timedelta(seconds=2))
+@settings(max_examples=n(200), deadline=timedelta(seconds=2))
 @given(data=st.data(), text=S.stream_texts, stop=S.stop_words)
 def test_stream_content_is_the_text_cut_at_the_earliest_stop_word_for_any_split(data, text, stop):
     pieces = data.draw(S.split_points(text))
@@ -333,7 +413,7 @@ def test_stream_content_is_the_text_cut_at_the_earliest_stop_word_for_any_split(
     assert not any(s and s in streamed for s in stop)
 
 
-@settings(max_examples=150, deadline=timedelta(seconds=2))
+@settings(max_examples=n(150), deadline=timedelta(seconds=2))
 @given(
     data=st.data(),
     reasoning=S.stream_texts,
@@ -396,8 +476,9 @@ def test_token_estimate_is_positive_monotone_and_subadditive(text, cut, other):
     if text.strip():
         assert n >= 1
     assert estimate_tokens(text[:cut]) <= n  # a prefix never costs more
-    # Joining two texts merges at most one piece at the seam.
-    assert estimate_tokens(text + other) <= n + estimate_tokens(other) + 1
+    # Joining two texts merges at most one piece at the seam; the merged piece may move to a dearer
+    # class ("ª" + "AAAAAAA": a Latin run priced as a generic word, 1 token per 3 letters, not 7).
+    assert estimate_tokens(text + other) <= 3 * (n + estimate_tokens(other)) + 1
     assert estimate_tokens(text + other) >= max(n, estimate_tokens(other)) - 1
 
 
@@ -411,7 +492,7 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
 
 
-@settings(max_examples=60, deadline=timedelta(seconds=5), suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=n(60), deadline=timedelta(seconds=5), suppress_health_check=[HealthCheck.too_slow,
           HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
 @given(messages=S.prompt_messages, tools=st.lists(S.tools, max_size=2), unit=st.text(min_size=1, max_size=8))
 def test_token_estimates_are_fast_and_local(no_network, messages, tools, unit):
@@ -516,7 +597,7 @@ def isolated_redaction(monkeypatch):
     monkeypatch.setattr(redaction, "_secrets", set(redaction._secrets))
 
 
-@settings(max_examples=200, deadline=timedelta(seconds=3), suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=n(200), deadline=timedelta(seconds=3), suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=S.credential_forms(PEM))
 def test_credentials_parse_or_fail_with_a_clear_message_without_the_key(isolated_redaction, case):
     form, well_formed = case
@@ -526,6 +607,7 @@ def test_credentials_parse_or_fail_with_a_clear_message_without_the_key(isolated
             settings_ = parse_credentials(dict(form))
     except CredentialsValidateFailedError as exc:
         message = str(exc)
+        event(f"refused: {message[:30]}")
         assert message.strip()
         assert not _EXCEPTION_NAMES.search(message), message
         if isinstance(raw_key, str):
@@ -535,6 +617,7 @@ def test_credentials_parse_or_fail_with_a_clear_message_without_the_key(isolated
                 if len(secret) >= redaction._MIN_SECRET_LEN:
                     assert secret not in message, "the authorization key is echoed in the error"
         return
+    event("accepted")
     assert isinstance(settings_, ConnectionSettings)
     assert well_formed is not False, f"malformed key accepted: {raw_key!r}"
     assert settings_.base_url.startswith(("http://", "https://")) and settings_.auth_url.startswith(("http://", "https://"))
@@ -557,17 +640,19 @@ def mangled_pems(draw):
     seps = st.sampled_from(["", "\n", "\r\n", " ", "  ", "\t", "\\n", "\\n\\n", "\n\n", " \r\n"])
     line = draw(st.sampled_from([0, 64, 76, 40, 1000]))
     pieces = [body[i : i + line] for i in range(0, len(body), line)] if line else [body]
+    # stray whitespace anywhere inside the base64 (inserted from the end: insertions never split each other)
+    spots = draw(st.lists(st.tuples(st.integers(0, len(pieces) - 1), st.integers(0, line or len(body))), max_size=5))
+    lengths = [len(p) for p in pieces]
+    for k, pos in sorted({(k, min(pos, lengths[k])) for k, pos in spots}, reverse=True):
+        pieces[k] = pieces[k][:pos] + draw(st.sampled_from([" ", "\t", "\n", "\r\n", "\\n"])) + pieces[k][pos:]
     out = pieces[0]
     for p in pieces[1:]:
         out += draw(seps) + p
-    # stray whitespace anywhere inside the base64
-    for pos in sorted(draw(st.lists(st.integers(0, len(out)), max_size=5)), reverse=True):
-        out = out[:pos] + draw(st.sampled_from([" ", "\t", "\n", "\r\n", "\\n"])) + out[pos:]
     text = header + draw(seps) + out + draw(seps) + footer
     return draw(st.sampled_from(["", " ", "\n", "  \n"])) + text + draw(seps)
 
 
-@settings(max_examples=150, deadline=timedelta(seconds=2))
+@settings(max_examples=n(150), deadline=timedelta(seconds=2))
 @given(pem=mangled_pems(), copies=st.integers(1, 2), junk=st.sampled_from(["", "My CA:\n", "\n\n"]))
 def test_normalize_pem_survives_any_whitespace_mangling_and_round_trips(pem, copies, junk):
     text = junk + "\n".join([pem] * copies)
