@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gigachat import GigaChat
+from dify_plugin.errors.model import InvokeBadRequestError
 from gigachat.context import session_id_cvar
 
 from gigachat_dify import files, retry
@@ -46,7 +47,7 @@ def session_id_for(conversation_id: str | None, messages: Sequence[dict]) -> str
     return None
 
 
-def make_file_resolver(settings: ConnectionSettings, client: GigaChat):
+def make_file_resolver(settings: ConnectionSettings, client: GigaChat, accepts: frozenset[str]):
     def upload(payload: files.FilePayload) -> str:
         uploaded = retry.call_with_retries(
             lambda: client.upload_file((payload.filename, payload.data, payload.mime), purpose="general"),
@@ -55,6 +56,12 @@ def make_file_resolver(settings: ConnectionSettings, client: GigaChat):
         return uploaded.id_
 
     def resolve(part) -> str:
+        kind = files.file_kind(part)
+        if kind in ("image", "document") and kind not in accepts:
+            raise InvokeBadRequestError(
+                f"This model does not support {kind}s. Choose a model that does (images: GigaChat-2-Max; "
+                f"documents: GigaChat-2-Pro, -2-Max, -3-Ultra), or enable {kind}s for a customizable model."
+            )
         return files.UPLOADS.get_or_upload(settings.fingerprint, files.load(part), upload)
 
     return resolve
@@ -68,14 +75,14 @@ def prepare(
     model_parameters: dict,
     tools: Sequence | None,
     stream: bool,
-    accepts_files: bool,
+    accepts_files: frozenset[str],
     conversation_id: str | None,
 ) -> ChatRequest:
     client = get_client(settings)
     functions, names = to_gigachat_functions(tools) if tools else ([], {})
     messages = convert_messages(
         prompt_messages,
-        resolve_file=make_file_resolver(settings, client) if accepts_files else None,
+        resolve_file=make_file_resolver(settings, client, accepts_files) if accepts_files else None,
         function_names=names,
     )
     payload = build_chat_payload(model, messages, model_parameters, functions or None, stream)

@@ -55,7 +55,10 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
                 model_parameters=model_parameters,
                 tools=tools,
                 stream=stream,
-                accepts_files={ModelFeature.VISION, ModelFeature.DOCUMENT} & features,
+                accepts_files=frozenset(
+                    kind for kind, feature in (("image", ModelFeature.VISION), ("document", ModelFeature.DOCUMENT))
+                    if feature in features
+                ),
                 conversation_id=_conversation_id(),
             )
         except Exception as exc:

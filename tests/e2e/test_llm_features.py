@@ -60,6 +60,14 @@ def test_image_sent_to_a_model_without_vision_is_refused_before_any_request(plug
     assert not [r for r in emulator.log if r.path in ("/files", "/chat/completions")]
 
 
+def test_image_sent_to_a_documents_only_model_is_refused_not_uploaded(plugin, credentials, emulator):
+    msg = user([text_part("look"), image_part(base64.b64encode(png(4, 4)).decode())])
+    result = plugin.invoke_llm("GigaChat-2-Pro", credentials, [msg], stream=False)
+    assert result.error_type == "InvokeBadRequestError"
+    assert "does not support images" in result.error_message
+    assert uploads(emulator) == 0
+
+
 def test_too_many_images_are_refused_with_the_limit(plugin, credentials, emulator):
     parts = [image_part(base64.b64encode(png(2, 2, (i, i, i))).decode(), filename=f"{i}.png") for i in range(11)]
     result = plugin.invoke_llm("GigaChat-2-Max", credentials, [user(parts)], stream=False)
