@@ -123,6 +123,11 @@ class EmbeddingConfig:
     query_prefix_override: str | None
 
 
+# Dify sends at most `max_chunks` texts per invocation and the whole answer travels as one protocol
+# line, which the daemon refuses over 5 MiB: 200 vectors of 1,024 floats are about 4 MiB of JSON.
+MAX_TEXTS_PER_INVOCATION = 200
+
+
 def positive_int(value: Any, name: str, default: int, *, upper: int = 1_000_000) -> int:
     """A positive integer from a form value ('' / None -> default); InvokeBadRequestError otherwise."""
     if value is None or (isinstance(value, str) and not value.strip()):

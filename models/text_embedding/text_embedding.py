@@ -26,6 +26,7 @@ from gigachat_dify.client_cache import get_client
 from gigachat_dify.credentials import parse_credentials
 from gigachat_dify.embedding import (
     DEFAULT_LIMIT_TOKENS,
+    MAX_TEXTS_PER_INVOCATION,
     MAX_TEXTS_PER_REQUEST,
     RetryPolicy,
     apply_input_type,
@@ -96,7 +97,8 @@ class GigaChatTextEmbeddingModel(TextEmbeddingModel):
     def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity | None:
         try:
             context = positive_int(credentials.get("context_size"), "context_size", known_limit(model) or DEFAULT_LIMIT_TOKENS)
-            chunks = positive_int(credentials.get("max_chunks"), "max_chunks", MAX_TEXTS_PER_REQUEST)
+            chunks = min(positive_int(credentials.get("max_chunks"), "max_chunks", MAX_TEXTS_PER_REQUEST),
+                         MAX_TEXTS_PER_INVOCATION)
         except InvokeError:
             context, chunks = known_limit(model) or DEFAULT_LIMIT_TOKENS, MAX_TEXTS_PER_REQUEST
         return AIModelEntity(

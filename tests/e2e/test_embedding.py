@@ -323,3 +323,17 @@ def test_a_customizable_embedding_model_schema_takes_context_size_and_max_chunks
     assert schema["model_type"] == "text-embedding"
     assert schema["fetch_from"] == "customizable-model"
     assert schema["model_properties"] == {"context_size": 512, "max_chunks": 50}
+
+
+def test_custom_max_chunks_is_capped_so_an_answer_fits_one_protocol_line(plugin, credentials):
+    # the daemon refuses protocol lines over 5 MiB; Dify sends max_chunks texts per invocation
+    result = plugin.model_schema("MyEmbeddings", "text-embedding", dict(credentials, max_chunks="5000"))
+    assert result.ok, result.error
+    assert result.chunks[-1]["model_schema"]["model_properties"]["max_chunks"] == 200
+
+
+def test_an_answer_of_200_vectors_stays_under_the_daemons_5_mib_line_limit(plugin, credentials):
+    result = plugin.invoke_embedding("Embeddings", credentials, [f"text number {i}" for i in range(200)])
+    assert result.ok, result.error
+    longest = max(len(line.encode()) for line in plugin.stdout_lines)
+    assert longest < 5 * 1024 * 1024, longest
