@@ -559,7 +559,10 @@ def inline_refs(schema: Mapping[str, Any], max_depth: int = REF_RECURSION_LIMIT)
         if isinstance(ref, str) and ref.startswith("#/"):
             name = ref.rsplit("/", 1)[-1]
             if name in defs and seen.count(name) < max_depth and nodes < MAX_EXPANDED_NODES:
-                merged = {**defs[name], **{k: v for k, v in node.items() if k != "$ref"}}
+                target = defs[name]
+                if not isinstance(target, Mapping):  # a boolean schema: true = anything, false = nothing
+                    target = {} if target is True else {"not": {}}
+                merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
                 return walk(merged, seen + (name,))
             note = _SIZE_NOTE if nodes >= MAX_EXPANDED_NODES else f"(recursive {name})"
             return {"type": "object", "description": node.get("description", note)}

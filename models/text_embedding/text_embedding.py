@@ -38,6 +38,7 @@ from gigachat_dify.embedding import (
     resolve_config,
     shared_limiter,
 )
+from gigachat_dify.embeddings_http import embeddings as post_embeddings
 from gigachat_dify.errors import INVOKE_ERROR_MAPPING, to_credentials_error, to_invoke_error
 
 logger = logging.getLogger(__name__)
@@ -60,7 +61,8 @@ class GigaChatTextEmbeddingModel(TextEmbeddingModel):
         config = resolve_config(model, credentials, settings.embedding_concurrency)
         prepared = apply_input_type(model, texts, input_type, config.query_prefix_override)
         outcome = embed_texts(
-            lambda batch: client.embeddings(batch, model=model),
+            # The SDK's request, decoded with orjson (gigachat_dify/embeddings_http.py).
+            lambda batch: post_embeddings(client, batch, model),
             prepared,
             limit_tokens=config.limit_tokens,
             max_per_request=config.max_per_request,

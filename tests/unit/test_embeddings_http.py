@@ -1,0 +1,219 @@
+"""gigachat_dify.embeddings_http: the SDK's embeddings request, decoded with orjson, against the
+in-process emulator with a real gigachat client: same request, same answer, same exceptions."""
+
+from __future__ import annotations
+
+import json
+import ssl
+
+import gigachat
+import gigachat.exceptions as gx
+import httpx
+import pytest
+from gigachat.models.embeddings import Embeddings
+
+from emulator import DEFAULT_KEY, Emulator
+from gigachat_dify import embeddings_http
+from gigachat_dify.embedding import EmbeddingResponseError, parse_response
+
+SSL = ssl.create_default_context()  # unused over http; avoids building one per client
+TEXTS = ["First text", "Второй текст", "third"]
+
+
+@pytest.fixture
+def emu():
+    with Emulator() as e:
+        yield e
+
+
+@pytest.fixture
+def client(emu):
+    c = gigachat.GigaChat(
+        base_url=emu.base_url, auth_url=emu.auth_url, credentials=DEFAULT_KEY, scope="GIGACHAT_API_PERS",
+        verify_ssl_certs=True, ssl_context=SSL, timeout=10, max_retries=0,
+    )
+    yield c
+    c.close()
+
+
+def api_calls(emu, path="/embeddings"):
+    return [r for r in emu.log if r.path == path]
+
+
+def oauth_calls(emu):
+    return [r for r in emu.log if r.form is not None]
+
+
+def test_answer_matches_the_sdk(emu, client):
+    fast = embeddings_http.post_embeddings(client, TEXTS, "Embeddings")
+    sdk = client.embeddings(TEXTS, model="Embeddings")
+    assert isinstance(fast, dict)  # the fast path: no pydantic model
+    assert parse_response(fast, len(TEXTS)) == parse_response(sdk, len(TEXTS))
+    assert fast["model"] == sdk.model
+
+
+def test_request_is_the_one_the_sdk_sends(emu, client):
+    client.embeddings(TEXTS, model="EmbeddingsGigaR")
+    embeddings_http.post_embeddings(client, TEXTS, "EmbeddingsGigaR")
+    sdk, fast = api_calls(emu)
+    assert (fast.method, fast.path, fast.json) == (sdk.method, sdk.path, sdk.json)
+    assert fast.json == {"input": TEXTS, "model": "EmbeddingsGigaR"}
+    assert fast.auth_scheme == sdk.auth_scheme == "Bearer"
+    assert fast.client_id == sdk.client_id is not None  # the token was accepted
+    for name in ("user-agent", "content-type", "authorization"):
+        assert fast.headers.get(name) == sdk.headers.get(name), name
+    assert fast.headers.get("content-type") == "application/json"
+    assert len(oauth_calls(emu)) == 1  # one token for both: the SDK's cached token is reused
+
+
+def test_context_variable_headers_are_sent(emu, client):
+    from gigachat.context import session_id_cvar
+
+    reset = session_id_cvar.set("session-42")
+    try:
+        embeddings_http.post_embeddings(client, ["x"], "Embeddings")
+    finally:
+        session_id_cvar.reset(reset)
+    assert api_calls(emu)[-1].headers.get("x-session-id") == "session-42"
+
+
+def test_rate_limit_raises_the_sdk_error_with_retry_after(emu, client):
+    emu.faults.inject(status=429, retry_after=7, path="/embeddings")
+    with pytest.raises(gx.RateLimitError) as info:
+        embeddings_http.post_embeddings(client, TEXTS, "Embeddings")
+    assert info.value.status_code == 429 and info.value.retry_after == 7
+    assert len(api_calls(emu)) == 1  # not repeated here: the engine decides
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (413, gx.RequestEntityTooLargeError),
+        (422, gx.UnprocessableEntityError),
+        (400, gx.BadRequestError),
+        (403, gx.ForbiddenError),
+        (404, gx.NotFoundError),
+        (500, gx.ServerError),
+        (503, gx.ServerError),
+    ],
+)
+def test_error_statuses_raise_the_sdk_types(emu, client, status, error):
+    emu.faults.inject(status=status, path="/embeddings")
+    with pytest.raises(error) as info:
+        embeddings_http.post_embeddings(client, TEXTS, "Embeddings")
+    assert info.value.status_code == status
+    assert info.value.content  # the body is kept for errors.py's messages
+
+
+def test_expired_token_is_renewed_once_transparently(emu, client):
+    embeddings_http.post_embeddings(client, ["warm"], "Embeddings")
+    emu.faults.expire_tokens()
+    answer = embeddings_http.post_embeddings(client, TEXTS, "Embeddings")
+    assert len(parse_response(answer, len(TEXTS))[0]) == len(TEXTS)
+    assert [r.status for r in api_calls(emu)] == [200, 401, 200]
+    assert len(oauth_calls(emu)) == 2
+    assert len(emu.issued_tokens) == 2
+
+
+def test_persistent_401_raises_authentication_error(emu, client):
+    emu.faults.inject(status=401, count=5, path="/embeddings")
+    with pytest.raises(gx.AuthenticationError):
+        embeddings_http.post_embeddings(client, TEXTS, "Embeddings")
+    assert [r.status for r in api_calls(emu)] == [401, 401]  # one renewal, as the SDK's _with_auth
+    assert len(oauth_calls(emu)) == 2
+
+
+def test_bad_key_fails_at_oauth_like_the_sdk(emu):
+    c = gigachat.GigaChat(
+        base_url=emu.base_url, auth_url=emu.auth_url, credentials="bm90OmEta2V5", scope="GIGACHAT_API_PERS",
+        verify_ssl_certs=True, ssl_context=SSL, timeout=10, max_retries=0,
+    )
+    try:
+        with pytest.raises(gx.AuthenticationError):
+            embeddings_http.post_embeddings(c, TEXTS, "Embeddings")
+        assert api_calls(emu) == []
+    finally:
+        c.close()
+
+
+def test_transport_errors_propagate_as_httpx_errors(emu, client):
+    embeddings_http.post_embeddings(client, ["warm"], "Embeddings")  # token fetched
+    emu.faults.refuse_connections(mode="refuse")
+    try:
+        with pytest.raises(httpx.TransportError):
+            embeddings_http.post_embeddings(client, TEXTS, "Embeddings")
+    finally:
+        emu.faults.refuse_connections(False, mode="refuse")
+
+
+def test_works_without_orjson(emu, client, monkeypatch):
+    monkeypatch.setattr(embeddings_http, "_loads", json.loads)
+    answer = embeddings_http.post_embeddings(client, TEXTS, "Embeddings")
+    assert parse_response(answer, len(TEXTS)) == parse_response(client.embeddings(TEXTS), len(TEXTS))
+
+
+def test_dispatch_uses_the_sdk_method_for_other_clients():
+    class Double:
+        def embeddings(self, texts, model="Embeddings"):
+            return ("sdk", list(texts), model)
+
+    assert embeddings_http.embeddings(Double(), ["a"], "M") == ("sdk", ["a"], "M")
+
+
+# --- decoding odd answers exactly as the SDK's build_response would ------------------------------
+
+
+def response(body: bytes | str, status: int = 200) -> httpx.Response:
+    content = body.encode() if isinstance(body, str) else body
+    return httpx.Response(status, content=content, request=httpx.Request("POST", "http://x/api/v1/embeddings"))
+
+
+ITEM = {"object": "embedding", "embedding": [0.5, -1.25], "index": 0, "usage": {"prompt_tokens": 3}}
+
+
+def test_plain_answer_is_returned_as_decoded():
+    payload = {"object": "list", "data": [ITEM], "model": "Embeddings"}
+    assert embeddings_http._decode(response(json.dumps(payload))) == payload
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"object": "list", "data": [{**ITEM, "embedding": ["0.5", 1]}]},  # pydantic coerces
+        {"object": "list", "data": [{**ITEM, "usage": {"prompt_tokens": 3.0}}]},
+        {"object": "list", "data": [{**ITEM, "extra": True}], "model": "Embeddings"},
+    ],
+)
+def test_unusual_answers_go_through_the_sdk_model(payload):
+    decoded = embeddings_http._decode(response(json.dumps(payload)))
+    expected = Embeddings(**payload)
+    assert parse_response(decoded, 1) == parse_response(expected, 1)
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"object": "list", "data": [{**ITEM, "embedding": [None, 1.0]}]},
+        {"object": "list", "data": [{k: v for k, v in ITEM.items() if k != "usage"}]},
+        {"data": [ITEM]},
+    ],
+)
+def test_malformed_answers_raise_the_sdk_validation_error(payload):
+    import pydantic
+
+    with pytest.raises(pydantic.ValidationError):
+        embeddings_http._decode(response(json.dumps(payload)))
+
+
+def test_non_json_raises_json_decode_error():
+    with pytest.raises(json.JSONDecodeError):
+        embeddings_http._decode(response("<html>gateway</html>"))
+
+
+def test_what_only_stdlib_json_reads_is_still_read():
+    # NaN is not JSON; stdlib json (the SDK's decoder) accepts it and the engine rejects the vector.
+    body = '{"object": "list", "data": [{"object": "embedding", "embedding": [NaN, 1.0], "index": 0, ' \
+           '"usage": {"prompt_tokens": 1}}]}'
+    decoded = embeddings_http._decode(response(body))
+    with pytest.raises(EmbeddingResponseError, match="not finite"):
+        parse_response(decoded, 1)
