@@ -43,12 +43,19 @@ _OAUTH_CODES = {
 }
 
 
-def _body(exc: gx.ResponseError) -> dict:
+def error_body(exc: gx.ResponseError) -> dict:
+    """The JSON object GigaChat answered with, or {} when it answered something else."""
     try:
         data = json.loads(exc.content or b"")
         return data if isinstance(data, dict) else {}
     except (ValueError, TypeError):
         return {}
+
+
+def is_oauth_error(exc: gx.ResponseError) -> bool:
+    """An error of the OAuth service ({"code", "message"}), not of the API ({"status", "message"})."""
+    body = error_body(exc)
+    return "code" in body and "status" not in body
 
 
 def _is_html(exc: gx.ResponseError) -> bool:
@@ -82,7 +89,7 @@ def is_tls_verification_failure(exc: BaseException) -> bool:
 
 def api_message(exc: gx.ResponseError) -> str:
     """The API's own explanation (its JSON `message`), or a short neutral one."""
-    body = _body(exc)
+    body = error_body(exc)
     msg = body.get("message") or body.get("error") or ""
     if not msg and _is_html(exc):
         return "the server answered with a web page, not the GigaChat API"
@@ -96,8 +103,8 @@ def describe(exc: BaseException) -> tuple[type[InvokeError], str]:
     if isinstance(exc, CredentialsValidateFailedError):  # the form's values are unusable
         return InvokeAuthorizationError, str(exc)
     if isinstance(exc, gx.ResponseError):
-        body, host, status = _body(exc), _host(exc), exc.status_code
-        if "code" in body and "status" not in body and body.get("code") in _OAUTH_CODES:
+        body, host, status = error_body(exc), _host(exc), exc.status_code
+        if is_oauth_error(exc) and body.get("code") in _OAUTH_CODES:
             return InvokeAuthorizationError, _OAUTH_CODES[body["code"]]
         if isinstance(exc, gx.AuthenticationError):
             return InvokeAuthorizationError, (
@@ -177,10 +184,10 @@ def to_invoke_error(exc: BaseException, *, context: str = "") -> InvokeError:
     return cls(redact(message))
 
 
-def transform_invoke_error(error: Exception) -> InvokeError:
+def transform_invoke_error(error: Exception, *, context: str = "") -> InvokeError:
     """For the model classes' `_transform_invoke_error`: the SDK's default would prefix our message
     and replace every authorization message with a generic 'incorrect credentials'."""
-    return error if isinstance(error, InvokeError) else to_invoke_error(error)
+    return error if isinstance(error, InvokeError) else to_invoke_error(error, context=context)
 
 
 def to_credentials_error(exc: BaseException) -> CredentialsValidateFailedError:

@@ -26,19 +26,16 @@ from typing import Any
 
 from dify_plugin.entities.model.message import (
     AssistantPromptMessage,
-    AudioPromptMessageContent,
-    DocumentPromptMessageContent,
-    ImagePromptMessageContent,
     MultiModalPromptMessageContent,
     PromptMessage,
     PromptMessageRole,
     TextPromptMessageContent,
     ToolPromptMessage,
-    VideoPromptMessageContent,
     ensure_prompt_message,
 )
 from dify_plugin.errors.model import InvokeBadRequestError
 
+from gigachat_dify.files import file_kind
 from gigachat_dify.tool_schema import gigachat_function_name
 
 logger = logging.getLogger(__name__)
@@ -119,18 +116,6 @@ def _split_content(content: Any) -> tuple[str, list[MultiModalPromptMessageConte
     return _join_text(texts), files
 
 
-def _kind(part: MultiModalPromptMessageContent) -> str:
-    if isinstance(part, ImagePromptMessageContent):
-        return "image"
-    if isinstance(part, DocumentPromptMessageContent):
-        return "document"
-    if isinstance(part, AudioPromptMessageContent):
-        return "audio"
-    if isinstance(part, VideoPromptMessageContent):
-        return "video"
-    return str(getattr(part, "type", "file"))
-
-
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -177,7 +162,7 @@ def _check_request_files(messages: Sequence[PromptMessage], resolve_file: Resolv
         for part in m.content:
             if not isinstance(part, MultiModalPromptMessageContent):
                 continue
-            kind = _kind(part)
+            kind = file_kind(part)
             if kind in ("audio", "video"):
                 raise InvokeBadRequestError(
                     f"GigaChat models in this plugin cannot take {kind} input. "
@@ -219,7 +204,7 @@ def _user_messages(text: str, files: list[MultiModalPromptMessageContent], resol
     n = len(files)
     out: list[dict] = []
     for i, (part, file_id) in enumerate(zip(files, ids, strict=True), start=1):
-        detail = _kind(part) + (f", {part.filename}" if part.filename else "")
+        detail = file_kind(part) + (f", {part.filename}" if part.filename else "")
         label = f"[Attachment {i} of {n} ({detail})]"
         content = label if i < n or not text else f"{label}\n{text}"
         out.append({"role": "user", "content": content, "attachments": [file_id]})
@@ -240,7 +225,7 @@ def _assistant_text(m: PromptMessage) -> str:
     text, files = _split_content(m.content)
     if files:
         # GigaChat assistant messages carry no attachments: keep a visible trace instead.
-        names = ", ".join(f"{_kind(f)} {f.filename}".strip() for f in files)
+        names = ", ".join(f"{file_kind(f)} {f.filename}".strip() for f in files)
         logger.info("assistant history message had %d file(s); replaced by a text note", len(files))
         text = _join_text([text, f"[Files sent earlier in this conversation: {names}]"])
     return text

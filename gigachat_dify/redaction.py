@@ -1,8 +1,8 @@
 """Keeps secrets out of every log line and error message.
 
-Each parsed credentials object registers its secrets here; a logging filter installed on the
-root logger replaces them with a mask wherever they would appear, as defence in depth behind
-the rule that no code formats a secret into text in the first place.
+Each parsed credentials object registers its secrets here; a log-record hook masks them in
+every record wherever they would appear, as defence in depth behind the rule that no code
+formats a secret into text in the first place.
 """
 
 from __future__ import annotations
@@ -35,41 +35,31 @@ def redact(text: str) -> str:
     return text
 
 
-class RedactingFilter(logging.Filter):
-    """Rewrites a record's message with every registered secret masked."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        try:
-            message = record.getMessage()
-        except Exception:  # a broken format string must not break logging
-            return True
-        clean = redact(message)
-        if clean != message:
-            record.msg, record.args = clean, None
-        return True
+def _redact_record(record: logging.LogRecord) -> None:
+    try:
+        message = record.getMessage()
+    except Exception:  # a broken format string must not break logging
+        return
+    clean = redact(message)
+    if clean != message:
+        record.msg, record.args = clean, None
 
 
 _installed = False
 
 
 def install_log_filter() -> None:
-    """Attach the filter to the root logger's handlers (and future records via the root logger)."""
+    """Mask secrets in every log record as it is created: whichever logger or handler it goes
+    through (the runtime adds its own handlers), it never carries a secret."""
     global _installed
-    root = logging.getLogger()
-    flt = RedactingFilter()
-    for handler in root.handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(flt)
-    if not _installed:
-        root.addFilter(flt)
-        # Records from named loggers bypass root's own filters but pass root's handlers:
-        # keep a factory hook so handlers added later by the runtime are covered too.
-        old_factory = logging.getLogRecordFactory()
+    if _installed:
+        return
+    old_factory = logging.getLogRecordFactory()
 
-        def factory(*args, **kwargs):
-            record = old_factory(*args, **kwargs)
-            flt.filter(record)
-            return record
+    def factory(*args, **kwargs):
+        record = old_factory(*args, **kwargs)
+        _redact_record(record)
+        return record
 
-        logging.setLogRecordFactory(factory)
-        _installed = True
+    logging.setLogRecordFactory(factory)
+    _installed = True

@@ -15,6 +15,8 @@ from typing import TypeVar
 import gigachat.exceptions as gx
 import httpx
 
+from gigachat_dify.errors import is_oauth_error
+
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -30,16 +32,12 @@ def is_transient(exc: BaseException) -> bool:
             # The SDK already renewed the token once; a second 401 from the API (not from OAuth)
             # means the new token was invalidated too (rotation): renew again. A bad key fails at
             # OAuth instead, which is never repeated.
-            return _is_oauth_error(exc) is False
+            return not is_oauth_error(exc)
         if isinstance(exc, gx.RateLimitError):
             return exc.retry_after <= MAX_RETRY_AFTER
         return exc.status_code in RETRY_STATUSES
     # A read timeout means GigaChat is slow, not gone: repeating it only doubles the wait.
     return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError))
-
-
-def _is_oauth_error(exc: gx.ResponseError) -> bool:
-    return b'"code"' in (exc.content or b"") and b'"status"' not in (exc.content or b"")
 
 
 def backoff_delay(attempt: int, exc: BaseException, base: float = 0.5) -> float:

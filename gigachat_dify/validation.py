@@ -12,7 +12,7 @@ from dify_plugin.errors.model import CredentialsValidateFailedError
 
 from gigachat_dify.client_cache import get_client
 from gigachat_dify.credentials import ConnectionSettings, parse_credentials
-from gigachat_dify.errors import CA_HINT, describe, is_tls_verification_failure
+from gigachat_dify.errors import CA_HINT, describe, error_body, is_tls_verification_failure
 from gigachat_dify.redaction import redact
 
 logger = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ def _not_gigachat(exc: BaseException) -> bool:
         return True
     if isinstance(exc, httpx.TransportError) and "text/event-stream" in str(exc):
         return True
-    return isinstance(exc, gx.ResponseError) and exc.status_code in (404, 405) and b'"status"' not in (exc.content or b"")
+    return isinstance(exc, gx.ResponseError) and exc.status_code in (404, 405) and "status" not in error_body(exc)
 
 
 def _step(call, what: str, url: str, not_gigachat: str):

@@ -20,7 +20,7 @@ from dify_plugin.entities.model import (
     PriceType,
 )
 from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
-from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeAuthorizationError, InvokeError
+from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeError
 
 from gigachat_dify.client_cache import get_client
 from gigachat_dify.credentials import parse_credentials
@@ -39,7 +39,7 @@ from gigachat_dify.embedding import (
     shared_limiter,
 )
 from gigachat_dify.embeddings_http import embeddings as post_embeddings
-from gigachat_dify.errors import INVOKE_ERROR_MAPPING, to_credentials_error, to_invoke_error
+from gigachat_dify.errors import INVOKE_ERROR_MAPPING, to_credentials_error, to_invoke_error, transform_invoke_error
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class GigaChatTextEmbeddingModel(TextEmbeddingModel):
         try:
             settings = parse_credentials(credentials)
         except CredentialsValidateFailedError as exc:
-            raise InvokeAuthorizationError(str(exc)) from None
+            raise to_invoke_error(exc) from None  # the error table makes it an authorization error
         client = get_client(settings)
         config = resolve_config(model, credentials, settings.embedding_concurrency)
         prepared = apply_input_type(model, texts, input_type, config.query_prefix_override)
@@ -117,11 +117,7 @@ class GigaChatTextEmbeddingModel(TextEmbeddingModel):
         return INVOKE_ERROR_MAPPING
 
     def _transform_invoke_error(self, error: Exception) -> InvokeError:
-        # Errors raised by _invoke are already mapped with an actionable message: keep it (the
-        # SDK's default would prefix it, and replace any authorization message with a generic one).
-        if isinstance(error, InvokeError):
-            return error
-        return to_invoke_error(error, context="embeddings")
+        return transform_invoke_error(error, context="embeddings")
 
     def _usage(self, model: str, credentials: dict, tokens: int) -> EmbeddingUsage:
         price = self.get_price(model=model, credentials=credentials, price_type=PriceType.INPUT, tokens=tokens)
