@@ -413,7 +413,7 @@ def components(chunks_n: int, model: str, seed: int) -> dict:
     from gigachat.models.embeddings import Embeddings
 
     from emulator.embeddings import embeddings as emulator_answer
-    from gigachat_dify.embedding import l2_normalize, parse_response, plan_batches, resolve_config
+    from gigachat_dify.embeddings.engine import l2_normalize, parse_response, plan_batches, resolve_config
     from gigachat_dify.tokens import estimate_tokens
 
     chunks = make_chunks(chunks_n, seed)
@@ -439,7 +439,7 @@ def components(chunks_n: int, model: str, seed: int) -> dict:
 
     # What the plugin does now (gigachat_dify/embeddings_http.py): orjson, and a plain dict for a
     # well-formed answer; the SDK's stdlib json + pydantic path is timed for comparison.
-    from gigachat_dify.embeddings_http import _loads
+    from gigachat_dify.embeddings.http import _loads
 
     decoded = [json.loads(raw) for raw in raws]
     out["plugin: orjson decode of the answer"] = best(lambda: [_loads(raw) for raw in raws], scale)

@@ -111,7 +111,7 @@ def estimate_prompt_tokens(
     """Estimate the prompt tokens of a Dify request: message texts with role overhead, tool calls
     and results, function declarations (as GigaChat receives them, after schema cleaning) and a
     fixed cost per image/document."""
-    from gigachat_dify.tool_schema import to_gigachat_function  # local: keeps this module light
+    from gigachat_dify.chat.tool_schema import to_gigachat_function  # local: keeps this module light
 
     total = REQUEST_OVERHEAD
     for raw in prompt_messages or []:

@@ -4,7 +4,7 @@ from dify_plugin import ModelProvider
 from dify_plugin.errors.model import CredentialsValidateFailedError
 
 from gigachat_dify.errors import to_credentials_error
-from gigachat_dify.validation import validate_provider
+from gigachat_dify.connection.validation import validate_provider
 
 logger = logging.getLogger(__name__)
 

@@ -9,16 +9,16 @@ from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk
 from dify_plugin.entities.model.message import PromptMessage, PromptMessageTool, UserPromptMessage
 from dify_plugin.errors.model import CredentialsValidateFailedError
 
-from gigachat_dify import chat
-from gigachat_dify.credentials import parse_credentials
-from gigachat_dify.custom_models import llm_entity
+from gigachat_dify.chat import invocation
+from gigachat_dify.chat.assembly import TokenUsage
+from gigachat_dify.chat.custom_models import llm_entity
+from gigachat_dify.connection.credentials import parse_credentials
 from gigachat_dify.errors import (
     INVOKE_ERROR_MAPPING,
     to_credentials_error,
     to_invoke_error,
     transform_invoke_error,
 )
-from gigachat_dify.stream import StreamAssembler, to_llm_result, usage_from_gigachat, usage_report
 from gigachat_dify.tokens import estimate_prompt_tokens
 
 logger = logging.getLogger(__name__)
@@ -48,12 +48,13 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
     ) -> LLMResult | Generator[LLMResultChunk, None, None]:
         try:
             features = set(self._features(model, credentials))
-            request = chat.prepare(
+            request = invocation.prepare(
                 model=model,
                 settings=parse_credentials(credentials),
                 prompt_messages=prompt_messages,
                 model_parameters=model_parameters,
                 tools=tools,
+                stop=stop,
                 stream=stream,
                 accepts_files=frozenset(
                     kind for kind, feature in (("image", ModelFeature.VISION), ("document", ModelFeature.DOCUMENT))
@@ -63,35 +64,24 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
             )
         except Exception as exc:
             raise to_invoke_error(exc) from None
+
+        def price(usage: TokenUsage | None):
+            usage = usage or TokenUsage()
+            return self._calc_response_usage(model, credentials, usage.prompt, usage.completion)
+
         if stream:
-            return self._stream(model, credentials, prompt_messages, stop, request)
+            return self._stream(request, price)
         try:
-            response = chat.complete(request)
-            usage = self._usage(model, credentials, response.usage)
-            result = to_llm_result(model, response, usage, prompt_messages=prompt_messages, stop=stop,
-                                   function_names=request.function_names)
-            result.message.opaque_body = usage_report(response.usage, response.model)
-            return result
+            return invocation.complete(request, price)
         except Exception as exc:
             raise to_invoke_error(exc) from None
 
-    def _stream(self, model, credentials, prompt_messages, stop, request) -> Generator[LLMResultChunk, None, None]:
+    def _stream(self, request, price) -> Generator[LLMResultChunk, None, None]:
         # Errors raised while Dify consumes this generator are not mapped by the SDK: map them here.
-        assembler = StreamAssembler(model, prompt_messages, stop, request.function_names)
         try:
-            for chunk in chat.stream(request):
-                yield from assembler.feed(chunk)
-                if assembler.stopped_by_stop_word:
-                    break  # Dify's stop word reached: stop paying for tokens nobody will see
-            final = assembler.finish(self._usage(model, credentials, assembler.usage))
-            final.delta.message.opaque_body = usage_report(assembler.usage, assembler.response_model)
-            yield final
+            yield from invocation.stream(request, price)
         except Exception as exc:
             raise to_invoke_error(exc) from None
-
-    def _usage(self, model, credentials, gigachat_usage):
-        prompt, completion, _ = usage_from_gigachat(gigachat_usage)
-        return self._calc_response_usage(model, credentials, prompt, completion)
 
     def _features(self, model: str, credentials: dict) -> list:
         schema = self.get_model_schema(model, credentials)

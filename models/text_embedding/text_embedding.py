@@ -1,4 +1,4 @@
-"""GigaChat text embeddings for Dify: a thin adapter over gigachat_dify.embedding.
+"""GigaChat text embeddings for Dify: a thin adapter over gigachat_dify.embeddings.engine.
 
 Exactly one AIModel subclass lives in this module (the SDK registers every one it can see).
 """
@@ -22,9 +22,9 @@ from dify_plugin.entities.model import (
 from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
 from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeError
 
-from gigachat_dify.client_cache import get_client
-from gigachat_dify.credentials import parse_credentials
-from gigachat_dify.embedding import (
+from gigachat_dify.connection.clients import get_client
+from gigachat_dify.connection.credentials import parse_credentials
+from gigachat_dify.embeddings.engine import (
     DEFAULT_LIMIT_TOKENS,
     MAX_TEXTS_PER_INVOCATION,
     MAX_TEXTS_PER_REQUEST,
@@ -38,7 +38,7 @@ from gigachat_dify.embedding import (
     resolve_config,
     shared_limiter,
 )
-from gigachat_dify.embeddings_http import embeddings as post_embeddings
+from gigachat_dify.embeddings.http import embeddings as post_embeddings
 from gigachat_dify.errors import INVOKE_ERROR_MAPPING, to_credentials_error, to_invoke_error, transform_invoke_error
 
 logger = logging.getLogger(__name__)

@@ -3,7 +3,7 @@ import base64
 import pytest
 from dify_plugin.errors.model import CredentialsValidateFailedError
 
-from gigachat_dify.credentials import DEFAULT_AUTH_URL, DEFAULT_BASE_URL, parse_credentials
+from gigachat_dify.connection.credentials import DEFAULT_AUTH_URL, DEFAULT_BASE_URL, parse_credentials
 from tests.support.certs import make_ca
 
 KEY = base64.b64encode(b"client-id:client-secret-123").decode()
@@ -12,7 +12,7 @@ KEY = base64.b64encode(b"client-id:client-secret-123").decode()
 def test_defaults_fill_everything_but_the_key():
     s = parse_credentials({"authorization_key": KEY})
     assert (s.base_url, s.auth_url, s.scope, s.verify_ssl) == (DEFAULT_BASE_URL, DEFAULT_AUTH_URL, "GIGACHAT_API_PERS", True)
-    assert s.embedding_concurrency == 2
+    assert s.embedding_concurrency == 1  # documented: individuals get 1 concurrent request
 
 
 def test_business_scopes_get_more_embedding_concurrency():

@@ -1,4 +1,4 @@
-"""gigachat_dify.embedding (pure functions and the engine with a fake GigaChat) and the thin
+"""gigachat_dify.embeddings.engine (pure functions and the engine with a fake GigaChat) and the thin
 Dify model class in models/text_embedding/text_embedding.py (with a fake SDK client)."""
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from dify_plugin.errors.model import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gigachat_dify import embedding as emb
-from gigachat_dify.embedding import (
+from gigachat_dify.embeddings import engine as emb
+from gigachat_dify.embeddings.engine import (
     EMPTY_TEXT_PLACEHOLDER,
     AdaptiveLimiter,
     RetryPolicy,
@@ -344,7 +344,7 @@ def test_every_vector_has_unit_length():
 
 def test_empty_texts_get_a_placeholder_vector_and_a_warning_instead_of_a_crash(caplog):
     fake = FakeGigaChat(hook=lambda _, batch: answer([[1.0, 1.0] if t == EMPTY_TEXT_PLACEHOLDER else id_vector(t) for t in batch]))
-    with caplog.at_level(logging.WARNING, logger="gigachat_dify.embedding"):
+    with caplog.at_level(logging.WARNING, logger="gigachat_dify.embeddings.engine"):
         out = embed_texts(fake, [id_text(1), "", "  \n ", id_text(3)], retry=FAST, estimate=EST)
     assert len(out.vectors) == 4
     assert out.vectors[1] == pytest.approx(l2_normalize([1.0, 1.0]))

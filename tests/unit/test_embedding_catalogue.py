@@ -12,7 +12,7 @@ from dify_plugin.core.utils.yaml_loader import load_yaml_file
 from dify_plugin.entities.model import AIModelEntity, ModelPropertyKey, ModelType
 from dify_plugin.interfaces.model.ai_model import AIModel
 
-from gigachat_dify.embedding import EMBEDDING_LIMITS, MAX_TEXTS_PER_REQUEST
+from gigachat_dify.embeddings.engine import EMBEDDING_LIMITS, MAX_TEXTS_PER_REQUEST
 
 FOLDER = Path(__file__).resolve().parents[2] / "models" / "text_embedding"
 MODEL_FILES = sorted(p for p in FOLDER.glob("*.yaml") if p.name != "_position.yaml")

@@ -1,4 +1,4 @@
-"""gigachat_dify.embeddings_http: the SDK's embeddings request, decoded with orjson, against the
+"""gigachat_dify.embeddings.http: the SDK's embeddings request, decoded with orjson, against the
 in-process emulator with a real gigachat client: same request, same answer, same exceptions."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 from gigachat.models.embeddings import Embeddings
 
 from emulator import DEFAULT_KEY, Emulator
-from gigachat_dify import embeddings_http
-from gigachat_dify.embedding import EmbeddingResponseError, parse_response
+from gigachat_dify.embeddings import http as embeddings_http
+from gigachat_dify.embeddings.engine import EmbeddingResponseError, parse_response
 
 SSL = ssl.create_default_context()  # unused over http; avoids building one per client
 TEXTS = ["First text", "Второй текст", "third"]

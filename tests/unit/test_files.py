@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pytest
 from dify_plugin.errors.model import InvokeBadRequestError
 
-from gigachat_dify import files
+from gigachat_dify.chat import files
 
 
 def part(kind="image", fmt="png", mime="image/png", data=b"\x89PNG....", url="", filename="a.png"):

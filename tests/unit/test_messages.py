@@ -21,7 +21,7 @@ from dify_plugin.entities.model.message import (
 from dify_plugin.errors.model import InvokeBadRequestError
 from gigachat.models.chat import Chat
 
-from gigachat_dify.messages import (
+from gigachat_dify.chat.v1.messages import (
     NO_RESULT_TEXT,
     convert_messages,
     function_result_content,

@@ -9,7 +9,7 @@ import pytest
 from dify_plugin.errors.model import InvokeBadRequestError
 from gigachat.models.chat import Chat
 
-from gigachat_dify.params import GREEDY_TOP_P, JSON_OBJECT_INSTRUCTION, build_chat_payload
+from gigachat_dify.chat.v1.params import GREEDY_TOP_P, JSON_OBJECT_INSTRUCTION, build_chat_payload
 
 MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
 

@@ -40,14 +40,16 @@ from emulator.chat import validate_chat
 from emulator.errors import ApiError
 from emulator.files import FileStore
 from emulator.schema_rules import FUNCTION_NAME, function_schema_problems
-from gigachat_dify import embedding, files, redaction
-from gigachat_dify.credentials import SCOPES, ConnectionSettings, parse_credentials
-from gigachat_dify.messages import MAX_IMAGES_PER_REQUEST, convert_messages
-from gigachat_dify.params import build_chat_payload
-from gigachat_dify.stream import THINK_CLOSE, THINK_OPEN, StreamAssembler, to_llm_result
-from gigachat_dify.tls import PemError, build_ssl_context, normalize_pem
+from gigachat_dify import redaction
+from gigachat_dify.chat import files
+from gigachat_dify.embeddings import engine as embedding
+from gigachat_dify.connection.credentials import SCOPES, ConnectionSettings, parse_credentials
+from gigachat_dify.chat.v1.messages import MAX_IMAGES_PER_REQUEST, convert_messages
+from gigachat_dify.chat.v1.params import build_chat_payload
+from gigachat_dify.chat.v1.stream import THINK_CLOSE, THINK_OPEN, StreamAssembler, to_llm_result
+from gigachat_dify.connection.tls import PemError, build_ssl_context, normalize_pem
 from gigachat_dify.tokens import REQUEST_OVERHEAD, estimate_prompt_tokens, estimate_tokens
-from gigachat_dify.tool_schema import clean_schema, to_gigachat_functions
+from gigachat_dify.chat.tool_schema import clean_schema, to_gigachat_functions
 from tests.support.certs import make_ca
 from tests.unit import strategies as S
 

@@ -11,8 +11,9 @@ from gigachat.models.chat import ChatCompletion, ChatCompletionChunk
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gigachat_dify.messages import make_tool_call_id, parse_tool_call_id
-from gigachat_dify.stream import (
+from gigachat_dify.chat.assembly import TokenUsage
+from gigachat_dify.chat.tool_calls import make_tool_call_id, parse_tool_call_id
+from gigachat_dify.chat.v1.stream import (
     THINK_CLOSE,
     THINK_OPEN,
     StreamAssembler,
@@ -87,7 +88,7 @@ def test_recorded_stream_passes_through_with_finish_and_usage_on_the_last_chunk(
     assert text_of(out) == RECORDED_TEXT
     assert_dify_valid(out)
     assert out[-1].delta.finish_reason == "stop"
-    assert usage_from_gigachat(asm.usage) == (17, 42, 2)
+    assert asm.usage == TokenUsage(17, 42, 2)
     assert asm.response_model == "GigaChat-2-Max:2.0.28.2"
 
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
-from gigachat_dify.tool_schema import (
+from gigachat_dify.chat.tool_schema import (
     build_function_names,
     clean_schema,
     gigachat_function_name,

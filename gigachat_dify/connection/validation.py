@@ -10,8 +10,8 @@ import httpx
 import pydantic
 from dify_plugin.errors.model import CredentialsValidateFailedError
 
-from gigachat_dify.client_cache import get_client
-from gigachat_dify.credentials import ConnectionSettings, parse_credentials
+from gigachat_dify.connection.clients import get_client
+from gigachat_dify.connection.credentials import ConnectionSettings, parse_credentials
 from gigachat_dify.errors import CA_HINT, describe, error_body, is_tls_verification_failure
 from gigachat_dify.redaction import redact
 

@@ -13,7 +13,7 @@ import yaml
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelFeature, ModelPropertyKey, ModelType, ParameterRule
 
-_LLM_DIR = Path(__file__).resolve().parents[1] / "models" / "llm"
+_LLM_DIR = Path(__file__).resolve().parents[2] / "models" / "llm"
 _TEMPLATE_MODEL = "GigaChat-2.yaml"
 _STRUCTURED_TEMPLATE = "GigaChat-3-Ultra.yaml"
 

@@ -4,7 +4,7 @@
 `Embeddings` model: for 90 texts x 1,024 floats that is ~45 ms of CPU per request, about half the
 plugin's CPU while indexing a knowledge base. `post_embeddings` sends the request the SDK would send
 and decodes the answer with orjson (~7 ms), returning the decoded dict, which
-`gigachat_dify.embedding.parse_response` reads like the SDK's model (`data[i].embedding`, `.index`,
+`gigachat_dify.embeddings.engine.parse_response` reads like the SDK's model (`data[i].embedding`, `.index`,
 `.usage.prompt_tokens`). Anything else is unchanged:
 
 - the token: the SDK client's public `get_token()` (refreshed under the SDK's lock shortly before

@@ -1,24 +1,16 @@
-"""GigaChat chunks/responses -> Dify result chunks: tool calls, stop words, <think>, finish, usage.
+"""GigaChat answers -> Dify result chunks, whatever the contract: stop words, <think>, tool calls, finish, usage.
 
-Pure and independent of the network. ``StreamAssembler`` is fed the SDK's ``ChatCompletionChunk``
-objects one by one; ``to_llm_result`` turns a blocking ``ChatCompletion`` into an ``LLMResult``
-through the same assembler, so both paths share every rule:
+Pure and independent of the network and of the API contract. Each contract (``chat/v1/stream.py``,
+``chat/v2/stream.py``) reads its own chunk shape and hands the pieces to an ``Assembler``, so every
+rule below holds on both:
 
 * every emitted ``delta.message.content`` is a ``str`` (the daemon rejects null content);
-* reasoning (``reasoning_content``) is shown first, as ``<think>\\n...\\n</think>\\n``;
+* reasoning is shown first, as ``<think>\\n...\\n</think>\\n``;
 * a function call is emitted once, complete, with Dify's tool name and a JSON-string argument,
   in the final chunk (GigaChat sends a call whole, but pieces of one call are merged anyway);
 * Dify's stop words are enforced here (GigaChat has no ``stop`` parameter): the answer is cut
   before the earliest stop word, also when it is split across chunks;
 * the final chunk carries ``finish_reason`` and ``usage``.
-
-Typical use in the LLM class::
-
-    asm = StreamAssembler(model, prompt_messages, stop, function_names)
-    for chunk in client.stream(payload):
-        yield from asm.feed(chunk)
-    p, c, cached = usage_from_gigachat(asm.usage)       # asm.usage is None if never sent
-    yield asm.finish(self._calc_response_usage(model, credentials, p, c))
 """
 
 from __future__ import annotations
@@ -26,26 +18,15 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk, LLMResultChunkDelta, LLMUsage
 from dify_plugin.entities.model.message import AssistantPromptMessage, PromptMessage
-from gigachat.models.chat import ChatCompletion, ChatCompletionChunk, FunctionCall, Usage
 
-from gigachat_dify.messages import make_tool_call_id
+from gigachat_dify.chat.tool_calls import make_tool_call_id
 
 logger = logging.getLogger(__name__)
-
-__all__ = [
-    "THINK_CLOSE",
-    "THINK_OPEN",
-    "StreamAssembler",
-    "finish_reason_message",
-    "map_finish_reason",
-    "to_llm_result",
-    "usage_from_gigachat",
-    "usage_report",
-]
 
 THINK_OPEN = "<think>\n"
 THINK_CLOSE = "\n</think>\n"
@@ -86,30 +67,22 @@ def finish_reason_message(reason: str | None) -> str | None:
     return None
 
 
-def usage_from_gigachat(usage: Usage | Mapping[str, Any] | None) -> tuple[int, int, int]:
-    """(prompt_tokens, completion_tokens, cached_tokens) from GigaChat's usage.
+@dataclass(frozen=True)
+class TokenUsage:
+    """What GigaChat billed, in either contract's terms: prompt, completion and cached prompt tokens
+    (``precached_prompt_tokens`` on v1, ``input_tokens_details.cached_tokens`` on v2)."""
 
-    ``cached_tokens`` is ``precached_prompt_tokens`` (prompt tokens served from GigaChat's cache,
-    see the X-Session-ID header). dify_plugin 0.10.2's ``LLMUsage`` has no field for cached tokens,
-    so callers can only log it. A missing usage gives zeros."""
-    if usage is None:
-        return 0, 0, 0
-    if isinstance(usage, Mapping):
-        get = usage.get
-    else:
-
-        def get(key: str, default: Any = None) -> Any:
-            return getattr(usage, key, default)
-
-    return int(get("prompt_tokens") or 0), int(get("completion_tokens") or 0), int(get("precached_prompt_tokens") or 0)
+    prompt: int = 0
+    completion: int = 0
+    cached: int = 0
 
 
-def usage_report(usage: Usage | Mapping[str, Any] | None, response_model: str | None) -> dict[str, Any]:
+def usage_report(usage: TokenUsage | None, response_model: str | None) -> dict[str, Any]:
     """What GigaChat reported beyond Dify's LLMUsage (which has no field for cached tokens in
     dify_plugin 0.10): carried in the final message's `opaque_body`, so it reaches Dify intact."""
-    prompt, completion, cached = usage_from_gigachat(usage)
-    return {"gigachat": {"model_version": response_model, "prompt_tokens": prompt,
-                         "completion_tokens": completion, "precached_prompt_tokens": cached}}
+    usage = usage or TokenUsage()
+    return {"gigachat": {"model_version": response_model, "prompt_tokens": usage.prompt,
+                         "completion_tokens": usage.completion, "precached_prompt_tokens": usage.cached}}
 
 
 class _Call:
@@ -121,12 +94,12 @@ class _Call:
         self.state_id = state_id
 
 
-class StreamAssembler:
-    """Turns GigaChat stream chunks into Dify ``LLMResultChunk``s (see the module docstring).
+class Assembler:
+    """Turns the pieces of a GigaChat answer into Dify ``LLMResultChunk``s (see the module docstring).
 
-    ``feed(chunk)`` returns the chunks to yield now (possibly none); ``finish(usage)`` returns the
+    ``add(...)`` returns the chunks to yield now (possibly none); ``finish(usage)`` returns the
     final chunk (held-back text, the tool calls, ``finish_reason``, ``usage``). After ``finish``
-    the assembler must not be fed again."""
+    the assembler must not be fed again. Contracts subclass it with a ``feed(chunk)`` of their own."""
 
     def __init__(
         self,
@@ -151,7 +124,7 @@ class StreamAssembler:
         #: GigaChat's raw finish reason, as last reported.
         self.gigachat_finish_reason: str | None = None
         #: The last usage GigaChat reported (the final chunk carries it), or None.
-        self.usage: Usage | None = None
+        self.usage: TokenUsage | None = None
         #: The response's model name as GigaChat echoes it (e.g. "GigaChat-2-Max:2.0.28.2").
         self.response_model: str | None = None
 
@@ -169,35 +142,29 @@ class StreamAssembler:
             return "stop"
         return map_finish_reason(self.gigachat_finish_reason) or "stop"
 
-    def feed(self, chunk: ChatCompletionChunk) -> list[LLMResultChunk]:
-        """Process one GigaChat stream chunk; return the Dify chunks to yield now."""
+    def add(
+        self,
+        *,
+        reasoning: str | None = None,
+        content: str | None = None,
+        function_call: Any = None,
+        state_id: str | None = None,
+        finish_reason: str | None = None,
+    ) -> list[LLMResultChunk]:
+        """One piece of the answer, in the order GigaChat sent it; the Dify chunks to yield now."""
         if self._finished:
-            raise RuntimeError("StreamAssembler.feed() called after finish()")
-        if chunk.model:
-            self.response_model = chunk.model
-        if chunk.usage is not None:
-            self.usage = chunk.usage
+            raise RuntimeError("Assembler.add() called after finish()")
         out: list[str] = []
-        for choice in chunk.choices:
-            if choice.index not in (0, None):
-                continue  # only one answer is requested (n is never sent)
-            delta = choice.delta
-            self._on_delta(
-                out,
-                reasoning=delta.reasoning_content,
-                content=delta.content,
-                function_call=delta.function_call,
-                state_id=delta.functions_state_id,
-            )
-            if choice.finish_reason:
-                self._on_finish_reason(out, choice.finish_reason)
+        self._on_delta(out, reasoning=reasoning, content=content, function_call=function_call, state_id=state_id)
+        if finish_reason:
+            self._on_finish_reason(out, finish_reason)
         text = "".join(out)
         return [self._chunk(text)] if text else []
 
     def finish(self, usage: LLMUsage) -> LLMResultChunk:
         """The final chunk: remaining held-back text, the tool calls, finish_reason and usage."""
         if self._finished:
-            raise RuntimeError("StreamAssembler.finish() called twice")
+            raise RuntimeError("Assembler.finish() called twice")
         out: list[str] = []
         self._close_think(out)
         if self._pending:
@@ -212,15 +179,8 @@ class StreamAssembler:
         return self._chunk("".join(out), tool_calls=self._tool_calls(), finish_reason=reason, usage=usage)
 
     # ------------------------------------------------------------------ internals
-    def _on_delta(
-        self,
-        out: list[str],
-        *,
-        reasoning: str | None,
-        content: str | None,
-        function_call: FunctionCall | Mapping[str, Any] | None,
-        state_id: str | None,
-    ) -> None:
+    def _on_delta(self, out: list[str], *, reasoning: str | None, content: str | None, function_call: Any,
+                  state_id: str | None) -> None:
         if reasoning:
             if self._think_closed:
                 # Reasoning after the answer started cannot go back into the think block; keep
@@ -281,11 +241,11 @@ class StreamAssembler:
             return
         out.append(buf)
 
-    def _on_function_call(self, fc: FunctionCall | Mapping[str, Any], state_id: str | None) -> None:
+    def _on_function_call(self, fc: Any, state_id: str | None) -> None:
         if isinstance(fc, Mapping):
             name, arguments = fc.get("name"), fc.get("arguments")
         else:
-            name, arguments = fc.name, fc.arguments
+            name, arguments = getattr(fc, "name", None), getattr(fc, "arguments", None)
         current = self._calls[-1] if self._calls else None
         if current is None or (name and current.name and name != current.name):
             current = _Call(name or None, state_id or self._state_id)
@@ -347,43 +307,12 @@ class StreamAssembler:
         self._index += 1
         return chunk
 
-    # ------------------------------------------------------------------ blocking
-    def _feed_message(self, message: Any, finish_reason: str | None) -> str:
-        out: list[str] = []
-        self._on_delta(
-            out,
-            reasoning=getattr(message, "reasoning_content", None),
-            content=getattr(message, "content", None),
-            function_call=getattr(message, "function_call", None),
-            state_id=getattr(message, "functions_state_id", None),
-        )
-        if finish_reason:
-            self._on_finish_reason(out, finish_reason)
-        return "".join(out)
 
-
-def to_llm_result(
-    model: str,
-    response: ChatCompletion,
-    usage: LLMUsage,
-    *,
-    prompt_messages: Sequence[PromptMessage] | None = None,
-    stop: Sequence[str] | None = None,
-    function_names: Mapping[str, str] | None = None,
-) -> LLMResult:
-    """A blocking GigaChat response as Dify's ``LLMResult``, with the same rules as the stream
-    (think block, stop words, tool calls). ``usage`` comes from ``usage_from_gigachat(response.usage)``
-    through the LLM's ``_calc_response_usage``."""
-    asm = StreamAssembler(model, prompt_messages, stop, function_names)
-    text = ""
-    choice = next((c for c in response.choices if c.index in (0, None)), response.choices[0] if response.choices else None)
-    if choice is not None:
-        text = asm._feed_message(choice.message, choice.finish_reason)
-    final = asm.finish(usage)
-    content = text + (final.delta.message.content or "")
-    return LLMResult(
-        model=model,
-        prompt_messages=[],
-        message=AssistantPromptMessage(content=content, tool_calls=final.delta.message.tool_calls),
-        usage=usage,
-    )
+def to_result(model: str, chunks: Sequence[LLMResultChunk]) -> LLMResult:
+    """A blocking answer: the assembled chunks as one ``LLMResult`` (text joined, the final chunk's
+    tool calls, usage and ``opaque_body``)."""
+    final = chunks[-1]
+    content = "".join(c.delta.message.content for c in chunks if isinstance(c.delta.message.content, str))
+    message = AssistantPromptMessage(content=content, tool_calls=final.delta.message.tool_calls)
+    message.opaque_body = final.delta.message.opaque_body
+    return LLMResult(model=model, prompt_messages=[], message=message, usage=final.delta.usage)

@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 
 from gigachat import GigaChat
 
-from gigachat_dify.credentials import ConnectionSettings
-from gigachat_dify.tls import build_ssl_context
+from gigachat_dify.connection.credentials import ConnectionSettings
+from gigachat_dify.connection.tls import build_ssl_context
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from dify_plugin.errors.model import CredentialsValidateFailedError
 
 from gigachat_dify import redaction
-from gigachat_dify.tls import PemError, normalize_pem
+from gigachat_dify.connection.tls import PemError, normalize_pem
 
 DEFAULT_BASE_URL = "https://gigachat.devices.sberbank.ru/api/v1"
 DEFAULT_AUTH_URL = "https://ngw.devices.sberbank.ru:9443/api/v2/oauth"
@@ -27,8 +27,8 @@ SCOPES = ("GIGACHAT_API_PERS", "GIGACHAT_API_B2B", "GIGACHAT_API_CORP")
 DEFAULT_SCOPE = SCOPES[0]
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 2
-# Personal accounts reportedly allow very few parallel requests; business accounts more.
-DEFAULT_EMBEDDING_CONCURRENCY = {"GIGACHAT_API_PERS": 2, "GIGACHAT_API_B2B": 6, "GIGACHAT_API_CORP": 6}
+# Documented (Nov 2025): individuals get 1 concurrent request, legal entities 10 by default.
+DEFAULT_EMBEDDING_CONCURRENCY = {"GIGACHAT_API_PERS": 1, "GIGACHAT_API_B2B": 6, "GIGACHAT_API_CORP": 6}
 
 # Keyed per process so a fingerprint (which may appear in logs) reveals nothing about the key.
 _FINGERPRINT_SALT = os.urandom(32)

@@ -14,7 +14,7 @@ from typing import Any
 
 from dify_plugin.errors.model import InvokeBadRequestError
 
-from gigachat_dify.tool_schema import inline_refs
+from gigachat_dify.chat.tool_schema import inline_refs
 
 logger = logging.getLogger(__name__)
 

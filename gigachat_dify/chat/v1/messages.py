@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -35,8 +34,9 @@ from dify_plugin.entities.model.message import (
 )
 from dify_plugin.errors.model import InvokeBadRequestError
 
-from gigachat_dify.files import file_kind
-from gigachat_dify.tool_schema import gigachat_function_name
+from gigachat_dify.chat.files import file_kind
+from gigachat_dify.chat.tool_calls import TOOL_CALL_ID_PREFIX, make_tool_call_id, parse_tool_call_id
+from gigachat_dify.chat.tool_schema import gigachat_function_name
 
 logger = logging.getLogger(__name__)
 
@@ -51,34 +51,10 @@ __all__ = [
 ]
 
 MAX_IMAGES_PER_REQUEST = 10
-#: Prefix of tool-call ids that carry a GigaChat ``functions_state_id``. A distinctive prefix (not
-#: the bare uuid) is what guarantees we only ever echo a state id that GigaChat produced: Dify
-#: rebuilds agent history with fresh ``uuid4`` ids and other models use uuids too.
-TOOL_CALL_ID_PREFIX = "gcfs_"
 #: Content of the synthetic result added for a function call that has no result in history.
 NO_RESULT_TEXT = "No result was returned for this function call."
 
 ResolveFile = Callable[[MultiModalPromptMessageContent], str]
-
-
-# --------------------------------------------------------------------------- tool-call ids
-
-
-def make_tool_call_id(functions_state_id: str | None) -> str:
-    """The id Dify shows for a GigaChat function call.
-
-    ``gcfs_<functions_state_id>`` when GigaChat gave a state id, else ``call_<uuid4 hex>``."""
-    if functions_state_id:
-        return f"{TOOL_CALL_ID_PREFIX}{functions_state_id}"
-    return f"call_{uuid.uuid4().hex}"
-
-
-def parse_tool_call_id(tool_call_id: str | None) -> str | None:
-    """The ``functions_state_id`` carried by an id from ``make_tool_call_id``; None otherwise."""
-    if tool_call_id and tool_call_id.startswith(TOOL_CALL_ID_PREFIX):
-        state_id = tool_call_id[len(TOOL_CALL_ID_PREFIX) :]
-        return state_id or None
-    return None
 
 
 # --------------------------------------------------------------------------- helpers

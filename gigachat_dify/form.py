@@ -1,0 +1,110 @@
+"""THE parser of values typed into Dify's forms (provider credentials, model credentials, parameters).
+
+Dify sends form values as strings, booleans or numbers depending on the field type and its
+version; every module reads them through these functions, so a value means the same everywhere.
+Each raises ``FormValueError`` with a message naming the field and what it accepts; callers turn
+it into the Dify error of their context (credentials -> CredentialsValidateFailedError, a model
+parameter -> InvokeBadRequestError). A switch never silently flips: an unknown value is an error.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+__all__ = ["FormValueError", "choice", "get", "is_blank", "number", "switch", "text", "url", "whole_number"]
+
+_TRUE = frozenset({"true", "1", "yes", "on", "support", "enabled"})
+_FALSE = frozenset({"false", "0", "no", "off", "no_support", "disabled"})
+
+
+class FormValueError(ValueError):
+    """A form value is unusable; ``str(exc)`` says which field and what it accepts."""
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def text(value: Any) -> str:
+    """The value as stripped text ('' for None)."""
+    return "" if value is None else str(value).strip()
+
+
+def switch(value: Any, label: str, default: bool) -> bool:
+    """A yes/no field (Dify's switch sends true/false, old forms 'true'/'1', selects 'support')."""
+    if is_blank(value):
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)) and value in (0, 1):
+        return bool(value)
+    word = str(value).strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    raise FormValueError(f"{label} must be on or off (true/false), got '{value}'.")
+
+
+def number(value: Any, label: str, default: float, lo: float, hi: float) -> float:
+    """A finite number within [lo, hi]."""
+    if is_blank(value):
+        return default
+    if isinstance(value, bool):
+        raise FormValueError(f"{label} must be a number between {lo:g} and {hi:g}, got '{value}'.")
+    try:
+        result = float(str(value).strip())
+    except (TypeError, ValueError, OverflowError):
+        raise FormValueError(f"{label} must be a number between {lo:g} and {hi:g}, got '{value}'.") from None
+    if not math.isfinite(result) or not lo <= result <= hi:
+        raise FormValueError(f"{label} must be between {lo:g} and {hi:g}, got {value}.")
+    return result
+
+
+def whole_number(value: Any, label: str, default: int, lo: int, hi: int) -> int:
+    """A whole number within [lo, hi] ('12', 12 and 12.0 are accepted; 12.5 is not)."""
+    if is_blank(value):
+        return default
+    if isinstance(value, bool):
+        raise FormValueError(f"{label} must be a whole number between {lo} and {hi}, got '{value}'.")
+    try:
+        as_float = float(str(value).strip())
+    except (TypeError, ValueError, OverflowError):
+        raise FormValueError(f"{label} must be a whole number between {lo} and {hi}, got '{value}'.") from None
+    if not math.isfinite(as_float) or as_float != int(as_float):
+        raise FormValueError(f"{label} must be a whole number between {lo} and {hi}, got '{value}'.")
+    result = int(as_float)
+    if not lo <= result <= hi:
+        raise FormValueError(f"{label} must be between {lo} and {hi}, got {result}.")
+    return result
+
+
+def choice(value: Any, label: str, options: Iterable[str], default: str) -> str:
+    """One of the select's options."""
+    if is_blank(value):
+        return default
+    options = tuple(options)
+    word = str(value).strip()
+    if word not in options:
+        raise FormValueError(f"{label} must be one of {', '.join(options)}, got '{value}'.")
+    return word
+
+
+def url(value: Any, label: str, default: str) -> str:
+    """An http(s) URL without a trailing slash."""
+    raw = text(value) or default
+    try:
+        parts = urlsplit(raw)
+    except ValueError:  # e.g. "Invalid IPv6 URL" for https://[::1
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
+        raise FormValueError(f"{label} '{raw}' is not a URL: it must start with https:// (for example {default}).")
+    return raw.rstrip("/")
+
+
+def get(form: Mapping[str, Any] | None, key: str) -> Any:
+    """A field of a form that may be None."""
+    return (form or {}).get(key)
