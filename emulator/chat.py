@@ -168,6 +168,16 @@ def _validate_functions(body: dict) -> None:
         raise invalid(f"function_call.name {fc['name']!r} is not among the functions")
 
 
+def check_capabilities(body: dict, capabilities) -> None:
+    """Refuse what this host does not offer for the model (after validation, as the API does)."""
+    model = body["model"]
+    fmt = body.get("response_format")
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        capabilities.check("json_schema", model)
+    if body.get("reasoning_effort") is not None:
+        capabilities.check("reasoning", model)
+
+
 # ---- the deterministic model ----------------------------------------------------------------------
 
 

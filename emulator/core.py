@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 from emulator.api import API_PREFIX, OAUTH_PATH, Api
+from emulator.capabilities import Capabilities
 from emulator.faults import Faults
 from emulator.files import FileStore
 from emulator.oauth import DEFAULT_KEYS
@@ -35,6 +36,7 @@ class Emulator:
         self.port = port
         self.stats = Stats()
         self.faults = Faults()
+        self.capabilities = Capabilities()
         self._tokens = TokenStore()
         self._files = FileStore()
         self._sessions = Sessions()
@@ -149,9 +151,14 @@ class Emulator:
         "function_call" with a function_call, else "stop"; `chunks` splits a stream."""
         self._replies.put(ScriptedReply(content, reasoning_content, function_call, finish_reason, chunks, usage))
 
+    def refuse(self, feature: str, model: str | None = None, status: int = 422, message: str | None = None) -> None:
+        """This host stops offering `feature` (see emulator/capabilities.py) for `model` (None: all)."""
+        self.capabilities.refuse(feature, model, status, message)
+
     def reset(self) -> None:
-        """Healthy and empty again (tokens and files stay): faults, counters, log, scripted replies."""
+        """Healthy and empty again (tokens and files stay): faults, refusals, counters, log, scripted replies."""
         self.faults.clear()
+        self.capabilities.clear()
         self.stats.reset()
         self.clear_log()
         self._replies.clear()

@@ -210,3 +210,18 @@ def test_precached_tokens_is_the_common_message_prefix():
     assert precached_tokens(b, [], files) == 0
     changed = [{"role": "system", "content": "other"}] + b[1:]
     assert precached_tokens(changed, serialize_messages(b), files) == 0
+
+
+def test_a_refused_feature_is_answered_with_the_apis_422_for_that_model_only(api, emu):
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+    body = {"model": "GigaChat-2", "messages": [{"role": "user", "content": "x"}],
+            "response_format": {"type": "json_schema", "schema": schema, "strict": True}}
+    emu.refuse("json_schema", model="GigaChat-2")
+    refused = api.post("/chat/completions", json=body)
+    assert refused.status_code == 422
+    assert refused.json() == {"status": 422, "message": "Invalid params: response_format json_schema is not supported for model GigaChat-2"}
+    assert api.post("/chat/completions", json={**body, "model": "GigaChat-2-Max"}).status_code == 200
+    emu.refuse("reasoning")
+    assert api.post("/chat/completions", json={**body, "model": "GigaChat-2-Max", "reasoning_effort": "high"}).status_code == 422
+    emu.reset()
+    assert api.post("/chat/completions", json=body).status_code == 200
