@@ -320,7 +320,7 @@ class Api:
         return json_response(200, chat.response_body(completion, body["model"]))
 
     def _ep_embeddings(self, req: Request, *, scope: Any) -> Reply:
-        return json_response(200, embeddings.embeddings(self._json(req)))
+        return Response(200, embeddings.embeddings_json(self._json(req)))
 
     def _ep_tokens_count(self, req: Request, *, scope: Any) -> Reply:
         return json_response(200, embeddings.tokens_count(self._json(req)))

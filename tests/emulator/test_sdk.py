@@ -12,6 +12,7 @@ from gigachat.models import Chat, Function, FunctionParameters, Messages
 from pydantic import BaseModel
 
 from emulator import CORP_KEY, DEFAULT_KEY, Emulator
+from emulator.embeddings import vector
 
 from .conftest import make_client
 
@@ -65,17 +66,16 @@ def test_async_client_works(emu):
     assert "".join(p or "" for p in parts) == "Echo: streamed hi"
 
 
-def test_embeddings_are_deterministic_unit_vectors(client):
+def test_sdk_embeddings_are_deterministic_raw_float16_vectors_of_each_models_size(client):
     first = client.embeddings(["First text", "Second text"], model="Embeddings")
     again = client.embeddings(["First text"], model="Embeddings")
     assert [d.index for d in first.data] == [0, 1]
     assert len(first.data[0].embedding) == 1024
-    assert first.data[0].embedding == again.data[0].embedding
+    assert first.data[0].embedding == again.data[0].embedding == vector("Embeddings", "First text")
     assert first.data[0].embedding != first.data[1].embedding
-    assert abs(sum(v * v for v in first.data[0].embedding) - 1) < 1e-9
+    assert 28 < sum(v * v for v in first.data[0].embedding) ** 0.5 < 31  # not unit-norm: ~29 as recorded
     assert first.data[0].usage.prompt_tokens == 7  # as recorded for "First text"
-    other = client.embeddings(["First text"], model="EmbeddingsGigaR")
-    assert other.data[0].embedding != first.data[0].embedding
+    assert [len(client.embeddings(["First text"], model=m).data[0].embedding) for m in ("EmbeddingsGigaR", "GigaEmbeddings-3B-2025-09", "Embeddings-2")] == [2560, 2048, 1024]
 
 
 def test_models_and_model_lookup(client):
