@@ -14,8 +14,8 @@ from urllib.parse import parse_qs
 
 from emulator import catalog, chat, embeddings, files, oauth
 from emulator.errors import NO_SUCH_MODEL, ApiError
-from emulator.faults import Injection, StreamFault
-from emulator.state import Headers, RecordedRequest
+from emulator.faults import Hold, Injection, StreamFault
+from emulator.state import Account, Headers, RecordedRequest
 
 if TYPE_CHECKING:
     from emulator.core import Emulator
@@ -58,6 +58,7 @@ class Request:
     peer_cert: dict | None = None  # verified TLS client certificate (mutual TLS)
     record: RecordedRequest | None = None
     in_flight: bool = False
+    account: Account | None = None  # set while it counts against its account's concurrency
 
 
 @dataclass
@@ -74,6 +75,7 @@ class Stream:
     headers: dict[str, str] = field(default_factory=dict)
     fault: StreamFault | None = None
     chunk_latency: float = 0.0
+    hold: Hold | None = None  # waits after hold.after_events data events
 
 
 @dataclass
@@ -168,6 +170,9 @@ class Api:
         if req.in_flight:
             req.in_flight = False
             self.emu.stats.leave()
+        if req.account is not None:
+            account, req.account = req.account, None
+            self.emu.stats.leave_account(account.id)
         if req.record is not None:
             req.record.status = status
         if status is not None:
@@ -247,18 +252,31 @@ class Api:
             elif decision.kind == "cut_stream":
                 cut_random = StreamFault("cut", decision.after)
 
-        scope = self._authorize(req)
-        if scope is False:
+        account = self._authorize(req)
+        if account is None:
             return error_response(401, "Unauthorized", x_headers)
+        if not emu.stats.enter_account(account.id, emu.concurrency.get(account.kind)):
+            # the account's own limit (personal 1, business 10): the API's 429 with Retry-After
+            emu.stats.count_over_concurrency(account.id)
+            return error_response(429, "Too many requests", {**x_headers, "Retry-After": _seconds(faults.retry_after)})
+        req.account = account
+        hold = faults.take_hold(rel)
+        if hold is not None and hold.after_events is None:
+            hold.block()
         if delay > 0:
-            time.sleep(delay)
+            faults.sleep(delay)
         if cut_random is not None and not (name == "chat" and self._wants_stream(req)):
             return Drop()
         try:
             handler: Callable[..., Reply] = getattr(self, f"_ep_{name}")
-            reply = handler(req, *args, scope=scope)
+            reply = handler(req, *args, scope=account.scope)
         except ApiError as e:
             return json_response(e.status, e.body(), {**x_headers, **e.headers})
+        if hold is not None and hold.after_events is not None:
+            if isinstance(reply, Stream):
+                reply.hold = hold
+            else:
+                hold.block()
         if isinstance(reply, Stream):
             reply.fault = cut_random or faults.take_stream_fault()
             reply.chunk_latency = faults.chunk_latency
@@ -267,17 +285,23 @@ class Api:
         reply.headers = {**x_headers, **reply.headers}
         return reply
 
-    def _authorize(self, req: Request) -> str | None | bool:
-        """The token's scope (None if unknown, e.g. password or mTLS auth), or False: unauthorized."""
+    def _authorize(self, req: Request) -> Account | None:
+        """Whose request this is (a verified client certificate, else the bearer token), or None:
+        unauthorized."""
         if req.peer_cert:
-            if req.record is not None:
-                req.record.client_id = certificate_id(req.peer_cert)
-            return None
-        token = _bearer(req.headers.get("Authorization"))
-        info = self.emu._tokens.check(token) if token else None
-        if info is not None and req.record is not None:
-            req.record.client_id = info.owner
-        return False if info is None else info.scope
+            account = Account(certificate_id(req.peer_cert), "certificate")
+        else:
+            token = _bearer(req.headers.get("Authorization"))
+            info = self.emu._tokens.check(token) if token else None
+            if info is None:
+                return None
+            if info.scope is None:
+                account = Account(f"user:{info.owner}", "user")
+            else:
+                account = Account(str(info.owner), info.scope, info.scope)
+        if req.record is not None:
+            req.record.client_id = account.id
+        return account
 
     def _injected(self, rule: Injection, x_headers: dict[str, str] | None = None) -> Reply:
         self.emu.stats.count_fault(f"status:{rule.status}")

@@ -27,6 +27,30 @@ class StreamFault:
     count: int = 1
 
 
+class Hold:
+    """Requests that stop and wait until the test releases them, so a test can have exactly N
+    requests in flight (counted against their accounts) without relying on timing."""
+
+    def __init__(self, count: int, path: str | None, after_events: int | None):
+        self.count = count  # requests still to catch
+        self.path = path
+        self.after_events = after_events  # None: before the endpoint runs; k: a stream after k data events
+        self._arrived = threading.Semaphore(0)
+        self._released = threading.Event()
+
+    def block(self) -> None:
+        """Called by the server thread of a caught request."""
+        self._arrived.release()
+        self._released.wait()
+
+    def wait_arrived(self, n: int = 1, timeout: float = 10.0) -> bool:
+        """Until `n` more caught requests are waiting (`timeout` only guards against a hang)."""
+        return all(self._arrived.acquire(timeout=timeout) for _ in range(n))
+
+    def release(self) -> None:
+        self._released.set()
+
+
 @dataclass
 class Decision:
     """What the random mode picked for one request."""
@@ -48,14 +72,22 @@ class Faults:
     # ---- what tests call ----------------------------------------------------------------------
 
     def clear(self) -> None:
-        """Back to a healthy server (also accepts connections again)."""
+        """Back to a healthy server (also accepts connections again). Requests sleeping in a
+        latency, slow or stall fault wake up and go on at once."""
         with self._lock:
+            wake = getattr(self, "_wake", None)
+            self._wake = threading.Event()
+            if wake is not None:
+                wake.set()
             self.latency = 0.0
             self.chunk_latency = 0.0
             self.concurrency_cap: int | None = None
             self.retry_after: float = 1
             self._injections: list[Injection] = []
             self._stream_faults: list[StreamFault] = []
+            for hold in getattr(self, "_holds", []):
+                hold.release()  # nobody stays stuck
+            self._holds: list[Hold] = []
             self._rng: _random.Random | None = None
             self._rates: dict[str, float] = {}
             self.slow_seconds = 3.0
@@ -79,6 +111,23 @@ class Faults:
         429s always carry Retry-After (`retry_after`, else `faults.retry_after`)."""
         with self._lock:
             self._injections.append(Injection(status, count, path, retry_after, body))
+
+    def hold(self, count: int = 1, path: str | None = None, after_events: int | None = None) -> Hold:
+        """The next `count` API requests matching `path` (None: any) wait, in flight, until
+        `hold.release()` (or clear()). `after_events=k`: a stream waits after its k-th data event
+        (other replies just before they are sent)."""
+        hold = Hold(count, path, after_events)
+        with self._lock:
+            self._holds.append(hold)
+        return hold
+
+    def take_hold(self, path: str) -> Hold | None:
+        with self._lock:
+            for hold in self._holds:
+                if hold.count > 0 and hold.path in (None, path):
+                    hold.count -= 1
+                    return hold
+        return None
 
     def cut_stream_after(self, k: int, count: int = 1) -> None:
         """The next `count` streams send `k` data events, then the connection closes without [DONE]."""
@@ -124,6 +173,12 @@ class Faults:
                 self.slow_seconds = float(slow_seconds)
 
     # ---- what the server asks -----------------------------------------------------------------
+
+    def sleep(self, seconds: float) -> None:
+        """A fault's delay, cut short by clear()."""
+        with self._lock:
+            wake = self._wake
+        wake.wait(seconds)
 
     def take_injection(self, path: str, is_api: bool) -> Injection | None:
         with self._lock:

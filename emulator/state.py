@@ -19,6 +19,7 @@ class Stats:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self.in_flight = 0
+        self.in_flight_by_account: Counter[str] = Counter()
         self.reset()
 
     def reset(self) -> None:
@@ -31,6 +32,9 @@ class Stats:
             self.rate_limited = 0  # 429s sent, whatever the cause
             self.faults: Counter[str] = Counter()  # injected faults by kind ("status:503", "cut_stream", ...)
             self.tls_refused = 0  # TLS handshakes that failed (no/unverified client certificate, not TLS at all)
+            # account id -> most API requests it had in flight at once
+            self.max_concurrency_by_account: Counter[str] = Counter(self.in_flight_by_account)
+            self.over_concurrency: Counter[str] = Counter()  # account id -> 429s for its concurrency limit
             self._cond.notify_all()
 
     def wait_until(self, predicate: Callable[[Stats], bool], timeout: float = 10.0) -> bool:
@@ -90,6 +94,32 @@ class Stats:
     def leave(self) -> None:
         def change():
             self.in_flight -= 1
+
+        self._update(change)
+
+    def enter_account(self, account: str, limit: int | None) -> bool:
+        """An API request of `account` starts, unless it already has `limit` in flight (None: no
+        limit): then False and nothing is counted."""
+
+        def change():
+            if limit is not None and self.in_flight_by_account[account] >= limit:
+                return False
+            self.in_flight_by_account[account] += 1
+            self.max_concurrency_by_account[account] = max(
+                self.max_concurrency_by_account[account], self.in_flight_by_account[account]
+            )
+            return True
+
+        return self._update(change)
+
+    def count_over_concurrency(self, account: str) -> None:
+        self._update(lambda: self.over_concurrency.update((account,)))
+
+    def leave_account(self, account: str) -> None:
+        def change():
+            self.in_flight_by_account[account] -= 1
+            if self.in_flight_by_account[account] <= 0:
+                del self.in_flight_by_account[account]
 
         self._update(change)
 
@@ -158,8 +188,17 @@ class RecordedRequest:
 @dataclass
 class TokenInfo:
     expires_at_ms: int
-    scope: str | None
+    scope: str | None  # None: a user/password token
     owner: str | None = None  # client id of the key (or the user) the token was issued to
+
+
+@dataclass(frozen=True)
+class Account:
+    """Who an API request is from, for limits counted per account."""
+
+    id: str  # the key's client id, "user:<name>" (user/password) or "cert:<CN>:<serial>" (mutual TLS)
+    kind: str  # the key of Emulator.concurrency: the token's scope, "user" or "certificate"
+    scope: str | None = None
 
 
 class TokenStore:

@@ -5,6 +5,7 @@ import httpx
 import pytest
 from gigachat.exceptions import RateLimitError, ServerError
 
+from emulator import B2B_KEY
 from emulator.faults import Faults
 
 from .conftest import SHARED_SSL, get_token, make_client
@@ -114,7 +115,7 @@ def test_chunk_latency_spaces_stream_chunks(emu, client):
 def test_concurrency_cap_answers_429_and_counts(emu):
     emu.faults.concurrency_cap = 1
     emu.faults.latency = 0.3
-    token = get_token(emu)
+    token = get_token(emu, B2B_KEY, "GIGACHAT_API_B2B")  # the global cap, not a personal account's limit
     statuses = []
 
     def call():
@@ -162,7 +163,7 @@ def test_random_faults_are_seeded_counted_and_survivable(emu):
         emu.faults.random(seed, {"429": 0.1, "500": 0.1, "502": 0.05, "503": 0.05, "cut_stream": 0.1, "slow": 0.05, "expire_token": 0.1}, slow_seconds=0.5)
         emu.faults.retry_after = 0
         outcomes = []
-        with make_client(emu, timeout=0.25) as c:
+        with make_client(emu, timeout=0.25, credentials=B2B_KEY, scope="GIGACHAT_API_B2B") as c:
             for i in range(40):
                 try:
                     if i % 2:
