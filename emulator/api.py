@@ -340,7 +340,7 @@ class Api:
         emu = self.emu
         body = self._json(req)
         chat.validate_chat(body, emu._files)
-        chat.check_capabilities(body, emu.capabilities)
+        chat.check_capabilities(body, emu.capabilities, emu._files)
         scripted = emu._replies.take()
         session = req.headers.get("X-Session-ID")
         previous = emu._sessions.swap(session, chat.serialize_messages(body["messages"])) if session else []

@@ -105,7 +105,7 @@ def _validate_attachments(messages: list, files: FileStore) -> None:
         images += in_message
     if images > MAX_IMAGES_PER_REQUEST:
         raise invalid(f"too many images in request: {images} (at most {MAX_IMAGES_PER_REQUEST})")
-    if media_bytes > MEDIA_PER_REQUEST_LIMIT:
+    if media_bytes >= MEDIA_PER_REQUEST_LIMIT:  # the docs: "less than 80 MB"
         raise ApiError(413, "Attachments are too large: images and audio of one request must be under 80 MB")
 
 
@@ -168,7 +168,12 @@ def _validate_functions(body: dict) -> None:
         raise invalid(f"function_call.name {fc['name']!r} is not among the functions")
 
 
-def check_capabilities(body: dict, capabilities) -> None:
+def attachment_kinds(messages: list[dict], files: FileStore) -> set[str]:
+    """Kinds ("image", "document", "audio") of the files attached to a validated request."""
+    return {kind_of(files.get(a).mime) for m in messages for a in m.get("attachments") or () if files.get(a)} - {None}
+
+
+def check_capabilities(body: dict, capabilities, files: FileStore | None = None) -> None:
     """Refuse what this host does not offer for the model (after validation, as the API does)."""
     model = body["model"]
     fmt = body.get("response_format")
@@ -176,6 +181,8 @@ def check_capabilities(body: dict, capabilities) -> None:
         capabilities.check("json_schema", model)
     if body.get("reasoning_effort") is not None:
         capabilities.check("reasoning", model)
+    if files is not None and "audio" in attachment_kinds(body["messages"], files):
+        capabilities.check("audio", model)
 
 
 # ---- the deterministic model ----------------------------------------------------------------------
