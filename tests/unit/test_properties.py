@@ -91,6 +91,8 @@ def _strict_json(text: str):
 class EmulatorFiles:
     """``resolve_file`` for convert_messages: files.load (the real checks) + the emulator's file store."""
 
+    accepts = frozenset({"image", "document"})
+
     def __init__(self) -> None:
         self.store = FileStore()
         self.calls = 0
