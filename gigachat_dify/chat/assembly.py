@@ -24,6 +24,7 @@ from typing import Any
 from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk, LLMResultChunkDelta, LLMUsage
 from dify_plugin.entities.model.message import AssistantPromptMessage, PromptMessage
 
+from gigachat_dify.chat.json_values import coerce
 from gigachat_dify.chat.tool_calls import make_tool_call_id
 
 logger = logging.getLogger(__name__)
@@ -107,12 +108,19 @@ class Assembler:
         prompt_messages: Sequence[PromptMessage] | None = None,
         stop: Sequence[str] | None = None,
         function_names: Mapping[str, str] | None = None,
+        *,
+        argument_schemas: Mapping[str, Any] | None = None,
+        show_reasoning: bool = True,
     ):
         self.model = model
         self.prompt_messages = list(prompt_messages or [])
         self.stop = sorted({s for s in (stop or []) if s}, key=len)
         self._max_stop = max((len(s) for s in self.stop), default=0)
         self.function_names = dict(function_names or {})
+        #: {GigaChat function name: the tool's own schema}: arguments get their declared types back.
+        self.argument_schemas = dict(argument_schemas or {})
+        #: False for structured output, whose answer must be the JSON alone.
+        self.show_reasoning = show_reasoning
         self._pending = ""  # answer text held back: it may be the start of a stop word
         self._stopped = False  # a stop word was reached: the rest of the answer is discarded
         self._think_open = False
@@ -181,7 +189,9 @@ class Assembler:
     # ------------------------------------------------------------------ internals
     def _on_delta(self, out: list[str], *, reasoning: str | None, content: str | None, function_call: Any,
                   state_id: str | None) -> None:
-        if reasoning:
+        if reasoning and not self.show_reasoning:
+            logger.debug("reasoning text not shown in a structured answer (%d chars)", len(reasoning))
+        elif reasoning:
             if self._think_closed:
                 # Reasoning after the answer started cannot go back into the think block; keep
                 # it out of the answer (it is not answer text) but do not lose it silently.
@@ -280,7 +290,8 @@ class Assembler:
                     type="function",
                     function=AssistantPromptMessage.ToolCall.ToolCallFunction(
                         name=self.function_names.get(c.name, c.name),
-                        arguments=json.dumps(c.arguments, ensure_ascii=False),
+                        arguments=json.dumps(coerce(c.arguments, self.argument_schemas.get(c.name)),
+                                             ensure_ascii=False),
                     ),
                 )
             )

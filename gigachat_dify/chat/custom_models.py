@@ -6,22 +6,17 @@ offer the same parameters; features come from the form's switches.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
-import yaml
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelFeature, ModelPropertyKey, ModelType, ParameterRule
 
-_LLM_DIR = Path(__file__).resolve().parents[2] / "models" / "llm"
+from gigachat_dify.chat.catalogue import model_yaml
+
 _TEMPLATE_MODEL = "GigaChat-2.yaml"
-_STRUCTURED_TEMPLATE = "GigaChat-3-Ultra.yaml"
+_STRUCTURED_RULES = ("response_format", "json_schema")
 
 
-@lru_cache(maxsize=None)
 def _rules(filename: str) -> tuple[dict, ...]:
-    with open(_LLM_DIR / filename, encoding="utf-8") as fh:
-        return tuple(yaml.safe_load(fh)["parameter_rules"])
+    return tuple(model_yaml(filename)["parameter_rules"])
 
 
 def _int(credentials: dict, key: str, default: int) -> int:
@@ -46,10 +41,12 @@ def llm_entity(model: str, credentials: dict) -> AIModelEntity:
         features.append(ModelFeature.VISION)
     if _on(credentials, "document_support"):
         features.append(ModelFeature.DOCUMENT)
-    rules = [dict(r) for r in _rules(_TEMPLATE_MODEL)]
-    if _on(credentials, "structured_output"):
+    # Structured output works on any chat model (natively or by the plugin's fallback): on unless
+    # the form switches it off; its rules are offered only with the feature.
+    structured = _on(credentials, "structured_output", "support")
+    rules = [dict(r) for r in _rules(_TEMPLATE_MODEL) if structured or r["name"] not in _STRUCTURED_RULES]
+    if structured:
         features.append(ModelFeature.STRUCTURED_OUTPUT)
-        rules += [dict(r) for r in _rules(_STRUCTURED_TEMPLATE) if r["name"] in ("response_format", "json_schema")]
     for rule in rules:
         if rule["name"] == "max_tokens":
             rule["max"] = max_out
