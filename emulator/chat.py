@@ -19,8 +19,10 @@ from emulator.tokens import count_tokens, split_tokens
 ROLES = ("system", "user", "assistant", "function", "search_result", "function_in_progress")
 MAX_IMAGES_PER_REQUEST = 10
 TOKENS_PER_STREAM_CHUNK = 4
-# Prompt accounting calibrated on the recordings: one short user message costs its tokens + 10.
+# Prompt accounting calibrated on the recordings: one short user message costs its tokens + 10
+# (GigaChat 2, Jan 2026: 17 for 7 tokens), + 6 on GigaChat-3 (Apr 2026: 24 for 18 tokens).
 PROMPT_BASE_TOKENS = 6
+PROMPT_BASE_TOKENS_GIGACHAT_3 = 2
 TOKENS_PER_MESSAGE = 4
 TOKENS_PER_ATTACHMENT = 256  # images and binary documents; text files count their text
 
@@ -217,7 +219,8 @@ def message_tokens(m: dict, files: FileStore) -> int:
 
 
 def prompt_tokens(body: dict, files: FileStore) -> int:
-    n = PROMPT_BASE_TOKENS + sum(message_tokens(m, files) for m in body["messages"])
+    base = PROMPT_BASE_TOKENS_GIGACHAT_3 if catalog.is_gigachat_3(body["model"]) else PROMPT_BASE_TOKENS
+    n = base + sum(message_tokens(m, files) for m in body["messages"])
     if body.get("functions"):
         n += count_tokens(json.dumps(body["functions"], ensure_ascii=False))
     return n
@@ -346,7 +349,7 @@ def response_body(c: Completion, model: str) -> dict:
         "choices": [{"message": message, "index": 0, "finish_reason": c.finish_reason}],
         "created": int(time.time()),
         "model": catalog.versioned(model),
-        "object": "chat.completion",
+        "object": catalog.completion_object(model),
         "usage": c.usage,
     }
 
