@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -76,6 +77,7 @@ class Stream:
     fault: StreamFault | None = None
     chunk_latency: float = 0.0
     hold: Hold | None = None  # waits after hold.after_events data events
+    wake: threading.Event | None = None  # ends the stream's fault sleeps early (faults.clear())
 
 
 @dataclass
@@ -224,6 +226,7 @@ class Api:
     def _api(self, req: Request, rel: str, name: str, args: tuple[str, ...]) -> Reply:
         emu, faults = self.emu, self.emu.faults
         x_headers = self._x_headers(req)
+        wake = faults.waker()  # this request's fault sleeps end when faults are cleared
         req.in_flight = True
         in_flight = emu.stats.enter()
         cap = faults.concurrency_cap
@@ -234,24 +237,6 @@ class Api:
         if injected:
             return self._injected(injected, x_headers)
 
-        delay = faults.latency
-        cut_random: StreamFault | None = None
-        decision = faults.roll()
-        if decision is not None:
-            emu.stats.count_fault(f"random:{decision.kind}")
-            if decision.kind in ("429", "500", "502", "503"):
-                status = int(decision.kind)
-                extra = {"Retry-After": _seconds(faults.retry_after)} if status == 429 else {}
-                return error_response(status, None, {**x_headers, **extra})
-            if decision.kind == "slow":
-                delay += faults.slow_seconds
-            elif decision.kind == "expire_token":
-                token = _bearer(req.headers.get("Authorization"))
-                if token:
-                    emu._tokens.expire(token)
-            elif decision.kind == "cut_stream":
-                cut_random = StreamFault("cut", decision.after)
-
         account = self._authorize(req)
         if account is None:
             return error_response(401, "Unauthorized", x_headers)
@@ -260,11 +245,35 @@ class Api:
             emu.stats.count_over_concurrency(account.id)
             return error_response(429, "Too many requests", {**x_headers, "Retry-After": _seconds(faults.retry_after)})
         req.account = account
+
+        # Random mode decides after authorization: a request turned away with 401 (its token
+        # really expired) takes no decision, so its retry gets the decision it would have got.
+        delay = faults.latency
+        cut_random: StreamFault | None = None
+        decision = faults.roll(f"{req.method} {rel}\0".encode() + req.body)
+        if decision is not None:
+            emu.stats.count_fault(f"random:{decision.kind}")
+            if decision.kind in ("429", "500", "502", "503"):
+                status = int(decision.kind)
+                extra = {"Retry-After": _seconds(faults.retry_after)} if status == 429 else {}
+                return error_response(status, None, {**x_headers, **extra})
+            if decision.kind == "expire_token":
+                # answered as an expired token is; the token keeps working for other requests, so
+                # no other request's outcome depends on whether it came before or after this one
+                # (faults.expire_tokens() expires every token for real)
+                return error_response(401, "Unauthorized", x_headers)
+            if decision.kind == "reset":
+                return Drop()
+            if decision.kind == "slow":
+                delay += faults.slow_seconds
+            elif decision.kind == "cut_stream":
+                cut_random = StreamFault("cut", decision.after)
+
         hold = faults.take_hold(rel)
         if hold is not None and hold.after_events is None:
             hold.block()
         if delay > 0:
-            faults.sleep(delay)
+            self.fault_sleep(delay, wake)
         if cut_random is not None and not (name == "chat" and self._wants_stream(req)):
             return Drop()
         try:
@@ -280,10 +289,20 @@ class Api:
         if isinstance(reply, Stream):
             reply.fault = cut_random or faults.take_stream_fault()
             reply.chunk_latency = faults.chunk_latency
+            reply.wake = wake
             if reply.fault is not None and cut_random is None:
                 emu.stats.count_fault(f"{reply.fault.kind}_stream")
         reply.headers = {**x_headers, **reply.headers}
         return reply
+
+    def fault_sleep(self, seconds: float, wake: threading.Event) -> None:
+        """A fault's delay (latency, slow, stall, chunk latency): over early when faults are cleared.
+        `emu.stats.sleeping` lets tests see a request waiting in one, without timing it."""
+        self.emu.stats.begin_sleep()
+        try:
+            wake.wait(seconds)
+        finally:
+            self.emu.stats.end_sleep()
 
     def _authorize(self, req: Request) -> Account | None:
         """Whose request this is (a verified client certificate, else the bearer token), or None:

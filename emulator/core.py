@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ssl
 import threading
-from typing import Any
+import time
+from typing import Any, Callable
 
 from emulator.api import API_PREFIX, OAUTH_PATH, Api
 from emulator.capabilities import Capabilities
@@ -44,7 +45,8 @@ class Emulator:
     a dict overrides the kinds it names, a value None lifts that limit, concurrency=None lifts
     all); beyond it 429 "Too many requests" + Retry-After (`faults.retry_after`). Tests may
     change `emu.concurrency[...]`; reset() restores the constructed limits. `faults.concurrency_cap`
-    is a separate cap on all requests together."""
+    is a separate cap on all requests together.
+    `clock`: unix seconds for issuing and expiring tokens (tests pass a fake one)."""
 
     def __init__(
         self,
@@ -58,6 +60,7 @@ class Emulator:
         oauth_rate_limit: int | None = OAUTH_REQUESTS_PER_SECOND,
         require_client_cert: bool = False,
         concurrency: dict[str, int | None] | None = DEFAULT_CONCURRENCY,
+        clock: Callable[[], float] = time.time,
     ):
         if oauth_shape not in TOKEN_SHAPES:
             raise ValueError(f"oauth_shape must be one of {TOKEN_SHAPES}")
@@ -77,7 +80,7 @@ class Emulator:
         self.stats = Stats()
         self.faults = Faults()
         self.capabilities = Capabilities()
-        self._tokens = TokenStore()
+        self._tokens = TokenStore(clock)
         self._files = FileStore()
         self._sessions = Sessions()
         self._replies = ReplyQueue()

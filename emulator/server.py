@@ -250,9 +250,9 @@ class _Handler(BaseHTTPRequestHandler):
                         finish(200)
                         self._abort()
                         return
-                    self.server.faults.sleep(fault.seconds)
+                    self.server.api.fault_sleep(fault.seconds, stream.wake)
                 elif i > 0 and stream.chunk_latency > 0:
-                    self.server.faults.sleep(stream.chunk_latency)
+                    self.server.api.fault_sleep(stream.chunk_latency, stream.wake)
                 self.wfile.write(b"%X\r\n%s\r\n" % (len(event), event))
                 self.wfile.flush()
             finish(200)
