@@ -133,8 +133,7 @@ def validate_model(credentials: dict, model: str, model_type: str) -> None:
     settings = parse_credentials(credentials)
     client = get_client(settings)
     listed = _step(lambda: _listed_models(client), "Base URL", settings.base_url,
-                   "is not a GigaChat API: GET /models did not answer with GigaChat's model list. "
-                   "The default is https://gigachat.devices.sberbank.ru/api/v1.")
+                   f"is not a GigaChat API: GET /models did not answer with GigaChat's model list. {HOSTS_HINT}")
     wanted = LISTED_TYPES[model_type]
     entries = [(_base_name(m.id_), m.type_) for m in listed.data]
     kinds = {kind for name, kind in entries if name == _base_name(model)}
@@ -153,8 +152,8 @@ def validate_model(credentials: dict, model: str, model_type: str) -> None:
     try:
         _probe(client, model, model_type)
     except Exception as exc:
-        problem = _connection_problem(exc, "Base URL", settings.base_url)
-        reason = str(problem) if problem else describe(exc)[1]
+        kind = transport_failure(exc)
+        reason = transport_message(kind, f"the Base URL ({settings.base_url})", exc) if kind else describe(exc)[1]
         raise _fail(
             f"GigaChat's model list for this account does not name '{model}', and one minimal paid test "
             f"request failed: {reason} {_PLURALS[wanted]} this account has, closest first: {offered}."
