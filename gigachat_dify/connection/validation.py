@@ -102,7 +102,8 @@ class _ModelList(sdk_models.Models):
 
 @_with_auth
 def _listed_models(client) -> _ModelList:
-    """The SDK's own GET /models (its token, connection and errors), keeping each model's type."""
+    """The SDK's own GET /models (its token, connection and errors), keeping each model's type.
+    Uses SDK internals (`_with_auth`, `_client`), as embeddings/http.py does: the SDK is pinned <0.3."""
     return execute_request_sync(client._client, {"method": "GET", "url": "/models",
                                                  "headers": build_headers(client.token)}, _ModelList)
 
