@@ -16,6 +16,9 @@ from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelFeature, M
 _LLM_DIR = Path(__file__).resolve().parents[2] / "models" / "llm"
 _TEMPLATE_MODEL = "GigaChat-2.yaml"
 _STRUCTURED_TEMPLATE = "GigaChat-3-Ultra.yaml"
+#: Model credential form field -> the parameter rule it adds (GigaChat's v2 built-in tools).
+_BUILTIN_TOOL_FIELDS = {"web_search_tool": "web_search", "image_generation_tool": "image_generation",
+                        "code_interpreter_tool": "code_interpreter"}
 
 
 @lru_cache(maxsize=None)
@@ -46,10 +49,15 @@ def llm_entity(model: str, credentials: dict) -> AIModelEntity:
         features.append(ModelFeature.VISION)
     if _on(credentials, "document_support"):
         features.append(ModelFeature.DOCUMENT)
+    if _on(credentials, "audio_support"):
+        features.append(ModelFeature.AUDIO)
     rules = [dict(r) for r in _rules(_TEMPLATE_MODEL)]
     if _on(credentials, "structured_output"):
         features.append(ModelFeature.STRUCTURED_OUTPUT)
         rules += [dict(r) for r in _rules(_STRUCTURED_TEMPLATE) if r["name"] in ("response_format", "json_schema")]
+    # GigaChat's built-in tools (v2): the switch rules of the model that has them all.
+    builtin = {rule for field, rule in _BUILTIN_TOOL_FIELDS.items() if _on(credentials, field)}
+    rules += [dict(r) for r in _rules(_STRUCTURED_TEMPLATE) if r["name"] in builtin]
     for rule in rules:
         if rule["name"] == "max_tokens":
             rule["max"] = max_out

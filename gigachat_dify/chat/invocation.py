@@ -1,6 +1,6 @@
 """One Dify LLM invocation: THE place that decides which GigaChat contract serves it, and what both share.
 
-``prepare`` converts what Dify sent through the chosen contract (``chat/v1`` today), ``complete`` and
+``prepare`` converts what Dify sent through the chosen contract (``chat/v1`` or ``chat/v2``), ``complete`` and
 ``stream`` run it with what does not depend on the contract: the shared client, retries that never
 duplicate output, the X-Session-ID prompt-cache header, the assembler's rules and the usage report.
 Knows nothing of Dify's model classes; ``models/llm/llm.py`` only hands over what Dify sent.
@@ -24,7 +24,10 @@ from gigachat.context import session_id_cvar
 from gigachat_dify import retry
 from gigachat_dify.chat import files
 from gigachat_dify.chat.assembly import TokenUsage, to_result, usage_report
+from gigachat_dify.chat.media import Images
 from gigachat_dify.chat.v1 import call as v1
+from gigachat_dify.chat.v2 import call as v2
+from gigachat_dify.chat.v2.params import builtin_tools
 from gigachat_dify.connection.clients import get_client
 from gigachat_dify.connection.credentials import ConnectionSettings
 
@@ -39,7 +42,7 @@ class ChatRequest:
     model: str
     settings: ConnectionSettings
     client: GigaChat
-    contract: ModuleType  # chat/v1/call.py (a module with build/send/open_stream/Assembler)
+    contract: ModuleType  # chat/v1/call.py or chat/v2/call.py (build/send/open_stream/Assembler)
     payload: dict[str, Any]
     prompt_messages: list = field(default_factory=list)
     stop: list[str] = field(default_factory=list)
@@ -68,7 +71,7 @@ def make_file_resolver(settings: ConnectionSettings, client: GigaChat, accepts: 
 
     def resolve(part) -> str:
         kind = files.file_kind(part)
-        if kind in ("image", "document") and kind not in accepts:
+        if kind in ("image", "document", "audio") and kind not in accepts:
             raise InvokeBadRequestError(
                 f"This model does not support {kind}s. Choose a model that does (images: GigaChat-2-Max; "
                 f"documents: GigaChat-2-Pro, -2-Max, -3-Ultra), or enable {kind}s for a customizable model."
@@ -79,8 +82,10 @@ def make_file_resolver(settings: ConnectionSettings, client: GigaChat, accepts: 
 
 
 def choose_contract(model_parameters: dict) -> ModuleType:
-    """Which contract serves this request. Every request goes through v1, the proven path."""
-    return v1
+    """Which contract serves this request: v2 when it switches on one of GigaChat's built-in tools
+    (web search, image generation, code interpreter: only v2 offers them), else v1, the proven
+    path every feature of the plugin is built and recorded on."""
+    return v2 if builtin_tools(model_parameters).any else v1
 
 
 def prepare(
@@ -97,6 +102,7 @@ def prepare(
 ) -> ChatRequest:
     client = get_client(settings)
     contract = choose_contract(model_parameters)
+    files.check_request_media(prompt_messages)
     resolve_file = make_file_resolver(settings, client, accepts_files) if accepts_files else None
     payload, names = contract.build(model, prompt_messages, model_parameters, tools, stream, resolve_file)
     return ChatRequest(model, settings, client, contract, payload, list(prompt_messages), list(stop or []),
@@ -113,8 +119,24 @@ def _session_header(session_id: str | None):
             session_id_cvar.reset(token)
 
 
-def _assembler(request: ChatRequest):
-    return request.contract.Assembler(request.model, request.prompt_messages, request.stop, request.function_names)
+def _images(request: ChatRequest, *, blocking: bool) -> Images:
+    """Generated files: downloaded with the shared client and retry policy; each one's id is
+    remembered by content hash, so an image sent back later is not uploaded again."""
+    client, settings = request.client, request.settings
+
+    def download(file_id: str) -> str:
+        return retry.call_with_retries(lambda: client.get_image(file_id), settings.max_retries).content
+
+    def remember(file_id: str, data: bytes, mime: str) -> None:
+        payload = files.FilePayload("image", f"{file_id}.{mime.rsplit('/', 1)[-1]}", mime, data)
+        files.UPLOADS.get_or_upload(settings.fingerprint, payload, lambda _: file_id)
+
+    return Images(download, remember=remember, cumulative=blocking)
+
+
+def _assembler(request: ChatRequest, *, blocking: bool = False):
+    return request.contract.Assembler(request.model, request.prompt_messages, request.stop, request.function_names,
+                                      images=_images(request, blocking=blocking))
 
 
 def _final(asm, price: Price) -> LLMResultChunk:
@@ -128,9 +150,9 @@ def complete(request: ChatRequest, price: Price) -> LLMResult:
     with _session_header(request.session_id):
         response = retry.call_with_retries(lambda: request.contract.send(request.client, request.payload),
                                            request.settings.max_retries)
-    asm = _assembler(request)
+    asm = _assembler(request, blocking=True)
     chunks = asm.feed_response(response)
-    return to_result(request.model, [*chunks, _final(asm, price)])
+    return to_result(request.model, [*chunks, *asm.flush(), _final(asm, price)])
 
 
 def stream(request: ChatRequest, price: Price) -> Iterator[LLMResultChunk]:
@@ -142,4 +164,5 @@ def stream(request: ChatRequest, price: Price) -> Iterator[LLMResultChunk]:
             yield from asm.feed(chunk)
             if asm.stopped_by_stop_word:
                 break  # Dify's stop word reached: stop paying for tokens nobody will see
+    yield from asm.flush()
     yield _final(asm, price)

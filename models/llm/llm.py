@@ -57,7 +57,8 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
                 stop=stop,
                 stream=stream,
                 accepts_files=frozenset(
-                    kind for kind, feature in (("image", ModelFeature.VISION), ("document", ModelFeature.DOCUMENT))
+                    kind for kind, feature in (("image", ModelFeature.VISION), ("document", ModelFeature.DOCUMENT),
+                                                ("audio", ModelFeature.AUDIO))
                     if feature in features
                 ),
                 conversation_id=_conversation_id(),

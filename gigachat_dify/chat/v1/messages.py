@@ -139,7 +139,7 @@ def _check_request_files(messages: Sequence[PromptMessage], resolve_file: Resolv
             if not isinstance(part, MultiModalPromptMessageContent):
                 continue
             kind = file_kind(part)
-            if kind in ("audio", "video"):
+            if kind == "video":
                 raise InvokeBadRequestError(
                     f"GigaChat models in this plugin cannot take {kind} input. "
                     f"Remove the {kind} file from the request, or turn it into text first "
@@ -147,7 +147,7 @@ def _check_request_files(messages: Sequence[PromptMessage], resolve_file: Resolv
                 )
             if kind == "image":
                 images += 1
-            if kind in ("image", "document") and resolve_file is None:
+            if kind in ("image", "document", "audio") and resolve_file is None:
                 raise InvokeBadRequestError(
                     f"This model does not support {kind}s: the request contains a {kind} "
                     f"({part.filename or part.mime_type}). Choose a model that supports files, "
