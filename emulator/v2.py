@@ -59,14 +59,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator import catalog
+from emulator import catalog, chat
 from emulator.chat import MAX_IMAGES_PER_REQUEST, TOKENS_PER_ATTACHMENT, TOKENS_PER_STREAM_CHUNK, attachment_line
 from emulator.errors import NO_SUCH_MODEL, ApiError, invalid
 from emulator.files import MEDIA_PER_REQUEST_LIMIT, FileStore, kind_of
 from emulator.schema_rules import FUNCTION_NAME, function_schema_problems, make_instance
 from emulator.state import ScriptedReply
 from emulator.tokens import count_tokens, split_tokens
-from emulator.v2_images import make_jpeg
+from emulator.v2_images import IMAGE_TRIGGERS, make_jpeg
 
 PATH = "/api/v2/chat/completions"
 ROLES = ("system", "user", "assistant", "tool", "reasoning", "function")
@@ -81,17 +81,13 @@ TOKENS_PER_SOURCE = 1000
 
 _TRIGGERS = {
     "web_search": ("search", "web", "latest", "news", "current", "today", "найди", "поиск", "новост", "актуальн"),
-    "image_generate": ("draw", "image", "picture", "icon", "нарисуй", "изображ", "картин", "рисун"),
+    "image_generate": IMAGE_TRIGGERS,
     "code_interpreter": ("code", "calculate", "compute", "python", "посчитай", "вычисли", "код"),
 }
 _URL = re.compile(r"https?://[^\s\"'<>]+")
 
 
 # ---- validation (pure) --------------------------------------------------------------------------
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def validate(body: Any, files: FileStore) -> None:
@@ -170,17 +166,9 @@ def _validate_options(options: Any) -> None:
         return
     if not isinstance(options, dict):
         raise invalid("model_options must be an object")
-    ranges = {
-        "temperature": ("(0, +inf)", lambda v: v > 0),
-        "top_p": ("[0, 1]", lambda v: 0 <= v <= 1),
-        "repetition_penalty": ("(0, +inf)", lambda v: v > 0),
-    }
-    for name, (text, ok) in ranges.items():
-        if options.get(name) is not None and (not _is_number(options[name]) or not ok(options[name])):
-            raise invalid(f"model_options.{name} must be in range {text}")
-    max_tokens = options.get("max_tokens")
-    if max_tokens is not None and (not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1):
-        raise invalid("model_options.max_tokens must be in range [1, +inf)")
+    # The sampling ranges are v1's, under model_options (same names, same wording).
+    chat._validate_params({k: options[k] for k in ("temperature", "top_p", "repetition_penalty", "max_tokens")
+                          if k in options})
     reasoning = options.get("reasoning")
     if reasoning is not None and (not isinstance(reasoning, dict) or reasoning.get("effort") not in ("low", "medium", "high")):
         raise invalid("model_options.reasoning.effort must be one of: low, medium, high")

@@ -12,6 +12,15 @@ from __future__ import annotations
 import hashlib
 import struct
 
+#: Words that make the deterministic model draw (v1 text2image and v2 image_generate).
+IMAGE_TRIGGERS = ("draw", "image", "picture", "icon", "нарисуй", "изображ", "картин", "рисун")
+
+
+def wants_image(text: str) -> bool:
+    low = text.casefold()
+    return any(word in low for word in IMAGE_TRIGGERS)
+
+
 # The standard luminance DC Huffman table (ITU T.81, K.3): code lengths 2..9 for categories 0..11.
 _DC_BITS = (0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0)
 _DC_VALUES = tuple(range(12))
