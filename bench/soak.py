@@ -49,6 +49,11 @@ class Tally:
         return not (self.wrong_errors or self.hangs or self.duplicated_or_reordered or self.incomplete_embeddings)
 
 
+def _unit(v: list[float]) -> list[float]:
+    n = sum(x * x for x in v) ** 0.5
+    return [x / n for x in v]
+
+
 def _check_error(result, tally: Tally, label: str) -> None:
     msg = result.error_message
     if result.error_type not in EXPECTED_UNDER_FAULTS or not msg or "Traceback" in msg or "Error:" in msg:
@@ -81,8 +86,9 @@ def one_invocation(plugin: PluginProcess, creds: dict, i: int, tally: Tally, rng
         if kind == "embedding":
             if result.ok:
                 got = result.chunks[-1]["embeddings"]
-                if len(got) != len(texts) or any(
-                        max(abs(a - b) for a, b in zip(g, vector("Embeddings", t))) > 1e-9 for g, t in zip(got, texts)):
+                if len(got) != len(texts) or any(  # by direction: the plugin may pass vectors raw or unit
+                        max(abs(a - b) for a, b in zip(_unit(g), _unit(vector("Embeddings", t)))) > 1e-9
+                        for g, t in zip(got, texts)):
                     tally.incomplete_embeddings.append(label)
                 else:
                     tally.succeeded += 1

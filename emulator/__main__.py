@@ -6,6 +6,7 @@ import argparse
 import threading
 
 from emulator import DEFAULT_KEY, DEFAULT_SCOPE, Emulator
+from emulator.oauth import OAUTH_REQUESTS_PER_SECOND, TOKEN_SHAPES
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -19,13 +20,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tls-key", help="private key file (PEM) for --tls-cert")
     parser.add_argument("--user", action="append", default=[], metavar="NAME:PASSWORD",
                         help="accept this user on POST {base}/token (repeatable)")
+    parser.add_argument("--oauth-shape", choices=TOKEN_SHAPES, default="access_token",
+                        help='OAuth answer: "access_token" (expires_at in ms, documented) or "tok" (exp in seconds)')
+    parser.add_argument("--oauth-rate-limit", type=int, default=OAUTH_REQUESTS_PER_SECOND,
+                        help="token requests per second and client id (0: unlimited)")
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
 
     users = dict(u.split(":", 1) for u in args.user if ":" in u)
     tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
-    emu = Emulator(users=users, tls=tls, host=args.host, port=args.port)
+    emu = Emulator(users=users, tls=tls, host=args.host, port=args.port, oauth_shape=args.oauth_shape,
+                   oauth_rate_limit=args.oauth_rate_limit or None)
     emu.faults.latency = args.latency
     emu.faults.chunk_latency = args.chunk_latency
     emu.faults.concurrency_cap = args.concurrency_cap

@@ -4,6 +4,7 @@ HTTP server hands in a Request and writes back whatever reply this returns."""
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 import uuid
@@ -190,14 +191,17 @@ class Api:
         injected = emu.faults.take_injection(OAUTH_PATH, is_api=False)
         if injected:
             return self._injected(injected)
+        owner = oauth.client_id(req.headers.get("Authorization"))
+        wait = emu.oauth_limit.admit(owner)
+        if wait is not None:
+            return json_response(429, oauth.RATE_LIMITED_BODY, {"Retry-After": str(max(1, math.ceil(wait)))})
         form = req.record.form if req.record and req.record.form else {}
         try:
             scope = oauth.check_oauth(req.headers.get("RqUID"), req.headers.get("Authorization"), form.get("scope"), emu.keys)
         except oauth.OAuthError as e:
             return json_response(e.status, e.body())
-        owner = (oauth.decode_key(oauth._credentials(req.headers.get("Authorization")) or "") or (None,))[0]
         token, expires_at = emu._tokens.issue(emu.token_ttl_ms, scope, owner)
-        return json_response(200, {"access_token": token, "expires_at": expires_at})
+        return json_response(200, oauth.token_body(emu.oauth_shape, token, expires_at))
 
     def _token(self, req: Request) -> Reply:
         emu = self.emu
@@ -209,7 +213,8 @@ class Api:
         if user is None:
             return error_response(401, "Unauthorized", self._x_headers(req))
         token, expires_at = emu._tokens.issue(emu.token_ttl_ms, None, user)
-        return json_response(200, {"tok": token, "exp": expires_at}, self._x_headers(req))
+        # exp in seconds, as the OAuth endpoint's tok/exp answer (inferred: no /token recording)
+        return json_response(200, oauth.token_body("tok", token, expires_at), self._x_headers(req))
 
     # ---- API endpoints ---------------------------------------------------------------------------
 
@@ -335,7 +340,7 @@ class Api:
         return json_response(200, v2.response_body(answer, body["model"]))
 
     def _ep_embeddings(self, req: Request, *, scope: Any) -> Reply:
-        return json_response(200, embeddings.embeddings(self._json(req)))
+        return Response(200, embeddings.embeddings_json(self._json(req)))
 
     def _ep_tokens_count(self, req: Request, *, scope: Any) -> Reply:
         return json_response(200, embeddings.tokens_count(self._json(req)))

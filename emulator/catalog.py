@@ -34,6 +34,14 @@ MODEL_TYPES: dict[str, str] = dict(MODELS)
 CHAT_MODELS = frozenset(m for m, t in MODELS if t == "chat")
 EMBEDDING_MODELS = frozenset(m for m, t in MODELS if t == "embedder")
 
+# Vector sizes: 1024 recorded for Embeddings; the others from gpt2giga's capability table (May 2026).
+EMBEDDING_DIMENSIONS: dict[str, int] = {
+    "Embeddings": 1024,
+    "Embeddings-2": 1024,
+    "EmbeddingsGigaR": 2560,
+    "GigaEmbeddings-3B-2025-09": 2048,
+}
+
 # Per-text token limits of the embedding models (third-party figures, unverified by recordings).
 EMBEDDING_TOKEN_LIMITS: dict[str, int] = {
     "Embeddings": 512,

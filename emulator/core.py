@@ -10,15 +10,20 @@ from emulator.api import API_PREFIX, OAUTH_PATH, Api
 from emulator.capabilities import Capabilities
 from emulator.faults import Faults
 from emulator.files import FileStore
-from emulator.oauth import DEFAULT_KEYS
+from emulator.oauth import DEFAULT_KEYS, OAUTH_REQUESTS_PER_SECOND, TOKEN_SHAPES
 from emulator.server import Connections, EmulatorHTTPServer
-from emulator.state import RecordedRequest, ReplyQueue, RequestLog, ScriptedReply, Sessions, Stats, TokenStore
+from emulator.state import RateWindow, RecordedRequest, ReplyQueue, RequestLog, ScriptedReply, Sessions, Stats, TokenStore
 
 
 class Emulator:
     """A GigaChat v1 API on loopback. `tls`: (certfile, keyfile) serves HTTPS; a third item, a CA
     file, makes client certificates verified when presented (then they authenticate API calls
-    without a token, as mutual TLS does)."""
+    without a token, as mutual TLS does).
+
+    `oauth_shape`: how OAuth answers a token, "access_token" ({"access_token", "expires_at"}
+    in ms, documented) or "tok" ({"tok", "exp"} in seconds, recorded June 2026); see oauth.py.
+    `oauth_rate_limit`: token requests per second and client id (None: unlimited); the window
+    is `emu.oauth_limit` (its `clock` is replaceable)."""
 
     def __init__(
         self,
@@ -28,10 +33,16 @@ class Emulator:
         tls: tuple[str, ...] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        oauth_shape: str = "access_token",
+        oauth_rate_limit: int | None = OAUTH_REQUESTS_PER_SECOND,
     ):
+        if oauth_shape not in TOKEN_SHAPES:
+            raise ValueError(f"oauth_shape must be one of {TOKEN_SHAPES}")
         self.keys = {k: set(v) for k, v in (keys if keys is not None else DEFAULT_KEYS).items()}
         self.users = dict(users or {})
         self.token_ttl_ms = token_ttl_ms
+        self.oauth_shape = oauth_shape
+        self.oauth_limit = RateWindow(oauth_rate_limit, per=1.0)
         self.host = host
         self.port = port
         self.stats = Stats()

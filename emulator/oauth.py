@@ -34,6 +34,28 @@ DEFAULT_KEYS: dict[str, set[str]] = {
 }
 
 
+# Answer shapes of a successful token request. "access_token": the documented and January 2026
+# recorded {"access_token", "expires_at": <unix ms>}. "tok": {"tok", "exp": <unix SECONDS>},
+# recorded by the OAuth endpoint in June 2026: the cassettes' redacted tokens carry
+# "expires_at": 4102444800000 and "exp": 4102444800, the same instant (2100-01-01), so exp counts
+# seconds. (SDK 0.2.3 reads exp as milliseconds, so it sees such a token as long expired.)
+TOKEN_SHAPES = ("access_token", "tok")
+
+# Token requests per second the OAuth service accepts (GIGACHAT_API.md), counted here per client
+# id of the authorization key (an assumption: the docs do not say per what).
+OAUTH_REQUESTS_PER_SECOND = 10
+# Body of the 429 beyond that limit. The service's errors are {"code", "message"}; no recording
+# shows this one, so the code repeats the HTTP status (the known codes 1-7 are validation errors)
+# and the message is the API's own 429 wording.
+RATE_LIMITED_BODY = {"code": 429, "message": "Too many requests"}
+
+
+def token_body(shape: str, token: str, expires_at_ms: int) -> dict:
+    if shape == "tok":
+        return {"tok": token, "exp": expires_at_ms // 1000}
+    return {"access_token": token, "expires_at": expires_at_ms}
+
+
 class OAuthError(Exception):
     def __init__(self, status: int, code: int, message: str):
         super().__init__(f"{status} code {code}: {message}")
@@ -53,6 +75,12 @@ def _credentials(authorization: str | None) -> str | None:
     if scheme.lower() not in ("basic", "bearer") or not value.strip():
         return None
     return value.strip()
+
+
+def client_id(authorization: str | None) -> str | None:
+    """The client id of the key in an OAuth Authorization header, None if it is not a key."""
+    pair = decode_key(_credentials(authorization) or "")
+    return pair[0] if pair else None
 
 
 def decode_key(key: str) -> tuple[str, str] | None:

@@ -9,7 +9,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 
 class Stats:
@@ -62,6 +62,32 @@ class Stats:
     def leave(self) -> None:
         with self._lock:
             self.in_flight -= 1
+
+
+class RateWindow:
+    """At most `limit` admissions per key within any `per` seconds (a sliding window). `clock` is
+    replaceable so tests can count admissions without depending on how fast the machine is."""
+
+    def __init__(self, limit: int | None, per: float = 1.0, clock: Callable[[], float] = time.monotonic):
+        self.limit = limit
+        self.per = per
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._times: dict[Any, deque[float]] = {}
+
+    def admit(self, key: Any) -> float | None:
+        """None: admitted (and counted). Else the seconds until the oldest admission leaves the window."""
+        if self.limit is None:
+            return None
+        now = self.clock()
+        with self._lock:
+            times = self._times.setdefault(key, deque())
+            while times and times[0] <= now - self.per:
+                times.popleft()
+            if len(times) >= self.limit:
+                return max(times[0] + self.per - now, 0.0)
+            times.append(now)
+            return None
 
 
 class Headers(dict):

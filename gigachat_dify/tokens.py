@@ -127,3 +127,28 @@ def estimate_prompt_tokens(
         fn = to_gigachat_function(tool)
         total += FUNCTION_OVERHEAD + estimate_tokens(json.dumps(fn, ensure_ascii=False))
     return total
+
+
+#: A request is refused before any call only when the estimate exceeds the context by this factor.
+#: Calibrated on the recordings (tests/unit/test_tokens.py replays every recorded chat): the
+#: estimate never exceeds GigaChat's own prompt count there (it is exact on the v1 prompts and up to
+#: 2 tokens under on v2), so a factor of 1.5 leaves room for texts unlike the recorded ones (the
+#: per-script rates are estimates: Cyrillic counted at 4.5 letters per token would have to be 6.75
+#: for a real request at the limit to be refused) while still stopping conversations that cannot fit.
+CONTEXT_MARGIN = 1.5
+
+
+def context_overflow(prompt_messages: Sequence[PromptMessage | Any], tools: Iterable[PromptMessageTool] | None,
+                     context_size: int | None) -> str | None:
+    """Why the request clearly cannot fit the model's context (a message for the user), or None."""
+    if not context_size or context_size <= 0:
+        return None
+    estimate = estimate_prompt_tokens(prompt_messages, tools)
+    if estimate <= context_size * CONTEXT_MARGIN:
+        return None
+    return (
+        f"The conversation is about {estimate:,} tokens, {estimate / context_size:.1f} times this model's context of "
+        f"{context_size:,} tokens (about {estimate - context_size:,} tokens over), so GigaChat would refuse it. "
+        "Shorten it before sending: lower the memory window, send fewer or shorter documents or knowledge "
+        "snippets, or shorten the system prompt."
+    )

@@ -34,6 +34,7 @@ from dify_plugin.entities.model.message import (
     TextPromptMessageContent,
 )
 
+from gigachat_dify.chat.json_values import coerce
 from gigachat_dify.chat.media import FileRef, Images, TagScanner
 from gigachat_dify.chat.sources import Citations
 from gigachat_dify.chat.tool_calls import make_tool_call_id
@@ -120,6 +121,8 @@ class Assembler:
         stop: Sequence[str] | None = None,
         function_names: Mapping[str, str] | None = None,
         *,
+        argument_schemas: Mapping[str, Any] | None = None,
+        show_reasoning: bool = True,
         images: Images | None = None,
     ):
         self.model = model
@@ -127,6 +130,10 @@ class Assembler:
         self.stop = sorted({s for s in (stop or []) if s}, key=len)
         self._max_stop = max((len(s) for s in self.stop), default=0)
         self.function_names = dict(function_names or {})
+        #: {GigaChat function name: the tool's own schema}: arguments get their declared types back.
+        self.argument_schemas = dict(argument_schemas or {})
+        #: False for structured output, whose answer must be the JSON alone.
+        self.show_reasoning = show_reasoning
         self._pending = ""  # answer text held back: it may be the start of a stop word
         self._stopped = False  # a stop word was reached: the rest of the answer is discarded
         self._think_open = False
@@ -232,7 +239,9 @@ class Assembler:
     # ------------------------------------------------------------------ internals
     def _on_delta(self, out: list[str], *, reasoning: str | None, content: str | None, function_call: Any,
                   state_id: str | None) -> None:
-        if reasoning:
+        if reasoning and not self.show_reasoning:
+            logger.debug("reasoning text not shown in a structured answer (%d chars)", len(reasoning))
+        elif reasoning:
             if self._think_closed:
                 # Reasoning after the answer started cannot go back into the think block; keep
                 # it out of the answer (it is not answer text) but do not lose it silently.
@@ -356,7 +365,8 @@ class Assembler:
                     type="function",
                     function=AssistantPromptMessage.ToolCall.ToolCallFunction(
                         name=self.function_names.get(c.name, c.name),
-                        arguments=json.dumps(c.arguments, ensure_ascii=False),
+                        arguments=json.dumps(coerce(c.arguments, self.argument_schemas.get(c.name)),
+                                             ensure_ascii=False),
                     ),
                 )
             )

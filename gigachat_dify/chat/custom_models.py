@@ -6,14 +6,11 @@ offer the same parameters; features come from the form's switches.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
-import yaml
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelFeature, ModelPropertyKey, ModelType, ParameterRule
 
-_LLM_DIR = Path(__file__).resolve().parents[2] / "models" / "llm"
+from gigachat_dify.chat.catalogue import model_yaml
+
 _TEMPLATE_MODEL = "GigaChat-2.yaml"
 _STRUCTURED_TEMPLATE = "GigaChat-3-Ultra.yaml"
 #: Model credential form field -> the parameter rule it adds (GigaChat's v2 built-in tools).
@@ -21,10 +18,8 @@ _BUILTIN_TOOL_FIELDS = {"web_search_tool": "web_search", "image_generation_tool"
                         "code_interpreter_tool": "code_interpreter"}
 
 
-@lru_cache(maxsize=None)
 def _rules(filename: str) -> tuple[dict, ...]:
-    with open(_LLM_DIR / filename, encoding="utf-8") as fh:
-        return tuple(yaml.safe_load(fh)["parameter_rules"])
+    return tuple(model_yaml(filename)["parameter_rules"])
 
 
 def _int(credentials: dict, key: str, default: int) -> int:

@@ -76,6 +76,39 @@ def file_kind(part) -> str:
     return "image" if t == "image" else "document" if t == "document" else t
 
 
+#: The model feature (YAML ``features``, Dify's ModelFeature values) that lets a model take each kind.
+FEATURE_OF_KIND = {"image": "vision", "document": "document", "audio": "audio", "video": "video"}
+_FORM_SWITCH = {"image": "Accepts images (vision)", "document": "Accepts documents", "audio": "Accepts audio"}
+_PLURAL = {"image": "images", "document": "documents", "audio": "audio files", "video": "videos"}
+
+
+def accepted_kinds(features) -> frozenset[str]:
+    """The file kinds a model takes, from its declared features (enum members or their values)."""
+    values = {getattr(f, "value", f) for f in features or ()}
+    return frozenset(kind for kind, feature in FEATURE_OF_KIND.items() if feature in values)
+
+
+def unaccepted(part, accepts: frozenset[str]) -> str | None:
+    """THE rule "this model takes no files of this kind": the refusal message, or None when the
+    model takes the file. Which models do is read from their YAML declarations."""
+    kind = file_kind(part)
+    if kind in accepts:
+        return None
+    from gigachat_dify.chat.catalogue import models_with  # local: files.py stays free of YAML at import
+
+    name = getattr(part, "filename", "") or getattr(part, "mime_type", "") or kind
+    plural = _PLURAL.get(kind, f"{kind} files")
+    models = models_with(FEATURE_OF_KIND.get(kind, kind))
+    if models:
+        switch = _FORM_SWITCH.get(kind)
+        custom = f", or turn on '{switch}' in a customizable model's settings" if switch else ""
+        advice = f"Choose a model that does ({', '.join(models)}){custom}; otherwise remove the {kind}."
+    else:
+        advice = (f"No GigaChat model of this plugin takes {plural}: remove the {kind}, or turn it into text "
+                  "first (for example with a speech-to-text tool) and send the text.")
+    return f"This model does not support {plural}: the request contains a {kind} ({name}). {advice}"
+
+
 def check_type(part) -> tuple[str, str, str]:
     """(kind, extension, mime) or a clear error naming the accepted types."""
     kind, ext = file_kind(part), _ext(part)

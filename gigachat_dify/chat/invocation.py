@@ -9,8 +9,10 @@ Knows nothing of Dify's model classes; ``models/llm/llm.py`` only hands over wha
 from __future__ import annotations
 
 import contextlib
+import logging
+import re
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -19,22 +21,30 @@ from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk, LLMUsage
 from dify_plugin.entities.model.message import PromptMessageRole, ensure_prompt_message
 from dify_plugin.errors.model import InvokeBadRequestError
 from gigachat import GigaChat
+import gigachat.exceptions as gx
 from gigachat.context import session_id_cvar
 
 from gigachat_dify import retry
 from gigachat_dify.chat import files
 from gigachat_dify.chat.assembly import TokenUsage, to_result, usage_report
 from gigachat_dify.chat.media import Images
+from gigachat_dify.chat.tool_schema import function_schemas
 from gigachat_dify.chat.v1 import call as v1
 from gigachat_dify.chat.v2 import call as v2
 from gigachat_dify.chat.v2.params import builtin_tools
 from gigachat_dify.connection.clients import get_client
 from gigachat_dify.connection.credentials import ConnectionSettings
+from gigachat_dify.errors import api_message
+
+logger = logging.getLogger(__name__)
 
 #: Turns GigaChat's usage into Dify's (the model class's pricing).
 Price = Callable[[TokenUsage | None], LLMUsage]
 
 _SESSION_NS = uuid.UUID("6f1c3a52-9f57-4a36-9d0e-6a3f1c1b2d7e")
+#: GigaChat's answer for an attachment id it no longer has ("Invalid params: file <id> not found";
+#: the exact real wording is unverified, the issue reports "400 ... file ... not found").
+_FILE_GONE = re.compile(r"\bfile\b.*\bnot found\b", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass
@@ -48,6 +58,12 @@ class ChatRequest:
     stop: list[str] = field(default_factory=list)
     function_names: dict[str, str] = field(default_factory=dict)  # gigachat name -> dify name
     session_id: str | None = None
+    model_parameters: dict[str, Any] = field(default_factory=dict)
+    #: The payload for other messages or parameters (structured-output fallback, re-uploads).
+    build: Callable[[Sequence, Mapping], dict[str, Any]] | None = None
+    #: {gigachat function name: the tool's own parameter schema}, to give arguments their types back.
+    argument_schemas: dict[str, Any] = field(default_factory=dict)
+    files: FileResolver | None = None
 
 
 def session_id_for(conversation_id: str | None, prompt_messages: Sequence) -> str | None:
@@ -61,24 +77,51 @@ def session_id_for(conversation_id: str | None, prompt_messages: Sequence) -> st
     return None
 
 
-def make_file_resolver(settings: ConnectionSettings, client: GigaChat, accepts: frozenset[str]):
-    def upload(payload: files.FilePayload) -> str:
+class FileResolver:
+    """Uploads a file part once per content (files.UPLOADS) and returns its GigaChat id.
+
+    ``accepts``: the kinds the model declares (files.accepted_kinds); the converter refuses others
+    through files.unaccepted, before anything is uploaded. ``used``: every id handed out, so a
+    request whose file GigaChat has dropped can forget exactly those and upload again."""
+
+    def __init__(self, settings: ConnectionSettings, client: GigaChat, accepts: frozenset[str]):
+        self.settings, self.client, self.accepts = settings, client, accepts
+        self.used: list[str] = []
+
+    def _upload(self, payload: files.FilePayload) -> str:
         uploaded = retry.call_with_retries(
-            lambda: client.upload_file((payload.filename, payload.data, payload.mime), purpose="general"),
-            settings.max_retries,
+            lambda: self.client.upload_file((payload.filename, payload.data, payload.mime), purpose="general"),
+            self.settings.max_retries,
         )
         return uploaded.id_
 
-    def resolve(part) -> str:
-        kind = files.file_kind(part)
-        if kind in ("image", "document", "audio") and kind not in accepts:
-            raise InvokeBadRequestError(
-                f"This model does not support {kind}s. Choose a model that does (images: GigaChat-2-Max; "
-                f"documents: GigaChat-2-Pro, -2-Max, -3-Ultra), or enable {kind}s for a customizable model."
-            )
-        return files.UPLOADS.get_or_upload(settings.fingerprint, files.load(part), upload)
+    def __call__(self, part) -> str:
+        refusal = files.unaccepted(part, self.accepts)
+        if refusal:
+            raise InvokeBadRequestError(refusal)
+        file_id = files.UPLOADS.get_or_upload(self.settings.fingerprint, files.load(part), self._upload)
+        self.used.append(file_id)
+        return file_id
 
-    return resolve
+    def forget_gone(self, exc: BaseException) -> bool:
+        """When GigaChat answered that a file this request sent is gone (``400 ... file <id> not
+        found``: its lifetime ended or it was deleted), forget those ids so the next build uploads
+        them again. False when ``exc`` is anything else."""
+        if not isinstance(exc, gx.BadRequestError) or not self.used:
+            return False
+        message = api_message(exc)
+        if not _FILE_GONE.search(message):
+            return False
+        gone = [i for i in self.used if i in message] or list(self.used)
+        for file_id in set(gone):
+            files.UPLOADS.forget(self.settings.fingerprint, file_id)
+        logger.info("GigaChat no longer has %d uploaded file(s) of this request; uploading again", len(set(gone)))
+        self.used.clear()
+        return True
+
+
+def make_file_resolver(settings: ConnectionSettings, client: GigaChat, accepts: frozenset[str]) -> FileResolver:
+    return FileResolver(settings, client, accepts)
 
 
 def choose_contract(model_parameters: dict) -> ModuleType:
@@ -103,10 +146,15 @@ def prepare(
     client = get_client(settings)
     contract = choose_contract(model_parameters)
     files.check_request_media(prompt_messages)
-    resolve_file = make_file_resolver(settings, client, accepts_files) if accepts_files else None
-    payload, names = contract.build(model, prompt_messages, model_parameters, tools, stream, resolve_file)
+    resolver = make_file_resolver(settings, client, accepts_files)
+
+    def build(messages: Sequence, params: Mapping) -> dict[str, Any]:
+        return contract.build(model, messages, dict(params), tools, stream, resolver)[0]
+
+    payload, names = contract.build(model, prompt_messages, model_parameters, tools, stream, resolver)
     return ChatRequest(model, settings, client, contract, payload, list(prompt_messages), list(stop or []),
-                       names, session_id_for(conversation_id, prompt_messages))
+                       names, session_id_for(conversation_id, prompt_messages), dict(model_parameters), build,
+                       function_schemas(tools, names), resolver)
 
 
 @contextlib.contextmanager
@@ -134,35 +182,88 @@ def _images(request: ChatRequest, *, blocking: bool) -> Images:
     return Images(download, remember=remember, cumulative=blocking)
 
 
-def _assembler(request: ChatRequest, *, blocking: bool = False):
+def assembler(request: ChatRequest, *, show_reasoning: bool = True, blocking: bool = False):
+    """``blocking``: the answer goes to Dify as one protocol line, so its images share one budget."""
     return request.contract.Assembler(request.model, request.prompt_messages, request.stop, request.function_names,
+                                      argument_schemas=request.argument_schemas, show_reasoning=show_reasoning,
                                       images=_images(request, blocking=blocking))
 
 
-def _final(asm, price: Price) -> LLMResultChunk:
-    final = asm.finish(price(asm.usage))
-    final.delta.message.opaque_body = usage_report(asm.usage, asm.response_model)
-    return final
+def final(asm, price: Price, usage: TokenUsage | None = None) -> LLMResultChunk:
+    """The last chunk: ``usage`` (default: the assembler's) priced, and the usage report."""
+    usage = usage if usage is not None else asm.usage
+    chunk = asm.finish(price(usage))
+    chunk.delta.message.opaque_body = usage_report(usage, asm.response_model)
+    return chunk
+
+
+def _payload(request: ChatRequest, messages: Sequence | None, params: Mapping | None) -> dict[str, Any]:
+    if messages is None and params is None:
+        return request.payload
+    return request.build(request.prompt_messages if messages is None else messages,
+                         request.model_parameters if params is None else params)
+
+
+def _rebuilt_after_lost_files(request: ChatRequest, exc: BaseException, messages, params) -> dict[str, Any] | None:
+    """The payload with dropped files uploaded again, when ``exc`` says GigaChat lost some; else None."""
+    if request.files is None or request.build is None or not request.files.forget_gone(exc):
+        return None
+    return request.build(request.prompt_messages if messages is None else messages,
+                         request.model_parameters if params is None else params)
+
+
+def send(request: ChatRequest, messages: Sequence | None = None, params: Mapping | None = None):
+    """One blocking answer, retried whole on transient failures, for the request's own messages and
+    parameters or for others (``messages``/``params``). Files GigaChat has dropped are uploaded
+    again once."""
+    def call(payload):
+        return retry.call_with_retries(lambda: request.contract.send(request.client, payload), request.settings.max_retries)
+
+    with _session_header(request.session_id):
+        try:
+            return call(_payload(request, messages, params))
+        except Exception as exc:
+            payload = _rebuilt_after_lost_files(request, exc, messages, params)
+            if payload is None:
+                raise
+            return call(payload)
+
+
+def chunks(request: ChatRequest, messages: Sequence | None = None, params: Mapping | None = None) -> Iterator:
+    """The answer's stream chunks, as ``send`` for a stream: reopened after a transient failure or
+    dropped files only before the first chunk (a repeat would show text twice)."""
+    def opened(payload):
+        return retry.stream_with_retries(lambda: request.contract.open_stream(request.client, payload),
+                                         request.settings.max_retries)
+
+    with _session_header(request.session_id):
+        started = False
+        try:
+            for chunk in opened(_payload(request, messages, params)):
+                started = True
+                yield chunk
+            return
+        except Exception as exc:
+            payload = None if started else _rebuilt_after_lost_files(request, exc, messages, params)
+            if payload is None:
+                raise
+        yield from opened(payload)
 
 
 def complete(request: ChatRequest, price: Price) -> LLMResult:
     """Blocking call; retried whole on transient failures."""
-    with _session_header(request.session_id):
-        response = retry.call_with_retries(lambda: request.contract.send(request.client, request.payload),
-                                           request.settings.max_retries)
-    asm = _assembler(request, blocking=True)
-    chunks = asm.feed_response(response)
-    return to_result(request.model, [*chunks, *asm.flush(), _final(asm, price)])
+    response = send(request)
+    asm = assembler(request, blocking=True)
+    pieces = asm.feed_response(response)
+    return to_result(request.model, [*pieces, *asm.flush(), final(asm, price)])
 
 
 def stream(request: ChatRequest, price: Price) -> Iterator[LLMResultChunk]:
     """Streaming call; reopened after a transient failure only before the first chunk."""
-    asm = _assembler(request)
-    with _session_header(request.session_id):
-        for chunk in retry.stream_with_retries(lambda: request.contract.open_stream(request.client, request.payload),
-                                               request.settings.max_retries):
-            yield from asm.feed(chunk)
-            if asm.stopped_by_stop_word:
-                break  # Dify's stop word reached: stop paying for tokens nobody will see
+    asm = assembler(request)
+    for chunk in chunks(request):
+        yield from asm.feed(chunk)
+        if asm.stopped_by_stop_word:
+            break  # Dify's stop word reached: stop paying for tokens nobody will see
     yield from asm.flush()
-    yield _final(asm, price)
+    yield final(asm, price)

@@ -20,10 +20,13 @@ import copy
 import json
 import logging
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from dify_plugin.entities.model.message import PromptMessageTool
+
+from gigachat_dify.chat.schema_refs import MAX_EXPANDED_NODES, REF_RECURSION_LIMIT, SIZE_NOTE, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -33,21 +36,14 @@ __all__ = [
     "REF_RECURSION_LIMIT",
     "build_function_names",
     "clean_schema",
+    "function_schemas",
     "gigachat_function_name",
     "to_gigachat_function",
     "to_gigachat_functions",
 ]
 
-#: How many times one ``$ref`` may be expanded inside itself (recursive schemas such as trees).
-#: Deeper occurrences become ``{"type": "object", "properties": {}}`` with the description kept.
-REF_RECURSION_LIMIT = 2
 #: Nesting depth after which any sub-schema is cut the same way (guards against huge schemas).
 MAX_DEPTH = 24
-#: Sub-schemas written before further ``$ref``s are no longer expanded. Mutually recursive
-#: definitions that reference each other several times grow exponentially within the limits
-#: above (5 definitions x 5 references: 34 MB and seconds; 6 x 6: hours); past this budget a
-#: ``$ref`` becomes ``{"type": "object", "properties": {}}`` with its description kept.
-MAX_EXPANDED_NODES = 2000
 
 _TYPES = ("string", "number", "integer", "boolean", "array", "object")
 # Loose type names seen in Dify tool declarations and hand-written schemas.
@@ -74,10 +70,6 @@ _TYPE_ALIASES = {
     "map": "object",
 }
 _RECURSION_NOTE = "(Nested structure of the same kind; depth limit reached.)"
-_SIZE_NOTE = "(Details omitted: the schema is too large.)"
-#: Keywords whose value maps names to schemas (not a schema itself), and keywords holding data.
-_NAME_MAP_KEYWORDS = frozenset({"properties", "patternProperties", "dependentSchemas"})
-_DATA_KEYWORDS = frozenset({"default", "const", "enum", "examples", "example"})
 _KEPT_FORMATS = frozenset({"date", "date-time", "time"})
 _NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _NAME_BAD_CHARS = re.compile(r"[^a-zA-Z0-9_]")
@@ -182,20 +174,7 @@ class _Cleaner:
 
     # -- $ref -------------------------------------------------------------
     def _lookup(self, ref: str) -> Any:
-        if ref == "#":
-            return self.root
-        if not ref.startswith("#/"):
-            return None  # external references cannot be resolved offline
-        node: Any = self.root
-        for raw in ref[2:].split("/"):
-            part = raw.replace("~1", "/").replace("~0", "~")
-            if isinstance(node, Mapping) and part in node:
-                node = node[part]
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            else:
-                return None
-        return node
+        return resolve(self.root, ref)
 
     def _deref(self, node: Mapping[str, Any], refs: tuple[str, ...]) -> tuple[Mapping[str, Any] | None, tuple[str, ...], str]:
         """Follow ``$ref`` (sibling keywords override the target's). Returns (node, refs, cut_reason).
@@ -367,7 +346,7 @@ class _Cleaner:
             if cut == "recursive":
                 desc = _join(desc, _RECURSION_NOTE)
             elif cut == "size":
-                desc = _join(desc, _SIZE_NOTE)
+                desc = _join(desc, SIZE_NOTE)
             return self._stub(desc)
         node = resolved
 
@@ -537,51 +516,40 @@ def clean_schema(schema: Mapping[str, Any] | None) -> dict[str, Any]:
 # --------------------------------------------------------------------------- names
 
 
-def inline_refs(schema: Mapping[str, Any], max_depth: int = REF_RECURSION_LIMIT) -> dict[str, Any]:
-    """The schema with local ``$ref``s replaced by their definitions and ``$defs`` dropped, and
-    nothing else changed. For structured output (``response_format``): GigaChat takes full JSON
-    Schema there (types, enums, bounds, ``additionalProperties`` — recorded on GigaChat-3-Ultra),
-    and the answer must match the user's schema exactly, so it is not reduced like a function's."""
-    root = dict(schema or {})
-    defs = {**(root.get("definitions") or {}), **(root.get("$defs") or {})}
-    nodes = 0  # sub-schemas written: mutual references grow exponentially (see MAX_EXPANDED_NODES)
+# Russian (and Ukrainian/Belarusian) letters as Latin, close to the ICAO 9303 passport scheme:
+# "поиск_погоды" -> "poisk_pogody". The model reads the name, so it must stay readable.
+_CYRILLIC = dict(zip(
+    "абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґў",
+    ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "i", "k", "l", "m", "n", "o", "p", "r", "s", "t",
+     "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "iu", "ia", "i", "i", "ie", "g", "u"],
+    strict=True,
+))
 
-    def walk(node: Any, seen: tuple[str, ...], names: bool = False) -> Any:
-        nonlocal nodes
-        if isinstance(node, list):
-            return [walk(v, seen) for v in node]
-        if not isinstance(node, Mapping):
-            return node
-        if names:  # {property name: schema}: every name is kept, even "definitions" or "$defs"
-            return {k: walk(v, seen) for k, v in node.items()}
-        nodes += 1
-        ref = node.get("$ref")
-        if isinstance(ref, str) and ref.startswith("#/"):
-            name = ref.rsplit("/", 1)[-1]
-            if name in defs and seen.count(name) < max_depth and nodes < MAX_EXPANDED_NODES:
-                target = defs[name]
-                if not isinstance(target, Mapping):  # a boolean schema: true = anything, false = nothing
-                    target = {} if target is True else {"not": {}}
-                merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
-                return walk(merged, seen + (name,))
-            note = _SIZE_NOTE if nodes >= MAX_EXPANDED_NODES else f"(recursive {name})"
-            return {"type": "object", "description": node.get("description", note)}
-        return {
-            k: v if k in _DATA_KEYWORDS else walk(v, seen, k in _NAME_MAP_KEYWORDS)
-            for k, v in node.items()
-            if k not in ("$defs", "definitions")
-        }
 
-    return walk(root, ())
+def _latin(text: str) -> str:
+    """Cyrillic transliterated, other accented letters without their accents (é -> e)."""
+    out = []
+    for ch in text:
+        low = ch.lower()
+        if low in _CYRILLIC:
+            latin = _CYRILLIC[low]
+            out.append(latin.capitalize() if ch != low else latin)
+        elif ch.isascii():
+            out.append(ch)
+        else:
+            out.append(unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode() or "_")
+    return "".join(out)
 
 
 def gigachat_function_name(dify_name: str) -> str:
-    """A name GigaChat accepts (``^[a-zA-Z_][a-zA-Z0-9_]*$``) derived from a Dify tool name.
+    """A readable name GigaChat accepts (``^[a-zA-Z_][a-zA-Z0-9_]*$``) derived from a Dify tool name:
+    Cyrillic transliterated, other characters GigaChat refuses as ``_``; a name left with no letter
+    or digit becomes ``tool``.
 
     Not reversible on its own (``a-b`` and ``a.b`` both give ``a_b``): use
     ``build_function_names`` for the per-request reverse mapping."""
-    name = _NAME_BAD_CHARS.sub("_", dify_name or "")
-    if not name:
+    name = _NAME_BAD_CHARS.sub("_", _latin(dify_name or ""))
+    if not name.strip("_"):
         return "tool"
     if name[0].isdigit():
         name = "_" + name
@@ -639,3 +607,10 @@ def to_gigachat_functions(tools: Iterable[PromptMessageTool] | None) -> tuple[li
         seen.add(gname)
         functions.append(to_gigachat_function(tool, gname))
     return functions, mapping
+
+
+def function_schemas(tools: Iterable[PromptMessageTool] | None, mapping: Mapping[str, str]) -> dict[str, Any]:
+    """``{gigachat_name: the tool's original parameter schema}``: what a call's arguments are
+    converted back to (GigaChat sees a reduced schema, e.g. integer enums as strings)."""
+    by_dify_name = {tool.name: tool.parameters for tool in tools or []}
+    return {giga: by_dify_name[dify] for giga, dify in mapping.items() if isinstance(by_dify_name.get(dify), Mapping)}

@@ -4,12 +4,12 @@ import logging
 from collections.abc import Generator
 
 from dify_plugin import LargeLanguageModel
-from dify_plugin.entities.model import AIModelEntity, ModelFeature
+from dify_plugin.entities.model import AIModelEntity, ModelPropertyKey
 from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk
 from dify_plugin.entities.model.message import PromptMessage, PromptMessageTool, UserPromptMessage
-from dify_plugin.errors.model import CredentialsValidateFailedError
+from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeBadRequestError
 
-from gigachat_dify.chat import invocation
+from gigachat_dify.chat import files, invocation, json_answers, reasoning, structured
 from gigachat_dify.chat.assembly import TokenUsage
 from gigachat_dify.chat.custom_models import llm_entity
 from gigachat_dify.connection.credentials import parse_credentials
@@ -19,7 +19,7 @@ from gigachat_dify.errors import (
     to_invoke_error,
     transform_invoke_error,
 )
-from gigachat_dify.tokens import estimate_prompt_tokens
+from gigachat_dify.tokens import context_overflow, estimate_prompt_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +46,17 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
         stream: bool = True,
         user: str | None = None,
     ) -> LLMResult | Generator[LLMResultChunk, None, None]:
+        def error(exc: Exception):
+            return reasoning.refusal(exc, model_parameters) or to_invoke_error(exc)
+
         try:
-            features = set(self._features(model, credentials))
+            schema = self.get_model_schema(model, credentials)
+            features = set(schema.features or []) if schema else set()
+            context = (schema.model_properties or {}).get(ModelPropertyKey.CONTEXT_SIZE) if schema else None
+            overflow = context_overflow(prompt_messages, tools, context)
+            if overflow:
+                raise InvokeBadRequestError(overflow)
+            spec = json_answers.requested(model_parameters)
             request = invocation.prepare(
                 model=model,
                 settings=parse_credentials(credentials),
@@ -56,37 +65,29 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
                 tools=tools,
                 stop=stop,
                 stream=stream,
-                accepts_files=frozenset(
-                    kind for kind, feature in (("image", ModelFeature.VISION), ("document", ModelFeature.DOCUMENT),
-                                                ("audio", ModelFeature.AUDIO))
-                    if feature in features
-                ),
+                accepts_files=files.accepted_kinds(features),
                 conversation_id=_conversation_id(),
             )
         except Exception as exc:
-            raise to_invoke_error(exc) from None
+            raise error(exc) from None
 
         def price(usage: TokenUsage | None):
             usage = usage or TokenUsage()
             return self._calc_response_usage(model, credentials, usage.prompt, usage.completion)
 
         if stream:
-            return self._stream(request, price)
+            return self._stream(request, spec, price, error)
         try:
-            return invocation.complete(request, price)
+            return structured.complete(request, spec, price) if spec else invocation.complete(request, price)
         except Exception as exc:
-            raise to_invoke_error(exc) from None
+            raise error(exc) from None
 
-    def _stream(self, request, price) -> Generator[LLMResultChunk, None, None]:
+    def _stream(self, request, spec, price, error) -> Generator[LLMResultChunk, None, None]:
         # Errors raised while Dify consumes this generator are not mapped by the SDK: map them here.
         try:
-            yield from invocation.stream(request, price)
+            yield from structured.stream(request, spec, price) if spec else invocation.stream(request, price)
         except Exception as exc:
-            raise to_invoke_error(exc) from None
-
-    def _features(self, model: str, credentials: dict) -> list:
-        schema = self.get_model_schema(model, credentials)
-        return list(schema.features or []) if schema else []
+            raise error(exc) from None
 
     def get_num_tokens(self, model: str, credentials: dict, prompt_messages: list[PromptMessage],
                        tools: list[PromptMessageTool] | None = None) -> int:

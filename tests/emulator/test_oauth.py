@@ -1,13 +1,16 @@
 import base64
+import datetime
+import json
 import time
 
 import httpx
 import pytest
+import yaml
 
 from emulator import B2B_KEY, CORP_KEY, DEFAULT_KEY, Emulator, make_key
 from emulator.oauth import OAuthError, check_oauth, check_user_password, decode_key
 
-from .conftest import SHARED_SSL, get_token
+from .conftest import RECORDINGS, SHARED_SSL, get_token
 
 RQUID = "6f0b1291-c7f3-43c6-bb2e-9f3efb2dc98e"
 KEYS = {DEFAULT_KEY: {"GIGACHAT_API_PERS"}}
@@ -91,11 +94,13 @@ def test_tokens_expire_after_their_ttl():
         assert httpx.get(emu.base_url + "/models", headers=headers, verify=SHARED_SSL).status_code == 401
 
 
-def test_token_endpoint_for_user_and_password():
+def test_token_endpoint_for_user_and_password_answers_tok_and_exp_in_seconds():
     with Emulator(users={"bob": "pw:with:colons"}) as emu:
+        before = time.time()
         ok = httpx.post(emu.base_url + "/token", auth=("bob", "pw:with:colons"), verify=SHARED_SSL)
         assert ok.status_code == 200 and set(ok.json()) == {"tok", "exp"}
-        assert ok.json()["exp"] > time.time() * 1000  # milliseconds, as the SDK reads it
+        # seconds, as the OAuth endpoint's recorded tok/exp answer (not the ms the SDK assumes)
+        assert int(before) + 1790 < ok.json()["exp"] <= time.time() + 1800
         bad = httpx.post(emu.base_url + "/token", auth=("bob", "nope"), verify=SHARED_SSL)
         assert bad.status_code == 401 and bad.json() == {"status": 401, "message": "Unauthorized"}
         headers = {"Authorization": f"Bearer {ok.json()['tok']}"}
@@ -125,3 +130,85 @@ def test_decode_key_and_user_password():
     assert check_user_password(header, {"u": "q"}) is None
     assert check_user_password("Bearer x", {"u": "p"}) is None
     assert check_user_password(None, {"u": "p"}) is None
+
+
+# ---- answer shapes and the rate limit ----------------------------------------------------------------
+
+
+def recorded_token_answers() -> list[dict]:
+    out = []
+    for path in sorted((RECORDINGS / "cassettes").glob("*.yaml")):
+        for it in yaml.safe_load(path.read_text())["interactions"]:
+            if it["request"]["uri"].endswith("/api/v2/oauth"):
+                out.append(json.loads(it["response"]["body"]["string"]))
+    return out
+
+
+def test_the_recorded_token_shapes_name_the_same_instant_in_ms_and_in_seconds():
+    answers = recorded_token_answers()
+    documented = [a for a in answers if set(a) == {"access_token", "expires_at"}]
+    tok = [a for a in answers if set(a) == {"tok", "exp"}]
+    assert documented and tok and len(documented) + len(tok) == len(answers)
+    (expires_at,) = {a["expires_at"] for a in documented}
+    (exp,) = {a["exp"] for a in tok}
+    assert expires_at == exp * 1000  # so exp counts seconds
+    assert datetime.datetime.fromtimestamp(exp, datetime.timezone.utc).year == 2100
+
+
+def test_oauth_answers_in_the_tok_shape_with_exp_in_seconds():
+    with Emulator(oauth_shape="tok") as emu:
+        before = time.time()
+        r = oauth(emu)
+        assert r.status_code == 200
+        body = r.json()
+        assert set(body) == {"tok", "exp"}
+        assert int(before) + 1790 < body["exp"] <= time.time() + 1800
+        assert emu.issued_tokens == [body["tok"]]
+        headers = {"Authorization": f"Bearer {body['tok']}"}
+        assert httpx.get(emu.base_url + "/models", headers=headers, verify=SHARED_SSL).status_code == 200
+
+
+def test_an_unknown_oauth_shape_is_refused():
+    with pytest.raises(ValueError):
+        Emulator(oauth_shape="jwt")
+
+
+class FrozenClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_oauth_accepts_10_token_requests_per_second_and_client_then_429():
+    with Emulator() as emu:
+        emu.oauth_limit.clock = clock = FrozenClock()  # every request in the same instant
+        assert [oauth(emu).status_code for _ in range(10)] == [200] * 10
+        refused = oauth(emu)
+        assert refused.status_code == 429
+        assert refused.json() == {"code": 429, "message": "Too many requests"}
+        assert refused.headers["retry-after"] == "1"
+        assert len(emu.issued_tokens) == 10  # the refused request got no token
+        # counted per client id: another key is not affected
+        assert oauth(emu, key=B2B_KEY, scope="GIGACHAT_API_B2B").status_code == 200
+        clock.now += 0.5
+        assert oauth(emu).status_code == 429  # still within the second of the first ten
+        clock.now += 0.5
+        assert [oauth(emu).status_code for _ in range(10)] == [200] * 10  # a new second
+        assert oauth(emu).status_code == 429
+        assert emu.stats.oauth_calls == 24 and emu.stats.status_counts[429] == 3
+
+
+def test_the_oauth_rate_limit_slides_and_can_be_switched_off():
+    with Emulator() as emu:
+        emu.oauth_limit.clock = clock = FrozenClock()
+        for _ in range(10):
+            assert oauth(emu).status_code == 200
+            clock.now += 0.09  # ten requests over 0.81 s
+        assert oauth(emu).status_code == 429
+        clock.now = 1000.0 + 1.0  # the first one left the window
+        assert oauth(emu).status_code == 200
+    with Emulator(oauth_rate_limit=None) as emu:
+        emu.oauth_limit.clock = FrozenClock()
+        assert {oauth(emu).status_code for _ in range(15)} == {200}

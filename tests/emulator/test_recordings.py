@@ -196,3 +196,23 @@ def test_stream_matches_the_stream_fixture(api):
     assert shape(got[1]) == shape(rec[1])
     # The fixture's last chunk predates usage in streams; the cassettes (2026) have it.
     assert {k: v for k, v in shape(got[-1]).items() if k != "usage"} == shape(rec[-1])
+
+
+def recorded_model_list() -> list[dict]:
+    for it in yaml.safe_load((RECORDINGS / "cassettes" / "test_get_models.yaml").read_text())["interactions"]:
+        if it["request"]["uri"].endswith("/api/v1/models"):
+            return json.loads(it["response"]["body"]["string"])["data"]
+    raise AssertionError("no recorded model list")
+
+
+def test_models_lists_every_recorded_model_with_its_recorded_type_plus_gigachat_3_ultra(api):
+    recorded = recorded_model_list()
+    got = api.get("/models").json()["data"]
+    # GigaChat-3-Ultra answers in the April 2026 recordings, after the January list was recorded
+    assert [m for m in got if m["id"] != "GigaChat-3-Ultra"] == recorded
+    assert {"id": "GigaChat-3-Ultra", "object": "model", "owned_by": "salutedevices", "type": "chat"} in got
+    assert [m["id"] for m in got] == sorted(m["id"] for m in got if m["type"] == "chat") + [
+        m["id"] for m in recorded if m["type"] != "chat"
+    ]  # the recorded order: chat models alphabetically, then the others as recorded
+    for m in got:
+        assert api.get(f"/models/{m['id']}").json() == m

@@ -3,15 +3,17 @@
 import asyncio
 import json
 import threading
+import time
 
 import gigachat
 import pytest
 from gigachat.context import session_id_cvar
-from gigachat.exceptions import AuthenticationError, ForbiddenError, NotFoundError
+from gigachat.exceptions import AuthenticationError, ForbiddenError, NotFoundError, RateLimitError
 from gigachat.models import Chat, Function, FunctionParameters, Messages
 from pydantic import BaseModel
 
 from emulator import CORP_KEY, DEFAULT_KEY, Emulator
+from emulator.embeddings import vector
 
 from .conftest import make_client
 
@@ -65,17 +67,16 @@ def test_async_client_works(emu):
     assert "".join(p or "" for p in parts) == "Echo: streamed hi"
 
 
-def test_embeddings_are_deterministic_unit_vectors(client):
+def test_sdk_embeddings_are_deterministic_raw_float16_vectors_of_each_models_size(client):
     first = client.embeddings(["First text", "Second text"], model="Embeddings")
     again = client.embeddings(["First text"], model="Embeddings")
     assert [d.index for d in first.data] == [0, 1]
     assert len(first.data[0].embedding) == 1024
-    assert first.data[0].embedding == again.data[0].embedding
+    assert first.data[0].embedding == again.data[0].embedding == vector("Embeddings", "First text")
     assert first.data[0].embedding != first.data[1].embedding
-    assert abs(sum(v * v for v in first.data[0].embedding) - 1) < 1e-9
+    assert 28 < sum(v * v for v in first.data[0].embedding) ** 0.5 < 31  # not unit-norm: ~29 as recorded
     assert first.data[0].usage.prompt_tokens == 7  # as recorded for "First text"
-    other = client.embeddings(["First text"], model="EmbeddingsGigaR")
-    assert other.data[0].embedding != first.data[0].embedding
+    assert [len(client.embeddings(["First text"], model=m).data[0].embedding) for m in ("EmbeddingsGigaR", "GigaEmbeddings-3B-2025-09", "Embeddings-2")] == [2560, 2048, 1024]
 
 
 def test_models_and_model_lookup(client):
@@ -228,7 +229,8 @@ def test_user_password_auth_uses_token_endpoint():
         with make_client(emu, credentials=None, user="alice", password="s3cret") as c:
             assert c.chat("hi").choices[0].message.content == "Echo: hi"
             assert c.get_models().data
-        assert emu.stats.token_calls == 1 and emu.stats.oauth_calls == 0
+        # one /token request per call: /token's exp counts seconds, the SDK reads milliseconds
+        assert emu.stats.token_calls == 2 and emu.stats.oauth_calls == 0
         with make_client(emu, credentials=None, user="alice", password="wrong") as bad:
             with pytest.raises(AuthenticationError):
                 bad.chat("hi")
@@ -272,3 +274,39 @@ def test_sdk_rewrites_function_schemas_before_sending(emu, client):
         client.chat(payload)
     assert json.loads(err.value.content)["message"] == "Invalid params: functions[0].parameters.properties.a: object must have properties"
     assert emu.log[-1].json["functions"][0]["parameters"]["properties"]["a"] == {"type": "object", "description": ""}
+
+
+# ---- SDK defect: exp in seconds --------------------------------------------------------------------
+
+
+def test_bare_sdk_fetches_a_token_before_every_call_when_oauth_answers_tok_and_exp():
+    # SDK 0.2.3 stores exp as expires_at (milliseconds): a token that expires in 30 minutes, in
+    # seconds, looks expired since 1970, so every call asks OAuth first. The plugin must work
+    # around it; the documented access_token/expires_at shape keeps one token.
+    with Emulator() as emu:
+        with make_client(emu) as c:
+            for i in range(3):
+                c.chat(f"call {i}")
+            c.get_models()
+        assert emu.stats.oauth_calls == 1
+    with Emulator(oauth_shape="tok") as emu:
+        with make_client(emu) as c:
+            for i in range(3):
+                c.chat(f"call {i}")
+            c.get_models()
+            assert c._access_token.expires_at < time.time() * 1000  # what the SDK believes
+        assert emu.stats.oauth_calls == 4
+        assert len(set(emu.issued_tokens)) == 4
+
+
+def test_with_tok_and_exp_the_bare_sdk_runs_into_the_oauth_rate_limit():
+    # ... and a burst of more than 10 calls in a second gets OAuth's 429 instead of an answer.
+    with Emulator(oauth_shape="tok") as emu:
+        emu.oauth_limit.clock = lambda: 1000.0  # all in the same second
+        with make_client(emu) as c:
+            for i in range(10):
+                c.chat(f"call {i}")
+            with pytest.raises(RateLimitError) as err:
+                c.chat("the eleventh")
+        assert json.loads(err.value.content) == {"code": 429, "message": "Too many requests"}
+        assert emu.stats.oauth_calls == 11 and emu.stats.requests["POST /chat/completions"] == 10

@@ -230,7 +230,8 @@ def _free_port() -> int:
 def test_cli_prints_urls_and_serves():
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "emulator", "--port", str(port), "--latency", "0.01", "--concurrency-cap", "4"],
+        [sys.executable, "-m", "emulator", "--port", str(port), "--latency", "0.01", "--concurrency-cap", "4",
+         "--oauth-shape", "tok"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -245,7 +246,7 @@ def test_cli_prints_urls_and_serves():
             data={"scope": "GIGACHAT_API_PERS"},
             headers={"Authorization": f"Basic {DEFAULT_KEY}", "RqUID": "6f0b1291-c7f3-43c6-bb2e-9f3efb2dc98e"},
         )
-        assert r.status_code == 200
+        assert r.status_code == 200 and set(r.json()) == {"tok", "exp"}
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -67,26 +67,6 @@ def _run_packager(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
                           timeout=120, env=_clean_env())
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    out = tmp_path_factory.mktemp("dist")
-    proc = _run_packager("--out", str(out))
-    assert proc.returncode == 0, proc.stderr
-    [pkg] = list(out.iterdir())
-    return pkg, proc.stdout
-
-
-@pytest.fixture(scope="module")
-def members(built):
-    with zipfile.ZipFile(built[0]) as zf:
-        return zf.infolist()
-
-
-@pytest.fixture(scope="module")
-def names(members):
-    return [m.filename for m in members]
-
-
 def _tree_files(directory: Path) -> set[str]:
     """Files under a working-tree directory, as paths relative to ROOT, less caches."""
     out = set()

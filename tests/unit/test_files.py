@@ -35,8 +35,28 @@ def test_image_over_15_mb_is_refused_with_the_limit():
 
 
 def test_document_limit_is_40_mb():
-    big = part(kind="document", fmt="pdf", mime="application/pdf", data=b"x" * (20 * files.MB), filename="r.pdf")
-    assert files.load(big).kind == "document"
+    at_limit = part(kind="document", fmt="pdf", mime="application/pdf", data=b"x" * (40 * files.MB), filename="r.pdf")
+    assert len(files.load(at_limit).data) == 40 * files.MB
+    over = part(kind="document", fmt="pdf", mime="application/pdf", data=b"x" * (40 * files.MB + 1), filename="r.pdf")
+    with pytest.raises(InvokeBadRequestError, match="up to 40 MB"):
+        files.load(over)
+
+
+def test_which_files_a_model_takes_comes_from_its_declared_features():
+    from dify_plugin.entities.model import ModelFeature
+
+    from gigachat_dify.chat.catalogue import models_with
+
+    assert files.accepted_kinds([ModelFeature.VISION, ModelFeature.TOOL_CALL]) == {"image"}
+    assert files.accepted_kinds(["document"]) == {"document"}
+    assert files.accepted_kinds([]) == frozenset()
+    assert files.unaccepted(part(), frozenset({"image"})) is None
+    refusal = files.unaccepted(part(), frozenset({"document"}))
+    # the models named are the YAMLs' own declarations, not names typed into code
+    assert "does not support images" in refusal and ", ".join(models_with("vision")) in refusal
+    doc = files.unaccepted(part(kind="document", fmt="pdf", filename="r.pdf"), frozenset())
+    assert ", ".join(models_with("document")) in doc and "r.pdf" in doc
+    assert "speech-to-text" in files.unaccepted(part(kind="audio", fmt="mp3", filename="a.mp3"), frozenset({"image"}))
 
 
 @pytest.mark.parametrize("kind, fmt", [("image", "gif"), ("image", "webp"), ("document", "xlsx")])

@@ -45,8 +45,11 @@ def pdf(name: str = "report.pdf") -> DocumentPromptMessageContent:
 
 
 class FakeUploader:
-    def __init__(self):
+    """A resolver for a model that takes images and documents (``accepts`` as files.accepted_kinds gives)."""
+
+    def __init__(self, accepts=frozenset({"image", "document"})):
         self.calls = []
+        self.accepts = accepts
 
     def __call__(self, part):
         self.calls.append(part)

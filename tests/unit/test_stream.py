@@ -271,3 +271,21 @@ def test_any_chunking_gives_the_text_cut_before_the_earliest_stop_word(text, cut
     expected = text[: min(positions)] if positions else text
     assert text_of(out) == expected
     assert_dify_valid(out)
+
+
+def test_function_call_arguments_get_the_tools_declared_types_back():
+    # GigaChat saw the integer enum and the boolean as strings (string enums only) and answers so.
+    schema = {"type": "object", "properties": {"level": {"type": "integer", "enum": [1, 2, 3]},
+                                               "verbose": {"type": "boolean"}, "city": {"type": "string"}}}
+    asm = StreamAssembler(MODEL, [], None, {"set_level": "set-level"}, argument_schemas={"set_level": schema})
+    asm.feed(chunk("", function_call={"name": "set_level", "arguments": {"level": "1", "verbose": "true", "city": "1"}}))
+    call = asm.finish(USAGE).delta.message.tool_calls[0]
+    assert call.function.name == "set-level"
+    assert json.loads(call.function.arguments) == {"level": 1, "verbose": True, "city": "1"}
+
+
+def test_a_structured_answer_shows_no_reasoning():
+    asm = StreamAssembler(MODEL, [], None, None, show_reasoning=False)
+    out = asm.feed(chunk(reasoning="thinking {not json}")) + asm.feed(chunk('{"a": 1}', finish="stop"))
+    out.append(asm.finish(USAGE))
+    assert text_of(out) == '{"a": 1}'

@@ -1,10 +1,14 @@
-"""tokens: local estimates close to GigaChat's recorded counts, no network, fast."""
+"""tokens: local estimates close to GigaChat's recorded counts, no network, linear; the context check
+calibrated so that no recorded request would have been refused."""
 
 from __future__ import annotations
 
-import time
+import contextlib
+import json
+from pathlib import Path
 
 import pytest
+import yaml
 from dify_plugin.entities.model.message import (
     AssistantPromptMessage,
     ImagePromptMessageContent,
@@ -15,7 +19,10 @@ from dify_plugin.entities.model.message import (
     UserPromptMessage,
 )
 
-from gigachat_dify.tokens import IMAGE_TOKENS, estimate_prompt_tokens, estimate_tokens
+from gigachat_dify import tokens
+from gigachat_dify.tokens import CONTEXT_MARGIN, IMAGE_TOKENS, context_overflow, estimate_prompt_tokens, estimate_tokens
+
+CASSETTES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "gigachat-recordings" / "cassettes"
 
 
 @pytest.mark.parametrize(
@@ -86,9 +93,79 @@ def test_prompt_estimate_counts_roles_tools_calls_and_a_fixed_cost_per_image():
     assert estimate_prompt_tokens(history) > estimate_prompt_tokens(base) + 10
 
 
-def test_estimate_is_fast_on_a_large_prompt():
+class _CountingPieces:
+    """Stands in for the estimator's regex and counts its scans and matches."""
+
+    def __init__(self, pattern):
+        self.pattern, self.scans, self.matches = pattern, 0, 0
+
+    def finditer(self, text):
+        self.scans += 1
+        for m in self.pattern.finditer(text):
+            self.matches += 1
+            yield m
+
+
+@contextlib.contextmanager
+def counting_pieces():
+    original = tokens._PIECES
+    counter = tokens._PIECES = _CountingPieces(original)
+    try:
+        yield counter
+    finally:
+        tokens._PIECES = original
+
+
+def test_estimate_of_a_large_prompt_is_one_linear_pass():
     text = ("Пример длинного документа с English words, числами 12345 и пунктуацией!\n" * 20000)[:1_000_000]
-    start = time.perf_counter()
-    n = estimate_tokens(text)
+    with counting_pieces() as pieces:
+        n = estimate_tokens(text)
     assert n > 100_000
-    assert time.perf_counter() - start < 2.0
+    assert pieces.scans == 1 and pieces.matches <= len(text) // 2  # one scan, pieces of 2+ characters on average
+
+
+# --------------------------------------------------------------------------- context check
+
+
+def _recorded_chats():
+    """(cassette, Dify messages, GigaChat's prompt token count) for every recorded chat (v1 and v2)."""
+    roles = {"system": SystemPromptMessage, "user": UserPromptMessage, "assistant": AssistantPromptMessage}
+    for path in sorted(CASSETTES.glob("*.yaml")):
+        for interaction in yaml.safe_load(path.read_text(encoding="utf-8"))["interactions"]:
+            request, body = interaction["request"], interaction["request"].get("body")
+            if "chat/completions" not in request["uri"] or not isinstance(body, str) or not body.startswith("{"):
+                continue
+            answer = interaction["response"]["body"].get("string") or ""
+            usages = [json.loads(line.split("data:", 1)[1]).get("usage") for line in answer.splitlines()
+                      if line.startswith("data:") and "usage" in line] or [json.loads(answer).get("usage")]
+            usage = next((u for u in reversed(usages) if u), None)
+            if not usage:
+                continue
+            messages = []
+            for m in json.loads(body)["messages"]:
+                content = m.get("content")
+                if isinstance(content, list):  # v2 content parts
+                    content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+                messages.append(roles.get(m["role"], UserPromptMessage)(content=content or ""))
+            yield path.stem, messages, usage.get("prompt_tokens") or usage["input_tokens"]
+
+
+def test_the_recordings_hold_chats_to_calibrate_on():
+    assert len({name for name, _, _ in _recorded_chats()}) >= 10
+
+
+@pytest.mark.parametrize(("name", "messages", "real"), list(_recorded_chats()), ids=lambda v: v if isinstance(v, str) else "")
+def test_no_recorded_request_would_have_been_refused_even_at_a_context_of_its_own_size(name, messages, real):
+    # The tightest context that served the request is its own prompt count.
+    assert estimate_prompt_tokens(messages) <= real * CONTEXT_MARGIN
+    assert context_overflow(messages, None, real) is None
+
+
+def test_a_conversation_far_beyond_the_context_is_refused_saying_how_far():
+    history = [UserPromptMessage(content="слово " * 4000)]  # ~8,000 tokens
+    message = context_overflow(history, None, 4096)
+    assert message and "4,096" in message and "times this model's context" in message
+    over = estimate_prompt_tokens(history) - 4096
+    assert f"{over:,} tokens over" in message
+    assert context_overflow(history, None, 131072) is None
+    assert context_overflow(history, None, None) is None

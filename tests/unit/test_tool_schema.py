@@ -10,14 +10,15 @@ from typing import Literal, Optional
 import jsonschema
 import pytest
 from dify_plugin.entities.model.message import PromptMessageTool
-from gigachat.models.chat import Chat, Function
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
+from emulator.schema_rules import FUNCTION_NAME, function_schema_problems
 from gigachat_dify.chat.tool_schema import (
     build_function_names,
     clean_schema,
+    function_schemas,
     gigachat_function_name,
     to_gigachat_function,
     to_gigachat_functions,
@@ -256,11 +257,32 @@ def test_pydantic_generated_schema_with_recursion_literal_and_int_enum_is_cleane
     assert "Other accepted forms: integer" in p["score"]["description"]
 
 
-def test_cleaned_schemas_are_accepted_by_the_sdk_function_model():
+def assert_function_accepted(fn: dict) -> None:
+    """GigaChat's own rules for a function (the emulator's, from the API's reported 422s): the SDK's
+    Function model accepts names and schemas GigaChat rejects, so it proves nothing here."""
+    assert FUNCTION_NAME.match(fn["name"]), fn["name"]
+    assert function_schema_problems(fn["parameters"], "parameters") == []
+
+
+@pytest.mark.parametrize(
+    ("name", "schema"),
+    [("get-weather", {"type": "object", "properties": {"a": {"$ref": "#/$defs/A"}}, "$defs": {"A": {"type": "string"}}}),
+     ("поиск", {"type": "object", "properties": {"u": {"type": "string", "format": "uri"}}}),
+     ("search", {"type": "object", "properties": {"q": {"anyOf": [{"type": "string"}, {"type": "integer"}]}}})],
+)
+def test_the_emulator_rules_reject_what_the_sdk_model_lets_through(name, schema):
+    # The check used below can fail: raw Dify names and schemas break GigaChat's rules.
+    from gigachat.models.chat import Function
+
+    Function.model_validate({"name": name, "description": "d", "parameters": schema})  # the SDK accepts it
+    raw = {"name": name, "parameters": schema}
+    assert not FUNCTION_NAME.match(raw["name"]) or function_schema_problems(raw["parameters"])
+
+
+def test_cleaned_real_world_schemas_pass_gigachats_function_rules():
     for schema in (MCP_SEARCH_ISSUES, OPENAPI_CREATE_BOOKING, WORKFLOW_AS_TOOL, PYDANTIC_PERSON):
-        fn = to_gigachat_function(PromptMessageTool(name="my-tool.v2", description="d", parameters=schema))
-        Function.model_validate(fn)
-        Chat.model_validate({"model": "GigaChat", "messages": [{"role": "user", "content": "x"}], "functions": [fn]})
+        assert function_schema_problems(schema)  # each breaks a rule as Dify sends it
+        assert_function_accepted(to_gigachat_function(PromptMessageTool(name="my-tool.v2", description="d", parameters=schema)))
 
 
 @pytest.mark.parametrize(
@@ -421,10 +443,34 @@ def test_empty_or_missing_schema_gives_an_empty_object_and_non_object_is_wrapped
 
 
 def test_function_names_are_made_valid_for_gigachat():
-    pattern = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-    for name in ("get-weather", "mcp.server.search", "1st_tool", "", "поиск", "a b"):
-        assert pattern.match(gigachat_function_name(name)), name
+    for name in ("get-weather", "mcp.server.search", "1st_tool", "", "поиск", "a b", "搜索", "café"):
+        assert FUNCTION_NAME.match(gigachat_function_name(name)), name
     assert gigachat_function_name("valid_name") == "valid_name"
+
+
+@pytest.mark.parametrize(
+    ("dify", "gigachat"),
+    [("поиск_погоды", "poisk_pogody"), ("Курс-валют", "Kurs_valiut"), ("щётка.жёлтая", "shchetka_zheltaia"),
+     ("café.search", "cafe_search"), ("搜索", "tool")],
+)
+def test_cyrillic_and_accented_tool_names_are_transliterated_not_blanked(dify, gigachat):
+    assert gigachat_function_name(dify) == gigachat
+
+
+def test_transliterated_names_stay_unique_and_map_back():
+    tools = ["поиск", "poisk", "ПОИСК", "搜索", "查询"]
+    mapping = build_function_names(tools)
+    assert sorted(mapping.values()) == sorted(tools) and len(mapping) == len(tools)
+    assert mapping["poisk"] == "poisk" and mapping["poisk_2"] == "поиск" and mapping["POISK"] == "ПОИСК"
+    assert all(FUNCTION_NAME.match(k) and k.strip("_") for k in mapping)
+
+
+def test_function_schemas_give_each_gigachat_name_its_tools_own_schema():
+    schema = {"type": "object", "properties": {"level": {"type": "integer", "enum": [1, 2]}}}
+    tools = [PromptMessageTool(name="уровень", description="d", parameters=schema)]
+    functions, mapping = to_gigachat_functions(tools)
+    assert function_schemas(tools, mapping) == {"uroven": schema}
+    assert functions[0]["parameters"]["properties"]["level"]["enum"] == ["1", "2"]  # what GigaChat sees
 
 
 def test_build_function_names_is_collision_safe_and_reversible():
@@ -489,4 +535,4 @@ def test_any_schema_is_cleaned_to_something_gigachat_accepts(schema):
     out = clean_schema(root)
     assert root == before
     assert_top_level(out)
-    Function.model_validate({"name": "f", "description": "d", "parameters": out})
+    assert function_schema_problems(out) == []

@@ -34,7 +34,7 @@ from dify_plugin.entities.model.message import (
 )
 from dify_plugin.errors.model import InvokeBadRequestError
 
-from gigachat_dify.chat.files import file_kind
+from gigachat_dify.chat.files import file_kind, unaccepted
 from gigachat_dify.chat.tool_calls import TOOL_CALL_ID_PREFIX, make_tool_call_id, parse_tool_call_id
 from gigachat_dify.chat.tool_schema import gigachat_function_name
 
@@ -54,6 +54,8 @@ MAX_IMAGES_PER_REQUEST = 10
 #: Content of the synthetic result added for a function call that has no result in history.
 NO_RESULT_TEXT = "No result was returned for this function call."
 
+#: Uploads a file part and returns its GigaChat id; its ``accepts`` attribute holds the file kinds
+#: the model takes (``files.accepted_kinds``). None: the model takes no files.
 ResolveFile = Callable[[MultiModalPromptMessageContent], str]
 
 
@@ -131,29 +133,18 @@ def function_result_content(content: str) -> str:
 
 def _check_request_files(messages: Sequence[PromptMessage], resolve_file: ResolveFile | None) -> None:
     """Fail fast, before anything is uploaded, on files GigaChat or this model cannot take."""
+    accepts = getattr(resolve_file, "accepts", frozenset())
     images = 0
     for m in messages:
-        if isinstance(m.content, str) or not m.content:
-            continue
+        if isinstance(m.content, str) or not m.content or m.role == PromptMessageRole.ASSISTANT:
+            continue  # an assistant's files (e.g. an image GigaChat generated) are never sent: a note replaces them
         for part in m.content:
             if not isinstance(part, MultiModalPromptMessageContent):
                 continue
-            kind = file_kind(part)
-            if kind == "video":
-                raise InvokeBadRequestError(
-                    f"GigaChat models in this plugin cannot take {kind} input. "
-                    f"Remove the {kind} file from the request, or turn it into text first "
-                    "(for example with a speech-to-text model or tool) and send the text."
-                )
-            if kind == "image":
-                images += 1
-            if kind in ("image", "document", "audio") and resolve_file is None:
-                raise InvokeBadRequestError(
-                    f"This model does not support {kind}s: the request contains a {kind} "
-                    f"({part.filename or part.mime_type}). Choose a model that supports files, "
-                    "e.g. GigaChat-2-Max, or, for a customizable model, enable the vision/document "
-                    "feature in its settings. Otherwise remove the file."
-                )
+            refusal = unaccepted(part, accepts)
+            if refusal:
+                raise InvokeBadRequestError(refusal)
+            images += file_kind(part) == "image"
     if images > MAX_IMAGES_PER_REQUEST:
         raise InvokeBadRequestError(
             f"The request contains {images} images; GigaChat accepts at most "
@@ -172,7 +163,7 @@ def _user_messages(text: str, files: list[MultiModalPromptMessageContent], resol
     "the first/second image" and no message has empty content."""
     if not files:
         return [{"role": "user", "content": text}]
-    if resolve_file is None:  # _check_request_files already raised for images/documents
+    if resolve_file is None:  # unreachable: _check_request_files refused every file already
         raise InvokeBadRequestError("This model does not support files in messages.")
     ids = [resolve_file(f) for f in files]
     if len(files) == 1:

@@ -6,7 +6,6 @@ plain dict for ``client.chat(payload)`` / ``client.stream(payload)`` of the giga
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Mapping, Sequence
@@ -14,7 +13,8 @@ from typing import Any
 
 from dify_plugin.errors.model import InvokeBadRequestError
 
-from gigachat_dify.chat.tool_schema import inline_refs
+from gigachat_dify.chat.json_answers import parse_json_schema_parameter, requested
+from gigachat_dify.chat.schema_refs import inline_refs
 
 logger = logging.getLogger(__name__)
 
@@ -74,41 +74,6 @@ def _sampling(model_parameters: Mapping[str, Any], payload: dict[str, Any]) -> N
     # token at every step - greedy decoding - whatever temperature the server then defaults to.
     # So temperature is left out and top_p is set to GREEDY_TOP_P.
     payload["top_p"] = GREEDY_TOP_P
-
-
-def parse_json_schema_parameter(raw: Any) -> dict[str, Any]:
-    """The schema inside Dify's ``json_schema`` parameter.
-
-    Accepts a JSON string or a dict, either ``{"name": ..., "schema": {...}}`` (what Dify's LLM node
-    sends), the OpenAI shape ``{"json_schema": {"schema": ...}}``, or the bare schema."""
-    value = raw
-    if isinstance(value, (bytes, bytearray)):
-        value = value.decode("utf-8", errors="replace")
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError as e:
-            raise InvokeBadRequestError(
-                f"The json_schema parameter is not valid JSON ({e.msg} at line {e.lineno}, column {e.colno}). "
-                "Fix the JSON schema of the structured output."
-            ) from e
-        except RecursionError:
-            raise InvokeBadRequestError(
-                "The json_schema parameter is nested too deeply to be read. Simplify the JSON schema of the "
-                "structured output."
-            ) from None
-    if not isinstance(value, Mapping):
-        raise InvokeBadRequestError(
-            "The json_schema parameter must be a JSON object (a JSON Schema, or {\"name\": ..., \"schema\": {...}})."
-        )
-    if isinstance(value.get("json_schema"), Mapping):
-        value = value["json_schema"]
-    inner = value.get("schema")
-    if isinstance(inner, Mapping):
-        return dict(inner)
-    if isinstance(inner, str):
-        return parse_json_schema_parameter(inner)
-    return dict(value)
 
 
 def _with_json_instruction(messages: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -172,16 +137,10 @@ def build_chat_payload(
 
     response_format = params.get("response_format")
     response_format = response_format.strip() if isinstance(response_format, str) else response_format
-    schema_raw = params.get("json_schema")
-    has_schema = schema_raw not in (None, "", {})
-    if response_format == "json_schema" or (has_schema and response_format in (None, "")):
-        if not has_schema:
-            raise InvokeBadRequestError(
-                "response_format is json_schema but no JSON schema was given: fill in the JSON Schema "
-                "(structured output) or choose another response format."
-            )
+    spec = requested(params)
+    if spec is not None:
         try:
-            schema = inline_refs(parse_json_schema_parameter(schema_raw))
+            schema = inline_refs(spec.schema)
         except RecursionError:
             raise InvokeBadRequestError(
                 "The JSON schema of the structured output is nested too deeply to be sent. Simplify it."

@@ -1,0 +1,361 @@
+"""Conformance: the facts this plugin relies on, checked against a real GigaChat account.
+
+    bash scripts/conformance.sh            # no key set: runs against the bundled emulator (free)
+    GIGACHAT_AUTHORIZATION_KEY=... GIGACHAT_SCOPE=GIGACHAT_API_B2B GIGACHAT_CA_FILE=ca.pem \
+        bash scripts/conformance.sh        # prints the token budget, spends nothing
+    ... bash scripts/conformance.sh --yes  # spends it
+
+Every scenario runs through the real `gigachat` SDK, with a client built exactly as the plugin builds
+it (gigachat_dify.connection), and records the HTTP exchanges as VCR cassettes (the format of
+../shared/reference/gigachat-recordings) with secrets redacted: the emulator's recordings tests
+replay them (tests/emulator/test_conformance.py), so a new real recording becomes a fidelity check.
+Each scenario also prints what it found (PASS / FAIL / INFO) about a fact the plugin assumes:
+token answer shape and units, the model list, structured output and reasoning per model on this
+host and account, embedding dimensions and precision, the v2 contract.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import struct
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from gigachat_dify.connection.clients import get_client  # noqa: E402
+from gigachat_dify.connection.credentials import parse_credentials  # noqa: E402
+from gigachat_dify.tokens import estimate_tokens  # noqa: E402
+
+CHAT_MAX_TOKENS = 64
+STRUCTURED_SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "string"}, "n": {"type": "integer", "minimum": 0, "maximum": 10}},
+    "required": ["answer", "n"],
+}
+ORDER_FUNCTION = {
+    "name": "get_order_status",
+    "description": "Get delivery status for an order.",
+    "parameters": {"type": "object", "properties": {"order_id": {"type": "string", "description": "Order identifier."}},
+                   "required": ["order_id"]},
+}
+
+
+def _models(folder: str) -> list[str]:
+    return yaml.safe_load((ROOT / "models" / folder / "_position.yaml").read_text())
+
+
+RECORDER: "Recorder | None" = None
+CHAT_MODELS = _models("llm")
+EMBEDDING_MODELS = _models("text_embedding")
+
+
+# --------------------------------------------------------------------------- recording
+
+
+class Recorder:
+    """Collects every HTTP exchange of the SDK's clients, redacted, as VCR interactions."""
+
+    def __init__(self, secrets: list[str]):
+        self.secrets = [s for s in secrets if s]
+        self.interactions: list[dict] = []
+
+    def attach(self, client: httpx.Client) -> None:
+        client.event_hooks = {"request": [], "response": [self._on_response]}
+
+    def _redact(self, text: str) -> str:
+        for s in self.secrets:
+            text = text.replace(s, "REDACTED")
+        return text
+
+    def _on_response(self, response: httpx.Response) -> None:
+        response.read()
+        request = response.request
+        body_text = response.content.decode("utf-8", "replace")
+        if "oauth" in str(request.url) or str(request.url).endswith("/token"):
+            try:
+                data = json.loads(body_text)
+                for key in ("access_token", "tok"):
+                    if isinstance(data, dict) and key in data:
+                        self.secrets.append(str(data[key]))
+                        data[key] = "REDACTED"
+                body_text = json.dumps(data)
+            except ValueError:
+                pass
+        headers = {k: [v.split(" ", 1)[0] + " REDACTED" if k.lower() == "authorization" else self._redact(v)
+                       for v in vs] for k, vs in _headers(request.headers.raw).items()}
+        content = request.content.decode("utf-8", "replace") if request.content else ""
+        if content.startswith("scope="):
+            content = "scope=REDACTED"  # as the SDK's own cassettes
+        self.interactions.append({
+            "request": {"body": self._redact(content), "headers": headers, "method": request.method,
+                        "uri": str(request.url)},
+            "response": {
+                "body": {"string": self._redact(body_text)},
+                "headers": _headers(response.headers.raw),
+                "status": {"code": response.status_code, "message": response.reason_phrase},
+            },
+        })
+
+    def take(self) -> list[dict]:
+        out, self.interactions = self.interactions, []
+        return out
+
+
+def _headers(raw: list[tuple[bytes, bytes]]) -> dict[str, list[str]]:
+    """Headers as the wire spelled them (the cassettes keep e.g. 'Content-Type'), cookies left out."""
+    out: dict[str, list[str]] = {}
+    for key, value in raw:
+        name = key.decode("latin-1")
+        if name.lower() != "set-cookie":
+            out.setdefault(name, []).append(value.decode("latin-1"))
+    return out
+
+
+# --------------------------------------------------------------------------- scenarios
+
+
+@dataclass
+class Finding:
+    level: str  # PASS | FAIL | INFO
+    text: str
+
+
+@dataclass
+class Scenario:
+    name: str
+    paid: bool
+    tokens: int  # at most, estimated: prompt + output
+    run: Callable[[Any], list[Finding]]
+    findings: list[Finding] = field(default_factory=list)
+
+
+def _status(exc: BaseException) -> str:
+    return f"HTTP {getattr(exc, 'status_code', '?')}: {getattr(exc, 'content', b'')[:200]!r}"
+
+
+def _is_half(x: float) -> bool:
+    return struct.unpack("<e", struct.pack("<e", x))[0] == x
+
+
+def s_validation(client) -> list[Finding]:
+    token = client.get_token()
+    out = [Finding("PASS", "OAuth answered a token")]
+    expires = getattr(token, "expires_at", 0) or 0
+    now_ms = time.time() * 1000
+    if expires and expires < now_ms / 100:
+        out.append(Finding("INFO", f"expiry {expires} is in seconds (the {{tok, exp}} shape); the plugin normalises it"))
+    else:
+        out.append(Finding("INFO", f"expiry {expires} is in milliseconds"))
+    client.get_models()
+    # The SDK's Model drops `type`; the recorded raw answer has it.
+    raw = json.loads(RECORDER.interactions[-1]["response"]["body"]["string"])
+    listed = {m["id"]: m.get("type", "?") for m in raw.get("data", [])}
+    out.append(Finding("INFO", f"{len(listed)} models listed: " + ", ".join(f"{k} ({v})" for k, v in sorted(listed.items()))))
+    for name in CHAT_MODELS + EMBEDDING_MODELS:
+        out.append(Finding("PASS" if name in listed else "INFO",
+                           f"{name} {'is' if name in listed else 'is NOT'} listed for this account"))
+    return out
+
+
+def s_chat(client) -> list[Finding]:
+    r = client.chat({"model": "GigaChat-2", "max_tokens": CHAT_MAX_TOKENS,
+                     "messages": [{"role": "user", "content": "Say 'Hello' and nothing else"}]})
+    ok = bool(r.choices and r.choices[0].message.content and r.usage)
+    return [Finding("PASS" if ok else "FAIL", f"blocking chat: {r.choices[0].finish_reason}, usage {r.usage.total_tokens if r.usage else None}")]
+
+
+def s_stream(client) -> list[Finding]:
+    chunks = list(client.stream({"model": "GigaChat-2", "max_tokens": CHAT_MAX_TOKENS,
+                                 "messages": [{"role": "user", "content": "Count from 1 to 3"}]}))
+    last = chunks[-1] if chunks else None
+    ok = bool(last and last.usage and last.choices and last.choices[0].finish_reason)
+    return [Finding("PASS" if ok else "FAIL", f"stream: {len(chunks)} chunks, the last carries finish_reason and usage: {ok}")]
+
+
+def s_tool_round_trip(client) -> list[Finding]:
+    question = {"role": "user", "content": "Check order A-1024 and answer naturally."}
+    payload = {"model": "GigaChat-2", "messages": [question], "function_call": "auto", "max_tokens": CHAT_MAX_TOKENS,
+               "additional_fields": {"functions": [ORDER_FUNCTION]}}
+    first = client.chat(payload)
+    msg = first.choices[0].message
+    if not msg.function_call:
+        return [Finding("FAIL", f"no function call (finish_reason {first.choices[0].finish_reason})")]
+    out = [Finding("PASS", f"function call {msg.function_call.name}({json.dumps(msg.function_call.arguments)}), "
+                           f"functions_state_id {'present' if msg.functions_state_id else 'MISSING'}")]
+    echo = {"role": "assistant", "content": "", "function_call": {"name": msg.function_call.name,
+                                                                  "arguments": msg.function_call.arguments}}
+    if msg.functions_state_id:
+        echo["functions_state_id"] = msg.functions_state_id
+    result = {"role": "function", "name": msg.function_call.name,
+              "content": json.dumps({"order_id": "A-1024", "status": "packed", "eta": "tomorrow"})}
+    second = client.chat({**payload, "messages": [question, echo, result]})
+    text = second.choices[0].message.content or ""
+    out.append(Finding("PASS" if text else "FAIL", f"answer after the result: {text[:80]!r}"))
+    return out
+
+
+def s_structured(client) -> list[Finding]:
+    out = []
+    for model in CHAT_MODELS:
+        payload = {"model": model, "max_tokens": CHAT_MAX_TOKENS,
+                   "messages": [{"role": "user", "content": 'Return {"answer":"ok","n":3} exactly.'}],
+                   "response_format": {"type": "json_schema", "schema": STRUCTURED_SCHEMA, "strict": True}}
+        try:
+            r = client.chat(payload)
+            json.loads(r.choices[0].message.content)
+            out.append(Finding("INFO", f"{model}: native json_schema accepted"))
+        except ValueError:
+            out.append(Finding("INFO", f"{model}: json_schema accepted but the answer is not JSON"))
+        except Exception as exc:  # a refusal is a finding, not a failure: availability depends on host and account
+            out.append(Finding("INFO", f"{model}: json_schema refused ({_status(exc)})"))
+    return out
+
+
+def s_reasoning(client) -> list[Finding]:
+    out = []
+    for model in CHAT_MODELS:
+        try:
+            r = client.chat({"model": model, "max_tokens": CHAT_MAX_TOKENS, "reasoning_effort": "low",
+                             "messages": [{"role": "user", "content": "2+2?"}]})
+            has = bool(getattr(r.choices[0].message, "reasoning_content", None))
+            out.append(Finding("INFO", f"{model}: reasoning_effort accepted, reasoning_content {'present' if has else 'absent'}"))
+        except Exception as exc:
+            out.append(Finding("INFO", f"{model}: reasoning_effort refused ({_status(exc)})"))
+    return out
+
+
+def s_embeddings(client) -> list[Finding]:
+    out = []
+    for model in EMBEDDING_MODELS:
+        try:
+            r = client.embeddings(["First text", "Second text"], model=model)
+        except Exception as exc:
+            out.append(Finding("INFO", f"{model}: refused ({_status(exc)})"))
+            continue
+        vectors = [d.embedding for d in r.data]
+        dims = {len(v) for v in vectors}
+        halves = all(_is_half(x) for v in vectors for x in v)
+        norms = [round(sum(x * x for x in v) ** 0.5, 2) for v in vectors]
+        out.append(Finding("INFO", f"{model}: dimensions {sorted(dims)}, norms {norms}"))
+        out.append(Finding("PASS" if halves else "FAIL", f"{model}: every value float16-exact: {halves}"))
+    return out
+
+
+def s_v2(client) -> list[Finding]:
+    r = client.chat.create({"model": "GigaChat-2", "messages": [{"role": "user", "content": "Say 'Hello' and nothing else"}],
+                            "model_options": {"max_tokens": CHAT_MAX_TOKENS}})
+    text = "".join(p.text or "" for m in r.messages for p in (m.content or []))
+    out = [Finding("PASS" if text else "FAIL", f"v2 blocking: {text[:40]!r}, usage {r.usage.total_tokens if r.usage else None}")]
+    events = list(client.chat.stream({"model": "GigaChat-2", "model_options": {"max_tokens": CHAT_MAX_TOKENS},
+                                      "messages": [{"role": "user", "content": "Count from 1 to 3"}]}))
+    names = [e.event for e in events]
+    out.append(Finding("PASS" if names and names[-1] == "response.message.done" else "FAIL", f"v2 stream events: {names}"))
+    return out
+
+
+def scenarios() -> list[Scenario]:
+    chat = estimate_tokens("Say 'Hello' and nothing else") + 20 + CHAT_MAX_TOKENS
+    n_chat = len(CHAT_MODELS)
+    return [
+        Scenario("validation", False, 0, s_validation),
+        Scenario("chat", True, chat, s_chat),
+        Scenario("stream", True, chat, s_stream),
+        Scenario("tool_round_trip", True, 2 * (200 + CHAT_MAX_TOKENS), s_tool_round_trip),
+        Scenario("structured_output", True, n_chat * (120 + CHAT_MAX_TOKENS), s_structured),
+        Scenario("reasoning", True, n_chat * (30 + CHAT_MAX_TOKENS), s_reasoning),
+        Scenario("embeddings", True, len(EMBEDDING_MODELS) * 2 * 10, s_embeddings),
+        Scenario("v2", True, 2 * chat, s_v2),
+    ]
+
+
+# --------------------------------------------------------------------------- main
+
+
+def _credentials_from_env() -> tuple[dict, bool]:
+    key = os.environ.get("GIGACHAT_DEMO_KEY", "")
+    if not key:
+        return {}, False
+    form = {"authorization_key": key, "scope": os.environ.get("GIGACHAT_DEMO_SCOPE") or "GIGACHAT_API_PERS"}
+    for env, field_name in (("GIGACHAT_DEMO_BASE_URL", "base_url"), ("GIGACHAT_DEMO_AUTH_URL", "auth_url")):
+        if os.environ.get(env):
+            form[field_name] = os.environ[env]
+    ca = os.environ.get("GIGACHAT_DEMO_CA")
+    if ca:
+        try:
+            form["ca_certificate"] = Path(ca).read_text()
+        except OSError as exc:
+            raise SystemExit(f"conformance: cannot read the CA file {ca}: {exc.strerror}. Set GIGACHAT_CA_FILE to a PEM file.") from None
+    return form, True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bash scripts/conformance.sh", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--yes", action="store_true", help="spend the printed token budget on the real account")
+    parser.add_argument("--out", type=Path, default=None, help="folder for the cassettes and report.json")
+    parser.add_argument("--only", action="append", default=[], help="run only this scenario (repeatable)")
+    args = parser.parse_args(argv)
+
+    form, real = _credentials_from_env()
+    emu = None
+    if not real:
+        from emulator import DEFAULT_KEY, Emulator
+
+        emu = Emulator().start()
+        form = {"authorization_key": DEFAULT_KEY, "scope": "GIGACHAT_API_PERS",
+                "base_url": emu.base_url, "auth_url": emu.auth_url}
+    chosen = [s for s in scenarios() if not args.only or s.name in args.only]
+    paid = [s for s in chosen if s.paid]
+    budget = sum(s.tokens for s in paid)
+    target = "your GigaChat account" if real else f"the bundled emulator ({form['base_url']})"
+    print(f"Conformance against {target}: {len(chosen)} scenarios, {len(paid)} of them paid, "
+          f"token budget at most ~{budget:,} tokens ({', '.join(f'{s.name} {s.tokens}' for s in paid)}).")
+    if real and not args.yes:
+        print("Nothing was sent. Re-run with --yes to spend this budget.")
+        return 2
+
+    out_dir = args.out or ROOT / "conformance-out" / time.strftime("%Y%m%d-%H%M%S")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    settings = parse_credentials(form)
+    client = get_client(settings)
+    global RECORDER
+    recorder = RECORDER = Recorder([settings.authorization_key])
+    recorder.attach(client._client)  # the SDK's own httpx clients: what they send is what is recorded
+    recorder.attach(client._auth_client)
+    failed = 0
+    report = []
+    try:
+        for s in chosen:
+            try:
+                s.findings = s.run(client)
+            except Exception as exc:
+                s.findings = [Finding("FAIL", f"{type(exc).__name__}: {_status(exc) if hasattr(exc, 'status_code') else exc}")]
+            interactions = recorder.take()
+            (out_dir / f"conformance_{s.name}.yaml").write_text(
+                yaml.safe_dump({"interactions": interactions, "version": 1}, allow_unicode=True, sort_keys=False))
+            for f in s.findings:
+                print(f"  {f.level:4} {s.name}: {f.text}")
+            failed += sum(f.level == "FAIL" for f in s.findings)
+            report.append({"scenario": s.name, "findings": [f.__dict__ for f in s.findings], "requests": len(interactions)})
+    finally:
+        client.close()
+        if emu is not None:
+            emu.stop()
+    (out_dir / "report.json").write_text(json.dumps({"target": "real" if real else "emulator", "scenarios": report},
+                                                    ensure_ascii=False, indent=2))
+    print(f"Cassettes and report: {out_dir}  ({failed} failed)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
