@@ -20,7 +20,7 @@ The deterministic model, in priority order (the v1 rules where they apply):
    URL reading: a URL); a function whose name is in the user's text is called (with any tool's
    text in the same message), else, when no tool ran, the first function (as v1);
 5. ``model_options.response_format``: a JSON instance of the schema (indent 4, as recorded), or
-   the shortest string a simple ``regex`` matches;
+   the shortest string a simple ``regex`` matches (a format set, built-in tools do not run);
 6. files of the last user message: one ``Attachment <id> <filename> <mime> <bytes> bytes
    sha256=<hex>`` line each, then ``Echo: <last user text>``.
 
@@ -421,7 +421,8 @@ def _compose(body: dict, files: FileStore, answer: Answer) -> None:
     if mode == "forced" and config.get("tool_name"):
         _builtin(config["tool_name"], question, files, answer)
         return
-    if mode != "none":
+    fmt = (body.get("model_options") or {}).get("response_format") or {}
+    if mode != "none" and fmt.get("type") not in ("json_schema", "regex"):  # a format wins: the answer is in it
         for tool in builtins_of(body):
             if tool == "url_content_extraction" and _URL.search(question) or _wants(tool, question):
                 _builtin(tool, question, files, answer)

@@ -147,7 +147,7 @@ class Images:
         self._download = download
         self._remember = remember
         self._cumulative = cumulative
-        self._budget = budget
+        self._budget = self._full_budget = budget
 
     def pieces(self, ref: FileRef) -> list[str | ImagePromptMessageContent]:
         if ref.kind == "video":
@@ -174,9 +174,12 @@ class Images:
             return [f"\n\n[GigaChat generated {what} (file {file_id}), but the file is empty.]\n\n"]
         if len(b64) > self._budget:
             logger.warning("generated file %s (%d bytes) exceeds the protocol line budget", file_id, len(data))
-            limit = self._budget * 3 // 4
-            return [f"\n\n[GigaChat generated {what} of {_size(len(data))} (file {file_id}): too large to pass "
-                    f"through Dify's plugin protocol (at most {_size(limit)} per message), so it is not shown.]\n\n"]
+            if len(b64) <= self._full_budget:  # it would fit alone: the answer's earlier images fill the line
+                why = ("too large to fit in this blocking answer beside the images before it (a streaming call "
+                       "shows each image in a message of its own)")
+            else:
+                why = f"too large to pass through Dify's plugin protocol (at most {_size(self._full_budget * 3 // 4)} per message)"
+            return [f"\n\n[GigaChat generated {what} of {_size(len(data))} (file {file_id}): {why}, so it is not shown.]\n\n"]
         if self._cumulative:
             self._budget -= len(b64)
         mime = sniff_mime(data, mime)

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 MARKER_OPEN = "[sources="
-_MARKER = re.compile(r"[ \t]*\[sources=\[([^\]]*)\]\]")
+_MARKER = re.compile(r"([ \t]*)\[sources=\[([^\]]*)\]\]")
 #: Longest marker text we wait for; anything longer that still has not closed is ordinary text.
 _MAX_MARKER = 64
 
@@ -92,8 +92,8 @@ class Citations:
         self.sources.update(parse_sources(raw))
 
     def _render(self, match: re.Match[str]) -> str:
-        links = [f"[[{n}]]({self.sources[n].url})" for n in _numbers(match.group(1)) if n in self.sources]
-        return (" " + "".join(links)) if links else ""
+        links = [f"[[{n}]]({self.sources[n].url})" for n in _numbers(match.group(2)) if n in self.sources]
+        return (match.group(1) + "".join(links)) if links else ""
 
     def feed(self, text: str, *, final: bool = False) -> str:
         buf = self._held + text
@@ -113,7 +113,7 @@ class Citations:
                 out.append(buf[pos : start + 1])  # not a marker after all: keep it as text
                 pos = start + 1
                 continue
-            wanted = _numbers(match.group(1))
+            wanted = _numbers(match.group(2))
             if not final and wanted and not all(n in self.sources for n in wanted):
                 out.append(buf[pos : match.start()])
                 self._held = buf[match.start() :]  # wait for the sources this marker cites
@@ -151,12 +151,13 @@ def _ws_start(buf: str, floor: int, start: int) -> int:
 
 
 def _partial_marker_suffix(text: str) -> int:
-    """Length of the longest suffix of ``text`` that may be the start of a marker (with the
-    spaces before it)."""
+    """Length of the longest suffix of ``text`` that may be the start of a marker, with the spaces
+    before it (trailing spaces alone are held too: a marker may follow them)."""
+    i = len(text)
     for k in range(min(len(MARKER_OPEN) - 1, len(text)), 0, -1):
         if MARKER_OPEN.startswith(text[-k:]):
             i = len(text) - k
-            while i > 0 and text[i - 1] in " \t":
-                i -= 1
-            return len(text) - i
-    return 0
+            break
+    while i > 0 and text[i - 1] in " \t":
+        i -= 1
+    return len(text) - i
