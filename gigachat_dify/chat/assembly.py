@@ -124,6 +124,7 @@ class Assembler:
         argument_schemas: Mapping[str, Any] | None = None,
         show_reasoning: bool = True,
         images: Images | None = None,
+        source_list: bool = True,
     ):
         self.model = model
         self.prompt_messages = list(prompt_messages or [])
@@ -145,6 +146,7 @@ class Assembler:
         self._images = images or Images(None)
         self._tags = TagScanner()
         self._citations = Citations()
+        self._source_list = source_list
         #: GigaChat's raw finish reason, as last reported.
         self.gigachat_finish_reason: str | None = None
         #: The last usage GigaChat reported (the final chunk carries it), or None.
@@ -221,7 +223,7 @@ class Assembler:
         self._drain(out)
         if self._pending:
             self._on_content(out, "", final=True)
-        if not self._stopped:
+        if not self._stopped and self._source_list:
             # The list goes with the text even when the answer calls a tool: nothing GigaChat
             # found is lost.
             listing = self._citations.source_list()

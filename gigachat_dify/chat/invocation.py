@@ -183,10 +183,12 @@ def _images(request: ChatRequest, *, blocking: bool) -> Images:
 
 
 def assembler(request: ChatRequest, *, show_reasoning: bool = True, blocking: bool = False):
-    """``blocking``: the answer goes to Dify as one protocol line, so its images share one budget."""
+    """``blocking``: the answer goes to Dify as one protocol line, so its images share one budget.
+    An answer read as data (structured output: ``show_reasoning`` off) gets no source list either:
+    text after the JSON would break it; the links inside it stay."""
     return request.contract.Assembler(request.model, request.prompt_messages, request.stop, request.function_names,
                                       argument_schemas=request.argument_schemas, show_reasoning=show_reasoning,
-                                      images=_images(request, blocking=blocking))
+                                      images=_images(request, blocking=blocking), source_list=show_reasoning)
 
 
 def final(asm, price: Price, usage: TokenUsage | None = None) -> LLMResultChunk:

@@ -275,3 +275,18 @@ def test_several_large_images_each_fit_their_line(plugin, credentials, emulator,
         assert all(sum(i["type"] == "image" for i in c) <= 1 for c in contents(result) if isinstance(c, list))
     else:
         assert "too large" in text_of(result)
+
+
+@BOTH
+def test_structured_output_works_beside_a_built_in_tool_on_v2(plugin, credentials, emulator, stream):
+    schema = {"type": "object", "properties": {"answer": {"type": "string"}, "n": {"type": "integer"}},
+              "required": ["answer", "n"]}
+    params = {"web_search": "auto", "response_format": "json_schema",
+              "json_schema": json.dumps({"name": "llm_response", "schema": schema})}
+    result = plugin.invoke_llm(MODEL, credentials, [user("Search the news and answer in JSON")],
+                               model_parameters=params, stream=stream)
+    assert_daemon_accepts(result, plugin)
+    answer = json.loads(text_of(result))
+    assert isinstance(answer["answer"], str) and isinstance(answer["n"], int)
+    assert sent_v2(emulator)["model_options"]["response_format"]["type"] == "json_schema"
+

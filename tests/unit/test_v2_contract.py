@@ -308,3 +308,10 @@ def test_a_refusal_that_names_no_tool_points_at_every_switch_on():
 def test_other_failures_are_left_to_the_error_table(status, message):
     assert builtin_tool_refusal(refusal(status, message), {"web_search": "Web search"}) is None
     assert builtin_tool_refusal(refusal(422, "tool web_search"), {}) is None
+
+
+def test_the_source_list_is_left_out_of_structured_answers():
+    asm = StreamAssembler(MODEL, source_list=False)
+    shown = asm.add(content='{"a": "x [sources=[1]]"}', sources={"1": {"url": "https://a.example", "title": "A"}})
+    final = asm.finish(LLMUsage.empty_usage())
+    assert json.loads("".join(c.delta.message.content for c in [*shown, final])) == {"a": "x [[1]](https://a.example)"}
