@@ -26,6 +26,7 @@ from dify_plugin.entities.model.message import ImagePromptMessageContent
 
 from gigachat_dify.errors import describe
 from gigachat_dify.protocol import LINE_BUDGET
+from gigachat_dify.redaction import redact
 
 logger = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ class Images:
             logger.warning("generated file %s is not valid base64", file_id)
             return [f"\n\n[GigaChat generated {what} (file {file_id}), but its data was damaged.]\n\n"]
         except Exception as exc:  # the answer goes on without the image, and says why
-            _, reason = describe(exc)
+            reason = redact(describe(exc)[1])
             logger.warning("generated file %s could not be downloaded: %s", file_id, reason)
             return [f"\n\n[GigaChat generated {what} (file {file_id}), but it could not be downloaded: {reason}]\n\n"]
         if not data:
