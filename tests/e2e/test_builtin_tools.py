@@ -290,3 +290,17 @@ def test_structured_output_works_beside_a_built_in_tool_on_v2(plugin, credential
     assert isinstance(answer["answer"], str) and isinstance(answer["n"], int)
     assert sent_v2(emulator)["model_options"]["response_format"]["type"] == "json_schema"
 
+
+
+def test_a_generated_image_sent_back_as_a_user_file_is_not_uploaded_again(plugin, credentials, emulator):
+    first = plugin.invoke_llm("GigaChat-2-Max", credentials, [user("Draw a lighthouse")],
+                              model_parameters={"image_generation": True})
+    image = images_of(first)[0]
+    file_id = [r.path for r in emulator.log if r.path.endswith("/content")][-1].split("/")[2]
+    emulator.clear_log()
+    msg = user([{"type": "text", "data": "Describe this picture", "base64_data": "", "url": "", "format": "",
+                 "mime_type": "", "detail": "", "filename": ""}, {**image, "filename": "lighthouse.jpg"}])
+    result = plugin.invoke_llm("GigaChat-2-Max", credentials, [msg], stream=True)
+    assert result.ok, result.error
+    assert not [r for r in emulator.log if r.method == "POST" and r.path == "/files"]
+    assert f"Attachment {file_id} " in text_of(result)  # GigaChat's own id for the image it made
