@@ -6,8 +6,12 @@ do, names no Python type, and never contains a secret (messages pass through red
 
 from __future__ import annotations
 
+import enum
 import json
+import logging
+import re
 import ssl
+import traceback
 from urllib.parse import urlsplit
 
 import gigachat.exceptions as gx
@@ -23,7 +27,14 @@ from dify_plugin.errors.model import (
     InvokeServerUnavailableError,
 )
 
+from gigachat_dify.connection.credentials import BUSINESS_BASE_URL, HOSTS_HINT
+from gigachat_dify.connection.proxy import ProxyUnreachable
 from gigachat_dify.redaction import redact
+
+logger = logging.getLogger(__name__)
+
+#: The on-premise token endpoint under the API's base URL (user and password mode).
+TOKEN_PATH = "/token"
 
 CA_HINT = (
     "GigaChat's hosts use the Russian Trusted Root CA: paste that CA's PEM into the provider's "
@@ -81,10 +92,129 @@ def _chain(exc: BaseException):
         exc = exc.__cause__ or exc.__context__
 
 
+class Transport(enum.Enum):
+    """What went wrong below HTTP: THE classification (validation names the address on top)."""
+
+    SERVER_CERTIFICATE_UNTRUSTED = "server certificate untrusted"
+    CLIENT_CERTIFICATE_REQUIRED = "client certificate required"
+    CLIENT_CERTIFICATE_REFUSED = "client certificate refused"
+    PROXY_AUTHENTICATION = "proxy authentication"
+    PROXY_REFUSED = "proxy refused the connection"
+    PROXY_UNREACHABLE = "proxy unreachable"
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    NOT_A_STREAM = "not a stream"
+    INTERRUPTED = "interrupted"
+
+
+# TLS alerts a server sends about the client's certificate (OpenSSL reason codes, as received).
+_CERTIFICATE_REQUIRED_ALERTS = frozenset({"TLSV13_ALERT_CERTIFICATE_REQUIRED"})
+_CERTIFICATE_REFUSED_ALERTS = frozenset({
+    "TLSV1_ALERT_UNKNOWN_CA", "SSLV3_ALERT_BAD_CERTIFICATE", "SSLV3_ALERT_CERTIFICATE_EXPIRED",
+    "SSLV3_ALERT_CERTIFICATE_REVOKED", "SSLV3_ALERT_CERTIFICATE_UNKNOWN", "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
+    "TLSV1_ALERT_ACCESS_DENIED",
+})
+
+
+def ssl_failure(exc: BaseException) -> bool:
+    """A TLS failure anywhere in the exception's causes."""
+    return any(isinstance(e, ssl.SSLError) for e in _chain(exc))
+
+
+def _ssl_reasons(exc: BaseException) -> set[str]:
+    return {e.reason for e in _chain(exc) if isinstance(e, ssl.SSLError) and getattr(e, "reason", None)}
+
+
 def is_tls_verification_failure(exc: BaseException) -> bool:
     return any(
         isinstance(e, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(e) for e in _chain(exc)
     )
+
+
+def _proxy_status(exc: BaseException) -> int | None:
+    # httpx reports a refused CONNECT as ProxyError("<status> <reason>"); a plain-HTTP request
+    # through a proxy gets the proxy's answer as a response (407 only ever comes from a proxy).
+    if isinstance(exc, gx.ResponseError) and exc.status_code == 407:
+        return 407
+    if isinstance(exc, httpx.ProxyError):
+        match = re.match(r"\s*(\d{3})\b", str(exc))
+        return int(match.group(1)) if match else 0
+    return None
+
+
+def _nginx_client_certificate_page(exc: BaseException) -> bool:
+    # nginx with ssl_verify_client answers 400 with this page (assumed front of mTLS hosts).
+    return (isinstance(exc, gx.ResponseError) and exc.status_code in (400, 495, 496)
+            and _is_html(exc) and b"SSL certificate" in (exc.content or b""))
+
+
+def transport_failure(exc: BaseException) -> Transport | None:
+    """The kind of a failure below HTTP, or None for an answer of the API itself."""
+    status = _proxy_status(exc)
+    if status == 407:
+        return Transport.PROXY_AUTHENTICATION
+    if status is not None:
+        return Transport.PROXY_REFUSED
+    if isinstance(exc, ProxyUnreachable):
+        return Transport.PROXY_UNREACHABLE
+    if _nginx_client_certificate_page(exc):
+        return Transport.CLIENT_CERTIFICATE_REFUSED
+    if not isinstance(exc, (httpx.TransportError, ConnectionError, ssl.SSLError)):
+        return None
+    reasons = _ssl_reasons(exc)
+    if is_tls_verification_failure(exc):
+        return Transport.SERVER_CERTIFICATE_UNTRUSTED
+    if reasons & _CERTIFICATE_REQUIRED_ALERTS:
+        return Transport.CLIENT_CERTIFICATE_REQUIRED
+    if reasons & _CERTIFICATE_REFUSED_ALERTS:
+        return Transport.CLIENT_CERTIFICATE_REFUSED
+    if isinstance(exc, httpx.TimeoutException):
+        return Transport.TIMEOUT
+    if isinstance(exc, httpx.ConnectError):
+        return Transport.UNREACHABLE
+    if isinstance(exc, httpx.TransportError) and "text/event-stream" in str(exc):
+        return Transport.NOT_A_STREAM  # the SDK's words for a 200 answer that is not a stream
+    return Transport.INTERRUPTED
+
+
+def transport_message(kind: Transport, where: str, exc: BaseException | None = None) -> str:
+    """What to tell for a transport failure at `where` (a host, or 'the OAuth URL (...)')."""
+    proxy_name = getattr(exc, "proxy", None) or "the proxy"
+    status = _proxy_status(exc) if exc is not None else None
+    return {
+        Transport.SERVER_CERTIFICATE_UNTRUSTED: f"The TLS certificate of {where} could not be verified. {CA_HINT}",
+        Transport.CLIENT_CERTIFICATE_REQUIRED: (
+            f"{where} requires a client certificate: choose the 'Client certificate' authentication mode and "
+            "paste the certificate and private key issued for your GigaChat account."
+        ),
+        Transport.CLIENT_CERTIFICATE_REFUSED: (
+            f"{where} refused the client certificate (not issued by a CA it trusts, revoked, or not registered "
+            "for GigaChat): use the certificate issued for your GigaChat account."
+        ),
+        Transport.PROXY_AUTHENTICATION: (
+            f"The proxy refused the credentials (407 Proxy Authentication Required) on the way to {where}: "
+            "check the user and password in the 'Proxy URL' (http://user:password@host:port; characters "
+            "such as @ : / in the password written as %40 %3A %2F)."
+        ),
+        Transport.PROXY_REFUSED: (
+            f"The proxy refused to connect to {where}" + (f" ({status})" if status else "") +
+            ": ask the network administrator to allow this GigaChat host through the proxy."
+        ),
+        Transport.PROXY_UNREACHABLE: (
+            f"The proxy {proxy_name} cannot be reached (on the way to {where}): check the host and port in "
+            "'Proxy URL', or clear the field (then the HTTPS_PROXY / HTTP_PROXY of Dify's environment apply)."
+        ),
+        Transport.TIMEOUT: (
+            f"{where} did not answer in time. Check the address, network and proxy, or raise 'Request timeout'."
+        ),
+        Transport.UNREACHABLE: f"Could not connect to {where}. Check the address, DNS, proxy and firewall.",
+        Transport.NOT_A_STREAM: (
+            f"{where} did not answer with a GigaChat stream: check the Base URL points to the GigaChat API."
+        ),
+        Transport.INTERRUPTED: (
+            f"The connection to {where} was interrupted before the answer was complete. Retry the request."
+        ),
+    }[kind]
 
 
 def api_message(exc: gx.ResponseError) -> str:
@@ -96,19 +226,36 @@ def api_message(exc: gx.ResponseError) -> str:
     return str(msg)[:500] if msg else f"HTTP {exc.status_code}"
 
 
+def _path(exc: gx.ResponseError) -> str:
+    return urlsplit(str(exc.url)).path
+
+
 def describe(exc: BaseException) -> tuple[type[InvokeError], str]:
     """The single table: (Dify error class, message) for any exception."""
     if isinstance(exc, InvokeError):
         return type(exc), exc.description or str(exc)
     if isinstance(exc, CredentialsValidateFailedError):  # the form's values are unusable
         return InvokeAuthorizationError, str(exc)
+    kind = transport_failure(exc)
+    if kind is not None:
+        cls = InvokeServerUnavailableError if kind is Transport.NOT_A_STREAM else InvokeConnectionError
+        if kind in (Transport.CLIENT_CERTIFICATE_REQUIRED, Transport.CLIENT_CERTIFICATE_REFUSED,
+                    Transport.PROXY_AUTHENTICATION):
+            cls = InvokeAuthorizationError
+        return cls, transport_message(kind, _host(exc), exc)
     if isinstance(exc, gx.ResponseError):
         body, host, status = error_body(exc), _host(exc), exc.status_code
         if is_oauth_error(exc) and body.get("code") in _OAUTH_CODES:
             return InvokeAuthorizationError, _OAUTH_CODES[body["code"]]
         if isinstance(exc, gx.AuthenticationError):
+            if _path(exc).endswith(TOKEN_PATH):
+                return InvokeAuthorizationError, (
+                    f"The GigaChat installation at {host} rejected the user name or password (401 from "
+                    f"{_path(exc)}): check them with its administrator."
+                )
             return InvokeAuthorizationError, (
-                f"GigaChat rejected the credentials ({api_message(exc)}). Check the authorization key and scope."
+                f"GigaChat rejected the credentials ({api_message(exc)}). Check the authorization key and scope "
+                "(or the client certificate, or the user and password, in those modes)."
             )
         if isinstance(exc, gx.ForbiddenError):
             return InvokeAuthorizationError, (
@@ -127,14 +274,20 @@ def describe(exc: BaseException) -> tuple[type[InvokeError], str]:
                 "personal (PERS) accounts allow very few parallel requests."
             )
         if isinstance(exc, gx.NotFoundError):
+            if _path(exc).endswith(TOKEN_PATH):
+                return InvokeAuthorizationError, (
+                    f"{host} has no {TOKEN_PATH} endpoint: user and password work only with an on-premise GigaChat "
+                    "installation. For GigaChat's public hosts use the authorization key or a client certificate."
+                )
             if _is_html(exc) or not body:
                 return InvokeBadRequestError, (
-                    f"{host} answered 404 for {urlsplit(str(exc.url)).path}: the Base URL does not point to the "
-                    "GigaChat API. Use e.g. https://gigachat.devices.sberbank.ru/api/v1."
+                    f"{host} answered 404 for {_path(exc)}: the Base URL does not point to the "
+                    f"GigaChat API. {HOSTS_HINT}"
                 )
             return InvokeBadRequestError, (
                 f"GigaChat: {api_message(exc)} (404). Check the model name is available to this account "
-                "(it must be one GigaChat lists for your key)."
+                "(it must be one GigaChat lists for your key); GigaChat-3-Ultra is offered to business clients "
+                f"at {BUSINESS_BASE_URL}."
             )
         if isinstance(exc, gx.RequestEntityTooLargeError):
             return InvokeBadRequestError, (
@@ -147,34 +300,23 @@ def describe(exc: BaseException) -> tuple[type[InvokeError], str]:
                 f"GigaChat is temporarily unavailable ({status}: {api_message(exc)}). Retry in a moment."
             )
         return InvokeBadRequestError, f"GigaChat answered HTTP {status}: {api_message(exc)}."
-    if isinstance(exc, httpx.TimeoutException):
-        return InvokeConnectionError, (
-            f"{_host(exc)} did not answer in time. Retry, or raise 'Request timeout' in the provider settings."
-        )
-    if isinstance(exc, httpx.TransportError) or isinstance(exc, (ConnectionError, ssl.SSLError)):
-        host = _host(exc)
-        if is_tls_verification_failure(exc):
-            return InvokeConnectionError, f"The TLS certificate of {host} could not be verified. {CA_HINT}"
-        if isinstance(exc, httpx.ConnectError):
-            return InvokeConnectionError, (
-                f"Could not connect to {host}. Check the Base URL / OAuth URL, DNS and any proxy or firewall."
-            )
-        if "text/event-stream" in str(exc):
-            return InvokeServerUnavailableError, (
-                f"{host} did not answer with a GigaChat stream: check the Base URL points to the GigaChat API."
-            )
-        return InvokeConnectionError, (
-            f"The connection to {host} was interrupted before the answer was complete. Retry the request."
-        )
     if isinstance(exc, (pydantic.ValidationError, json.JSONDecodeError)):
         return InvokeServerUnavailableError, (
             "GigaChat sent an answer the plugin could not read; check the Base URL points to the GigaChat API."
         )
     if isinstance(exc, gx.GigaChatException):
         return InvokeBadRequestError, redact(str(exc))
+    _log_unexpected(exc)
     return InvokeServerUnavailableError, (
         "Unexpected failure in the GigaChat plugin; the plugin log has details. Retry, and report it if it repeats."
     )
+
+
+def _log_unexpected(exc: BaseException) -> None:
+    # The generic message says "the plugin log has details": this is them. The traceback is
+    # formatted here and redacted, since exception texts may quote anything.
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    logger.error("Unexpected failure (%s): %s", type(exc).__name__, redact(trace))
 
 
 def to_invoke_error(exc: BaseException, *, context: str = "") -> InvokeError:

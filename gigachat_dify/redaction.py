@@ -1,37 +1,61 @@
 """Keeps secrets out of every log line and error message.
 
-Each parsed credentials object registers its secrets here; a log-record hook masks them in
-every record wherever they would appear, as defence in depth behind the rule that no code
-formats a secret into text in the first place.
+Defence in depth behind the rule that no code formats a secret into text. Two scopes, so that what
+one workspace types can never garble another's messages:
+- the request: every value typed into a secret field of the form being served (checked or not,
+  even `GigaChat` typed as a key) is masked in what this request logs and answers, and nowhere
+  else. A request runs in its own context (thread or greenlet), so a contextvar carries it;
+- the process: only values that passed their format check (an authorization key that decodes to
+  `id:secret`, a private key that parsed as PEM) are masked everywhere, e.g. in records logged by
+  worker threads. They cannot be ordinary words, and the set is bounded (least recently
+  registered dropped first), so it never grows with the number of credentials seen.
 """
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
+from collections import OrderedDict
+from collections.abc import Iterable
 
 MASK = "***"
-_MIN_SECRET_LEN = 6  # shorter strings would mask ordinary words
+MIN_REQUEST_SECRET_LEN = 4  # shorter strings would mask ordinary text even in the request's own messages
+MIN_PROCESS_SECRET_LEN = 16  # process-wide secrets are long random strings by construction
+MAX_PROCESS_SECRETS = 1024
 
 _lock = threading.Lock()
-_secrets: set[str] = set()
+_process: OrderedDict[str, None] = OrderedDict()
+_request: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("gigachat_request_secrets", default=())
 
 
 def register(*values: str | None) -> None:
+    """Mask these checked, high-entropy values everywhere in this process (bounded)."""
     with _lock:
         for v in values:
-            if v and len(v) >= _MIN_SECRET_LEN:
-                _secrets.add(v)
+            if isinstance(v, str) and len(v) >= MIN_PROCESS_SECRET_LEN:
+                _process[v] = None
+                _process.move_to_end(v)
+        while len(_process) > MAX_PROCESS_SECRETS:
+            _process.popitem(last=False)
+
+
+def scope_request(values: Iterable[str | None]) -> None:
+    """The secrets of the request being served in this context: replaces the previous request's."""
+    _request.set(tuple(sorted({v for v in values if isinstance(v, str) and len(v) >= MIN_REQUEST_SECRET_LEN},
+                              key=len, reverse=True)))
 
 
 def redact(text: str) -> str:
     if not text:
         return text
-    with _lock:
-        known = sorted(_secrets, key=len, reverse=True)
-    for s in known:
+    for s in _request.get():
         if s in text:
             text = text.replace(s, MASK)
+    with _lock:
+        known = list(_process)
+    for s in sorted((s for s in known if s in text), key=len, reverse=True):
+        text = text.replace(s, MASK)
     return text
 
 

@@ -1,21 +1,14 @@
-import logging
-
 from dify_plugin import ModelProvider
-from dify_plugin.errors.model import CredentialsValidateFailedError
 
-from gigachat_dify.errors import to_credentials_error
 from gigachat_dify.connection.validation import validate_provider
-
-logger = logging.getLogger(__name__)
+from gigachat_dify.errors import to_credentials_error
 
 
 class GigaChatProvider(ModelProvider):
     def validate_provider_credentials(self, credentials: dict) -> None:
-        """Get one OAuth token and list models; never a paid chat or embedding call."""
+        """Get a token (where the mode has one) and list models; never a paid chat or embedding call."""
         try:
             validate_provider(credentials)
-        except CredentialsValidateFailedError:
-            raise
         except Exception as exc:
-            logger.exception("provider validation failed unexpectedly")
+            # The error table logs an unexpected cause itself, redacted (never a raw traceback here).
             raise to_credentials_error(exc) from None

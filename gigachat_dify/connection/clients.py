@@ -4,85 +4,307 @@ Dify builds a new model instance for every request, so a client kept on the inst
 re-authenticate every call. Kept here at module level instead, one client (and so one OAuth
 token, refreshed by the SDK under its own lock shortly before expiry) serves every request made
 with the same credentials for the life of the plugin process.
+
+`GigaChatClient` is the SDK's client with what the plugin needs and the SDK lacks, without copying
+its logic (its own helpers build the httpx arguments):
+- settings only from the form: the SDK fills any argument left as None from GIGACHAT_* variables
+  of the process (Dify's daemon passes its whole environment on), so every setting is explicit;
+- the proxy of the form (the SDK has no proxy argument) on both its httpx clients;
+- a token expiry given in seconds (the `{tok, exp}` answers) read as such: the SDK takes it as
+  milliseconds, so the token looks expired at once and is fetched again before every call;
+- it knows which HTTP requests are in flight, so the cache can close an evicted client's sockets
+  as soon as none is, without cutting a stream another request is still reading.
+
+The cache is bounded by memory (the manifest declares 256 MiB) and by descriptors: SSL contexts
+(the trust store, ~0.7 MiB each) are shared by clients with the same TLS material, so a client
+costs little unless it brings a context of its own (a client certificate, a pasted CA).
 """
 
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
-from collections import OrderedDict
-from urllib.parse import urlsplit
+import urllib.request
+from collections import Counter, OrderedDict
 
+import gigachat.client as sdk_client
+import httpx
+from dify_plugin.errors.model import CredentialsValidateFailedError
 from gigachat import GigaChat
+from gigachat.settings import Settings
 
+from gigachat_dify import errors, redaction
+from gigachat_dify.connection import proxy
+from gigachat_dify.connection.auth.authorization_key import DEFAULT_SCOPE
 from gigachat_dify.connection.credentials import ConnectionSettings
-from gigachat_dify.connection.tls import build_ssl_context
+from gigachat_dify.connection.tls import ClientCertificateError, PemError, context_key, shared_context
 
 logger = logging.getLogger(__name__)
 
-MAX_CLIENTS = 64  # distinct credentials kept; the least recently used is dropped beyond that
+MIB = 1024 * 1024
+DECLARED_MEMORY = 256 * MIB  # manifest.yaml resource.memory (tests keep the two equal)
+CACHE_MEMORY_BUDGET = DECLARED_MEMORY // 4  # the rest: the runtime (~60 MiB) and requests in flight
+CLIENT_COST = 256 * 1024  # measured ~10 KiB idle; an open TLS connection's buffers on top, generously
+CONTEXT_COST = 1 * MIB  # measured 0.67 MiB per SSL context holding the system trust store
+# Each cached client may keep a keep-alive connection (one descriptor) open: far below the usual
+# 1024-descriptor limit even with requests in flight.
+MAX_CLIENTS = 64
+
+TOKEN_EXPIRY_BUFFER_MS = 60_000  # the SDK's default: renew a token a minute before it expires
+_SECONDS_BEFORE = 10**11  # as Unix time: year 5138 in seconds, 1973 in milliseconds
+
+
+def expiry_ms(expires_at: int) -> int:
+    """A token's expiry in Unix milliseconds, whether it was given in seconds or milliseconds.
+
+    OAuth's `{"access_token", "expires_at"}` carries milliseconds; the `{"tok", "exp"}` shape (recorded
+    June 2026: `"exp": 4102444800`, the instant of `"expires_at": 4102444800000`) carries seconds.
+    0 keeps the SDK's meaning (a token given as is, never renewed)."""
+    return expires_at * 1000 if 0 < expires_at < _SECONDS_BEFORE else expires_at
+
+
+class _PluginSettings(Settings):
+    """The SDK's settings from the plugin's arguments only, never from GIGACHAT_* variables."""
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, **_environment_sources):
+        return (init_settings,)
+
+
+def sdk_settings(settings: ConnectionSettings, ssl_context: ssl.SSLContext) -> dict:
+    """Every field of the SDK's Settings, explicit (tests check none is missing)."""
+    values = dict(
+        base_url=settings.base_url,
+        auth_url=settings.auth_url,
+        credentials=None,
+        scope=DEFAULT_SCOPE,
+        access_token=None,
+        model=None,
+        profanity_check=None,  # sent only when the model parameter asks for it
+        user=None,
+        password=None,
+        timeout=settings.timeout,
+        verify_ssl_certs=settings.verify_ssl,
+        # One context for verification, the pasted CA and the client certificate: with a CA file next
+        # to cert_file the SDK's httpx client would silently send no certificate.
+        ssl_context=ssl_context,
+        ca_bundle_file=None,
+        cert_file=None,
+        key_file=None,
+        key_file_password=None,
+        flags=[],
+        max_connections=None,
+        # Retries are ours (gigachat_dify.retry): the SDK's stream retry can repeat a stream
+        # after chunks were already delivered, which would duplicate output.
+        max_retries=0,
+        retry_backoff_factor=0.5,
+        retry_on_status_codes=(429, 500, 502, 503, 504),
+        token_expiry_buffer_ms=TOKEN_EXPIRY_BUFFER_MS,
+    )
+    values.update(settings.auth.sdk_arguments())
+    return values
+
+
+class _Usage:
+    """The HTTP requests in flight on one client's connections. A retired client (evicted from the
+    cache) closes its sockets whenever none is in flight; a late request may reopen one, and it is
+    closed again when that request ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.in_flight = 0
+        self.retired = False
+        self.http: list[httpx.Client] = []
+
+    def enter(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+
+    def leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+            if self.retired and self.in_flight == 0:
+                self._close_sockets()
+
+    def retire(self) -> None:
+        with self._lock:
+            self.retired = True
+            if self.in_flight == 0:
+                self._close_sockets()
+
+    def _close_sockets(self) -> None:
+        # The connection pools, not the clients: a closed httpx.Client refuses requests, while a
+        # closed pool opens a new connection if a late request comes (closing sockets = closing pools).
+        for client in self.http:
+            for transport in (client._transport, *client._mounts.values()):
+                if transport is not None:
+                    transport.close()
+
+
+class _ReleasingStream(httpx.SyncByteStream):
+    """A streamed response body that tells _Usage when it is closed (the stream's end)."""
+
+    def __init__(self, inner: httpx.SyncByteStream, release) -> None:
+        self._inner = inner
+        self._release = release
+
+    def __iter__(self):
+        yield from self._inner
+
+    def close(self) -> None:
+        try:
+            self._inner.close()
+        finally:
+            release, self._release = self._release, None
+            if release is not None:
+                release()
+
+
+class _TrackedHttpClient(httpx.Client):
+    def __init__(self, usage: _Usage, proxy_url: str | None, *, keepalive: bool = True, **kwargs) -> None:
+        if proxy_url:
+            kwargs["proxy"] = proxy_url  # wins over HTTP(S)_PROXY / NO_PROXY (see connection/proxy.py)
+        if not keepalive:
+            kwargs["limits"] = httpx.Limits(max_keepalive_connections=0)
+        super().__init__(**kwargs)
+        self._usage = usage
+        self._proxy_name = proxy.display(proxy_url) if proxy_url else None
+        usage.http.append(self)
+
+    def send(self, request: httpx.Request, **kwargs) -> httpx.Response:
+        self._usage.enter()
+        try:
+            response = super().send(request, **kwargs)
+        except httpx.ConnectError as exc:
+            self._usage.leave()
+            via = self._proxy_used(request.url)
+            if via and not errors.ssl_failure(exc):
+                raise proxy.ProxyUnreachable(str(exc), proxy=via, request=request) from exc
+            raise
+        except BaseException:
+            self._usage.leave()
+            raise
+        if kwargs.get("stream"):
+            response.stream = _ReleasingStream(response.stream, self._usage.leave)
+        else:
+            self._usage.leave()
+        return response
+
+    def _proxy_used(self, url: httpx.URL) -> str | None:
+        """host:port of the proxy this URL goes through, or None when it goes direct."""
+        if self._proxy_name:
+            return self._proxy_name
+        if self._transport_for_url(url) is self._transport:
+            return None
+        env = urllib.request.getproxies().get(url.scheme)
+        return f"{proxy.display(env)} (from Dify's environment)" if env else "from Dify's environment"
+
+
+class GigaChatClient(GigaChat):
+    """The SDK client as the plugin uses it (see the module's docstring)."""
+
+    def __init__(self, settings: ConnectionSettings, ssl_context: ssl.SSLContext) -> None:
+        explicit = sdk_settings(settings, ssl_context)
+        super().__init__(**{k: v for k, v in explicit.items() if k != "token_expiry_buffer_ms"})
+        self._settings = _PluginSettings(**explicit)
+        self._usage = _Usage()
+        self.context_key = context_key(settings.verify_ssl, settings.ca_pem, getattr(settings.auth, "identity", None))
+        # Built now with the SDK's own arguments (cheap: the SSL context is shared), so its lazy
+        # properties return these. OAuth is asked once per token lifetime: no idle keep-alive there.
+        self._client_instance = _TrackedHttpClient(
+            self._usage, settings.proxy_url, **sdk_client._get_kwargs(self._settings))
+        self._auth_client_instance = _TrackedHttpClient(
+            self._usage, settings.proxy_url, keepalive=False, **sdk_client._get_auth_kwargs(self._settings))
+
+    def _update_token(self) -> None:
+        # Under the SDK's own re-entrant lock, so no request ever sees the expiry unnormalised.
+        with self._sync_token_lock:
+            super()._update_token()
+            token = self._access_token
+            if token is not None and expiry_ms(token.expires_at) != token.expires_at:
+                self._access_token = token.model_copy(update={"expires_at": expiry_ms(token.expires_at)})
+
+    def retire(self) -> None:
+        """Dropped from the cache: close its sockets once no request uses them."""
+        self._usage.retire()
+
+    @property
+    def in_flight(self) -> int:
+        return self._usage.in_flight
+
 
 _lock = threading.Lock()
-_clients: OrderedDict[str, GigaChat] = OrderedDict()
+_clients: OrderedDict[str, GigaChatClient] = OrderedDict()
+_contexts_in_cache: Counter[str] = Counter()
 
 
-def sdk_kwargs(settings: ConnectionSettings) -> dict:
-    """Constructor arguments for the SDK. Every field is explicit: the SDK fills any argument left
-    as None from GIGACHAT_* environment variables, which must never leak into a Dify credential."""
-    uses_tls = any(urlsplit(u).scheme == "https" for u in (settings.base_url, settings.auth_url))
-    ssl_context = None
-    if uses_tls and (settings.ca_pem or not settings.verify_ssl):
-        ssl_context = build_ssl_context(verify=settings.verify_ssl, ca_pem=settings.ca_pem)
+def cache_cost(clients: int, contexts: int) -> int:
+    """Estimated bytes held by `clients` cached clients sharing `contexts` distinct SSL contexts."""
+    return clients * CLIENT_COST + contexts * CONTEXT_COST
+
+
+def _over_budget() -> bool:
+    return len(_clients) > MAX_CLIENTS or cache_cost(len(_clients), len(_contexts_in_cache)) > CACHE_MEMORY_BUDGET
+
+
+def _build(settings: ConnectionSettings) -> GigaChatClient:
+    try:
+        context = shared_context(settings.verify_ssl, settings.ca_pem, getattr(settings.auth, "identity", None))
+    except ClientCertificateError as exc:
+        raise CredentialsValidateFailedError(redaction.redact(f"The client certificate cannot be used: {exc}.")) from None
+    except PemError as exc:
+        raise CredentialsValidateFailedError(redaction.redact(f"The CA certificate is not usable: {exc}.")) from None
     if not settings.verify_ssl:
         logger.warning(
             "TLS certificate verification is OFF for %s: traffic can be intercepted. "
             "Paste the CA certificate into 'CA certificate' and switch verification back on.",
-            urlsplit(settings.base_url).netloc,
+            httpx.URL(settings.base_url).host,
         )
-    return dict(
-        base_url=settings.base_url,
-        auth_url=settings.auth_url,
-        credentials=settings.authorization_key,
-        scope=settings.scope,
-        user="",
-        password="",
-        access_token="",
-        model="",
-        timeout=settings.timeout,
-        verify_ssl_certs=settings.verify_ssl,
-        ssl_context=ssl_context,
-        ca_bundle_file="",
-        cert_file="",
-        key_file="",
-        key_file_password="",
-        flags=[],
-        # Retries are ours (gigachat_dify.retry): the SDK's stream retry can repeat a stream
-        # after chunks were already delivered, which would duplicate output.
-        max_retries=0,
-    )
+    return GigaChatClient(settings, context)
 
 
-def get_client(settings: ConnectionSettings) -> GigaChat:
+def get_client(settings: ConnectionSettings) -> GigaChatClient:
     key = settings.fingerprint
     with _lock:
         client = _clients.get(key)
         if client is not None:
             _clients.move_to_end(key)
             return client
-    # Built outside the lock (building an SSL context is slow); the first one stored wins.
-    candidate = GigaChat(**sdk_kwargs(settings))
+    # Built outside the lock (an SSL context takes ~20 ms); the first one stored wins.
+    candidate = _build(settings)
+    evicted = []
     with _lock:
-        client = _clients.setdefault(key, candidate)
-        _clients.move_to_end(key)
-        while len(_clients) > MAX_CLIENTS:
-            # Not closed: a request may still be using it; its connections close when collected.
-            _clients.popitem(last=False)
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = candidate
+            _contexts_in_cache[candidate.context_key] += 1
+            while _over_budget() and len(_clients) > 1:
+                _, old = _clients.popitem(last=False)
+                _contexts_in_cache[old.context_key] -= 1
+                if not _contexts_in_cache[old.context_key]:
+                    del _contexts_in_cache[old.context_key]
+                evicted.append(old)
+        else:
+            _clients.move_to_end(key)
+    for old in evicted:
+        old.retire()
     if client is not candidate:
-        candidate.close()
+        candidate.retire()
     return client
+
+
+def cached() -> tuple[int, int]:
+    """(clients, distinct SSL contexts) held by the cache."""
+    with _lock:
+        return len(_clients), len(_contexts_in_cache)
 
 
 def clear() -> None:
     """Forget every client (tests)."""
     with _lock:
+        old = list(_clients.values())
         _clients.clear()
+        _contexts_in_cache.clear()
+    for client in old:
+        client.retire()

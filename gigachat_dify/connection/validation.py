@@ -1,4 +1,5 @@
-"""Provider validation that costs nothing: one OAuth token and GET /models, never a paid call."""
+"""Provider validation that costs nothing: a token (where the mode has one) and GET /models, never
+a paid call. Each failure is named with the address it happened at, in the words of the error table."""
 
 from __future__ import annotations
 
@@ -6,13 +7,19 @@ import json
 import logging
 
 import gigachat.exceptions as gx
-import httpx
 import pydantic
 from dify_plugin.errors.model import CredentialsValidateFailedError
 
+from gigachat_dify.connection.auth.authorization_key import NAME as KEY_MODE
+from gigachat_dify.connection.auth.client_certificate import NAME as CERTIFICATE_MODE
 from gigachat_dify.connection.clients import get_client
-from gigachat_dify.connection.credentials import ConnectionSettings, parse_credentials
-from gigachat_dify.errors import CA_HINT, describe, error_body, is_tls_verification_failure
+from gigachat_dify.connection.credentials import (
+    DEFAULT_AUTH_URL,
+    HOSTS_HINT,
+    ConnectionSettings,
+    parse_credentials,
+)
+from gigachat_dify.errors import TOKEN_PATH, Transport, describe, error_body, transport_failure, transport_message
 from gigachat_dify.redaction import redact
 
 logger = logging.getLogger(__name__)
@@ -22,45 +29,49 @@ def _fail(message: str) -> CredentialsValidateFailedError:
     return CredentialsValidateFailedError(redact(message))
 
 
-def _connection_problem(exc: BaseException, what: str, url: str) -> CredentialsValidateFailedError | None:
-    if is_tls_verification_failure(exc):
-        return _fail(f"The TLS certificate of the {what} ({url}) could not be verified. {CA_HINT}")
-    if isinstance(exc, httpx.TimeoutException):
-        return _fail(f"The {what} ({url}) did not answer in time. Check the address, network and proxy.")
-    if isinstance(exc, httpx.TransportError):
-        return _fail(f"Could not reach the {what} ({url}). Check the address, DNS, proxy and firewall.")
-    return None
-
-
 def _not_gigachat(exc: BaseException) -> bool:
     if isinstance(exc, (pydantic.ValidationError, json.JSONDecodeError)):
         return True
-    if isinstance(exc, httpx.TransportError) and "text/event-stream" in str(exc):
+    if transport_failure(exc) is Transport.NOT_A_STREAM:
         return True
     return isinstance(exc, gx.ResponseError) and exc.status_code in (404, 405) and "status" not in error_body(exc)
 
 
-def _step(call, what: str, url: str, not_gigachat: str):
+def _step(call, what: str, url: str, not_gigachat: str, refused: str | None = None):
     """Run one validation step; turn any failure into the message for that step's address."""
     try:
         return call()
     except Exception as exc:
-        problem = _connection_problem(exc, what, url)
-        if problem:
-            raise problem from None
+        kind = transport_failure(exc)
+        if kind is not None:
+            raise _fail(transport_message(kind, f"the {what} ({url})", exc)) from None
         if _not_gigachat(exc):
             raise _fail(f"The {what} ({url}) {not_gigachat}") from None
+        if refused and isinstance(exc, gx.AuthenticationError):
+            raise _fail(refused) from None
         raise _fail(describe(exc)[1]) from None
 
 
 def validate_provider(credentials: dict) -> ConnectionSettings:
     settings = parse_credentials(credentials)
     client = get_client(settings)
-    _step(client.get_token, "OAuth URL", settings.auth_url,
-          "did not answer like GigaChat's OAuth service. The default is "
-          "https://ngw.devices.sberbank.ru:9443/api/v2/oauth.")
-    models = _step(client.get_models, "Base URL", settings.base_url,
-                   "is not a GigaChat API: GET /models did not answer with GigaChat's model list. "
-                   "The default is https://gigachat.devices.sberbank.ru/api/v1.")
-    logger.info("GigaChat credentials valid: %d models available (scope %s)", len(models.data), settings.scope)
+    if settings.auth_mode == KEY_MODE:
+        _step(client.get_token, "OAuth URL", settings.auth_url,
+              f"did not answer like GigaChat's OAuth service. The default is {DEFAULT_AUTH_URL}.")
+    elif settings.auth_mode != CERTIFICATE_MODE:  # user and password: the installation's token endpoint
+        _step(client.get_token, "token endpoint", settings.base_url + TOKEN_PATH,
+              "does not answer: user and password work only with an on-premise GigaChat installation whose "
+              "Base URL serves /token. For GigaChat's public hosts use the authorization key or a client "
+              "certificate.")
+    models = _step(
+        client.get_models, "Base URL", settings.base_url,
+        f"is not a GigaChat API: GET /models did not answer with GigaChat's model list. {HOSTS_HINT}",
+        refused=(
+            f"The GigaChat API ({settings.base_url}) accepted the TLS connection but not the client certificate "
+            "as a login (401): the certificate is not registered for GigaChat API access at this host. Use the "
+            "certificate issued for your GigaChat account, or the authorization key mode."
+        ) if settings.auth_mode == CERTIFICATE_MODE else None,
+    )
+    logger.info("GigaChat credentials valid: %d models available (%s%s)", len(models.data), settings.auth_mode,
+                f", scope {settings.scope}" if settings.scope else "")
     return settings

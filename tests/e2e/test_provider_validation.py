@@ -4,6 +4,7 @@ import base64
 import socket
 
 from emulator import B2B_KEY, DEFAULT_KEY
+from tests.support.net import closed_port
 
 
 def test_valid_credentials_pass_with_one_token_and_a_model_list_only(fresh_plugin, credentials, emulator):
@@ -41,20 +42,14 @@ def test_key_that_is_not_base64_is_caught_before_any_request(plugin, credentials
     assert emulator.stats.oauth_calls == 0
 
 
-def _closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_unreachable_host_is_reported_with_the_address(plugin, credentials):
-    port = _closed_port()
+    port = closed_port()
     credentials["auth_url"] = f"http://127.0.0.1:{port}/api/v2/oauth"
     result = plugin.validate_provider(credentials)
     assert result.error_type == "CredentialsValidateFailedError"
-    assert "Could not reach the OAuth URL" in result.error_message
+    assert "Could not connect to the OAuth URL" in result.error_message
     assert str(port) in result.error_message
 
 

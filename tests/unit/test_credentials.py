@@ -65,3 +65,161 @@ def test_ca_pasted_without_line_breaks_is_rebuilt():
     pem = make_ca().cert_pem
     flat = " ".join(pem.splitlines())
     assert parse_credentials({"authorization_key": KEY, "ca_certificate": flat}).ca_pem == pem
+
+
+# ---- authentication modes -------------------------------------------------------------------------
+
+import datetime  # noqa: E402
+
+from gigachat_dify import redaction  # noqa: E402
+from gigachat_dify.connection.auth.client_certificate import ClientCertificate  # noqa: E402
+from gigachat_dify.connection.auth.user_password import UserPassword  # noqa: E402
+
+CA = make_ca("Credentials Test CA")
+CLIENT = CA.issue_client_cert()
+ENCRYPTED = CA.issue_client_cert(password="key-pass-123", key_format="legacy")
+
+
+def test_the_key_is_needed_only_in_its_own_mode():
+    s = parse_credentials(CLIENT.form())
+    assert isinstance(s.auth, ClientCertificate) and s.authorization_key == "" and s.scope == ""
+    s = parse_credentials({"auth_mode": "user_password", "username": "svc-dify", "password": "p@ss word"})
+    assert s.auth == UserPassword("svc-dify", "p@ss word")
+    assert s.auth.sdk_arguments() == {"user": "svc-dify", "password": "p@ss word"}
+
+
+def test_client_certificate_and_key_pasted_on_one_line_are_accepted():
+    form = ENCRYPTED.form(client_certificate=" ".join(ENCRYPTED.cert_pem.splitlines()),
+                          client_private_key=" ".join(ENCRYPTED.key_pem.splitlines()))
+    identity = parse_credentials(form).auth.identity
+    assert (identity.cert_pem, identity.key_pem, identity.key_password) == (
+        ENCRYPTED.cert_pem, ENCRYPTED.key_pem, "key-pass-123")
+
+
+def _expired():
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return CA.issue_client_cert(not_before=now - datetime.timedelta(days=400), not_after=now - datetime.timedelta(days=1))
+
+
+def _future():
+    now = datetime.datetime.now(datetime.timezone.utc)
+    return CA.issue_client_cert(not_before=now + datetime.timedelta(days=3), not_after=now + datetime.timedelta(days=30))
+
+
+@pytest.mark.parametrize(
+    "creds, phrase",
+    [
+        ({"auth_mode": "kerberos"}, "Authentication mode must be one of authorization_key, client_certificate"),
+        ({"auth_mode": "client_certificate"}, "Paste the client certificate"),
+        ({**CLIENT.form(), "client_private_key": ""}, "Paste the private key"),
+        ({**CLIENT.form(), "client_certificate": "garbage"}, "BEGIN CERTIFICATE"),
+        ({**CLIENT.form(), "client_private_key": CLIENT.cert_pem}, "paste the whole PEM private key"),
+        (_expired().form(), "The client certificate expired on"),
+        (_future().form(), "is valid only from"),
+        ({**ENCRYPTED.form(), "client_private_key_password": ""}, "The private key is encrypted: enter its password"),
+        ({"auth_mode": "user_password", "password": "secret-pass"}, "Enter the user name"),
+        ({"auth_mode": "user_password", "username": "svc"}, "Enter the password of the user 'svc'"),
+        ({"authorization_key": KEY, "proxy_url": "proxy.local:3128"}, "http://[user:password@]host:port"),
+        ({"authorization_key": KEY, "proxy_url": "socks5://proxy.local:1080"}, "http://[user:password@]host:port"),
+        ({"authorization_key": KEY, "proxy_url": "http://u:proxy-pass-1@proxy.local"}, "has no port"),
+        ({"authorization_key": KEY, "proxy_url": "http://u:proxy-pass-1@proxy.local:3128/x"}, "without a path"),
+        ({"authorization_key": KEY, "verify_ssl": "ture"}, "Verify TLS certificates must be on or off"),
+    ],
+)
+def test_each_mode_says_what_to_fix(creds, phrase):
+    with pytest.raises(CredentialsValidateFailedError) as err:
+        parse_credentials(creds)
+    message = str(err.value)
+    assert phrase in message
+    for secret in ("proxy-pass-1", "secret-pass", "key-pass-123", "BEGIN PRIVATE KEY-----\n"):
+        assert secret not in message
+
+
+def test_a_stray_verify_value_never_switches_verification_off():
+    # issue 10 item 8: "_bool" read every unknown value as false.
+    for stray in ("maybe", "2", "enable", "tru"):
+        with pytest.raises(CredentialsValidateFailedError):
+            parse_credentials({"authorization_key": KEY, "verify_ssl": stray})
+    assert parse_credentials({"authorization_key": KEY, "verify_ssl": "on"}).verify_ssl is True
+
+
+def test_a_proxy_url_is_kept_and_its_password_never_shows():
+    s = parse_credentials({"authorization_key": KEY, "proxy_url": "http://dify:p%40ss-word-9@proxy.local:3128/"})
+    assert s.proxy_url == "http://dify:p%40ss-word-9@proxy.local:3128"
+    assert "p%40ss" not in repr(s) and "p@ss" not in repr(s)
+
+
+FORMS = {
+    "key": {"authorization_key": KEY},
+    "other key": {"authorization_key": base64.b64encode(b"client-id:other-secret").decode()},
+    "scope": {"authorization_key": KEY, "scope": "GIGACHAT_API_CORP"},
+    "base url": {"authorization_key": KEY, "base_url": "https://api.giga.chat/v1"},
+    "auth url": {"authorization_key": KEY, "auth_url": "https://ngw.example/api/v2/oauth"},
+    "ca": {"authorization_key": KEY, "ca_certificate": CA.cert_pem},
+    "verify": {"authorization_key": KEY, "verify_ssl": False},
+    "proxy": {"authorization_key": KEY, "proxy_url": "http://proxy.local:3128"},
+    "proxy password": {"authorization_key": KEY, "proxy_url": "http://u:other@proxy.local:3128"},
+    "timeout": {"authorization_key": KEY, "timeout": "5"},
+    "retries": {"authorization_key": KEY, "max_retries": "0"},
+    "concurrency": {"authorization_key": KEY, "embedding_concurrency": "3"},
+    "certificate": CLIENT.form(),
+    "other certificate": CA.issue_client_cert().form(),
+    "key password": ENCRYPTED.form(),
+    "user": {"auth_mode": "user_password", "username": "a", "password": "pw-one"},
+    "other user": {"auth_mode": "user_password", "username": "b", "password": "pw-one"},
+    "user password": {"auth_mode": "user_password", "username": "a", "password": "pw-two"},
+}
+
+
+def test_every_field_of_every_mode_is_in_the_fingerprint():
+    prints = {name: parse_credentials(dict(form)).fingerprint for name, form in FORMS.items()}
+    assert len(set(prints.values())) == len(FORMS), prints
+    assert parse_credentials(dict(FORMS["certificate"])).fingerprint == prints["certificate"]
+    # Every field of the settings (and of each mode) is covered by some form above.
+    import dataclasses
+
+    from gigachat_dify.connection.credentials import ConnectionSettings
+    assert {f.name for f in dataclasses.fields(ConnectionSettings)} == {
+        "base_url", "auth_url", "auth", "ca_pem", "verify_ssl", "proxy_url", "timeout", "max_retries",
+        "embedding_concurrency"}
+
+
+# ---- redaction: issue 10 item 2 -------------------------------------------------------------------
+
+
+def test_a_word_typed_as_a_key_is_masked_in_its_own_request_only():
+    with pytest.raises(CredentialsValidateFailedError):
+        parse_credentials({"authorization_key": "GigaChat"})
+    assert redaction.redact("GigaChat rejected the request") == "*** rejected the request"  # this request
+    import contextvars
+
+    def another_workspace():
+        parse_credentials({"authorization_key": KEY})
+        return redaction.redact("GigaChat rejected the request")
+
+    assert contextvars.Context().run(another_workspace) == "GigaChat rejected the request"
+    assert contextvars.Context().run(redaction.redact, "GigaChat") == "GigaChat"
+
+
+def test_checked_keys_are_masked_everywhere_and_their_number_is_bounded(monkeypatch):
+    import contextvars
+
+    monkeypatch.setattr(redaction, "_process", type(redaction._process)())
+    keys = [base64.b64encode(f"client-{i}:secret-{i:06d}-abcdef".encode()).decode() for i in range(1100)]
+    for key in keys:
+        contextvars.Context().run(parse_credentials, {"authorization_key": key})
+    assert len(redaction._process) == redaction.MAX_PROCESS_SECRETS
+    assert contextvars.Context().run(redaction.redact, f"x {keys[-1]} y") == "x *** y"
+    assert contextvars.Context().run(redaction.redact, "secret-001099-abcdef") == "***"  # the client secret too
+    assert contextvars.Context().run(redaction.redact, f"{keys[0]}") == keys[0]  # the oldest was dropped
+
+
+def test_every_secret_field_is_masked_in_the_request_messages():
+    form = {**ENCRYPTED.form(), "proxy_url": "http://u:pr%2Fxy-pass@proxy.local:3128", "base_url": "key-pass-123"}
+    with pytest.raises(CredentialsValidateFailedError) as err:
+        parse_credentials(form)
+    assert "key-pass-123" not in str(err.value)
+    text = f"{ENCRYPTED.key_pem} pr/xy-pass pr%2Fxy-pass {' '.join(ENCRYPTED.key_pem.split())}"
+    clean = redaction.redact(text)
+    assert "pr/xy-pass" not in clean and "pr%2Fxy-pass" not in clean
+    assert [piece for piece in clean.split() if len(piece) >= 16] == []  # every line of the key

@@ -77,3 +77,84 @@ def test_registered_secrets_never_reach_a_message():
     redaction.register(secret)
     exc = api_error(gx.BadRequestError, 400, {"status": 400, "message": f"bad key {secret}"})
     assert secret not in str(to_invoke_error(exc))
+
+
+# ---- transport failures: one classification for invocations and validation -----------------------
+
+import logging  # noqa: E402
+
+from gigachat_dify.connection.proxy import ProxyUnreachable  # noqa: E402
+from gigachat_dify.errors import Transport, transport_failure  # noqa: E402
+
+REQUEST = httpx.Request("POST", URL)
+
+
+def _tls_alert(reason: str) -> httpx.ReadError:
+    alert = ssl.SSLError(1, f"[SSL: {reason}] alert")
+    alert.reason = reason
+    try:
+        raise httpx.ReadError("tls") from alert
+    except httpx.ReadError as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    "exc, kind, dify_error, phrase",
+    [
+        (httpx.ProxyError("407 Proxy Authentication Required", request=REQUEST), Transport.PROXY_AUTHENTICATION,
+         InvokeAuthorizationError, "The proxy refused the credentials (407"),
+        (api_error(gx.ResponseError, 407, b"", {"proxy-authenticate": "Basic"}), Transport.PROXY_AUTHENTICATION,
+         InvokeAuthorizationError, "The proxy refused the credentials (407"),
+        (httpx.ProxyError("403 Forbidden", request=REQUEST), Transport.PROXY_REFUSED,
+         InvokeConnectionError, "The proxy refused to connect to gigachat.devices.sberbank.ru (403)"),
+        (ProxyUnreachable("refused", proxy="proxy.local:3128", request=REQUEST), Transport.PROXY_UNREACHABLE,
+         InvokeConnectionError, "The proxy proxy.local:3128 cannot be reached"),
+        (_tls_alert("TLSV13_ALERT_CERTIFICATE_REQUIRED"), Transport.CLIENT_CERTIFICATE_REQUIRED,
+         InvokeAuthorizationError, "requires a client certificate"),
+        (_tls_alert("TLSV1_ALERT_UNKNOWN_CA"), Transport.CLIENT_CERTIFICATE_REFUSED,
+         InvokeAuthorizationError, "refused the client certificate"),
+        (_tls_alert("SSLV3_ALERT_CERTIFICATE_EXPIRED"), Transport.CLIENT_CERTIFICATE_REFUSED,
+         InvokeAuthorizationError, "refused the client certificate"),
+        (api_error(gx.BadRequestError, 400, b"<html>400 No required SSL certificate was sent</html>",
+                   {"content-type": "text/html"}), Transport.CLIENT_CERTIFICATE_REFUSED,
+         InvokeAuthorizationError, "refused the client certificate"),
+        (httpx.ConnectError("Connection refused", request=REQUEST), Transport.UNREACHABLE,
+         InvokeConnectionError, "Could not connect to gigachat.devices.sberbank.ru"),
+    ],
+)
+def test_transport_failures_are_classified_once_and_say_what_to_do(exc, kind, dify_error, phrase):
+    assert transport_failure(exc) is kind
+    err = to_invoke_error(exc)
+    assert type(err) is dify_error and phrase in str(err)
+
+
+def test_a_refused_user_or_password_is_told_from_a_refused_key():
+    token_url = "https://gigachat.company.local/api/v1/token"
+    exc = gx.AuthenticationError(token_url, 401, b'{"status": 401, "message": "Unauthorized"}', httpx.Headers({}))
+    assert "rejected the user name or password" in str(to_invoke_error(exc))
+    missing = gx.NotFoundError(token_url, 404, b"<html>404</html>", httpx.Headers({"content-type": "text/html"}))
+    assert "work only with an on-premise" in str(to_invoke_error(missing))
+
+
+def test_an_unknown_model_mentions_the_business_host():
+    err = to_invoke_error(api_error(gx.NotFoundError, 404, {"status": 404, "message": "No such model"}))
+    assert "https://api.giga.chat/v1" in str(err)
+
+
+def test_an_unexpected_failure_is_logged_with_its_traceback_and_no_secret(caplog):
+    # issue 10 item 10: the generic message promised details in the log and logged nothing.
+    secret = "c2VjcmV0LWtleS1mb3ItbG9ncy0x"
+    redaction.register(secret)
+
+    def deep():
+        raise KeyError(f"lookup of {secret} failed")
+
+    try:
+        deep()
+    except KeyError as exc:
+        with caplog.at_level(logging.ERROR, logger="gigachat_dify.errors"):
+            err = to_invoke_error(exc)
+    assert "Unexpected failure" in str(err)
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "KeyError" in logged and "in deep" in logged and "Traceback" in logged
+    assert secret not in logged and "***" in logged

@@ -1,0 +1,93 @@
+"""Client certificate mode: mutual TLS (corporate accounts). The certificate authenticates every
+call; no token is requested and no Authorization header is sent (the SDK's `_use_auth` is false
+with neither a key nor a user).
+
+Checked here, locally and for free, before any connection: both PEMs parse (also pasted without
+line breaks), the certificate is within its validity dates, an encrypted key has a password.
+Whether the key matches the certificate and the password is right is what OpenSSL says when the
+pair is loaded (tls.load_client_identity), once per distinct form.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from gigachat_dify import form
+from gigachat_dify.connection.tls import (
+    CERTIFICATE_KINDS,
+    PRIVATE_KEY_KINDS,
+    ClientIdentity,
+    PemError,
+    certificate_validity,
+    is_encrypted_key,
+    normalize_pem,
+    pem_body,
+)
+
+NAME = "client_certificate"
+
+
+@dataclass(frozen=True)
+class ClientCertificate:
+    identity: ClientIdentity = field(repr=False)
+    mode: str = NAME
+
+    def sdk_arguments(self) -> dict[str, Any]:
+        return {}
+
+    def process_secrets(self) -> tuple[str, ...]:
+        """The key's base64 (a parsed PEM, never an ordinary word)."""
+        return (pem_body(self.identity.key_pem),)
+
+
+def parse(credentials: Mapping[str, Any], now: datetime.datetime | None = None) -> ClientCertificate:
+    cert_text = form.text(credentials.get("client_certificate"))
+    key_text = form.text(credentials.get("client_private_key"))
+    password = form.text(credentials.get("client_private_key_password"))
+    if not cert_text:
+        raise form.FormValueError(
+            "Paste the client certificate (PEM, -----BEGIN CERTIFICATE-----) issued for your GigaChat "
+            "account, or choose another authentication mode."
+        )
+    if not key_text:
+        raise form.FormValueError(
+            "Paste the private key of the client certificate (PEM, -----BEGIN PRIVATE KEY-----)."
+        )
+    try:
+        cert_pem = normalize_pem(cert_text, kinds=CERTIFICATE_KINDS)
+    except PemError as exc:
+        raise form.FormValueError(f"The client certificate is not usable: {exc}.") from None
+    try:
+        key_pem = normalize_pem(key_text, kinds=PRIVATE_KEY_KINDS)
+    except PemError:
+        # The PemError text could quote the block kind only, but say it plainly: no detail of a key.
+        raise form.FormValueError(
+            "The client private key is not usable: paste the whole PEM private key, including the "
+            "-----BEGIN PRIVATE KEY----- and -----END PRIVATE KEY----- lines (a .p12/.pfx file must be "
+            "converted to PEM first)."
+        ) from None
+    if key_pem.count("-----BEGIN") > 1:
+        raise form.FormValueError("The client private key field holds more than one key: paste only the key.")
+    try:
+        not_before, not_after = certificate_validity(cert_pem)
+    except PemError as exc:
+        raise form.FormValueError(f"The client certificate is not usable: {exc}.") from None
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    if now > not_after:
+        raise form.FormValueError(
+            f"The client certificate expired on {not_after:%Y-%m-%d %H:%M} UTC: ask for a new certificate "
+            "for your GigaChat account and paste it with its key."
+        )
+    if now < not_before:
+        raise form.FormValueError(
+            f"The client certificate is valid only from {not_before:%Y-%m-%d %H:%M} UTC: check this "
+            "server's clock, or wait until then."
+        )
+    if is_encrypted_key(key_pem) and not password:
+        raise form.FormValueError(
+            "The private key is encrypted: enter its password in 'Private key password'."
+        )
+    return ClientCertificate(ClientIdentity(cert_pem, key_pem, password))

@@ -1,0 +1,74 @@
+"""The corporate proxy: the form's `proxy_url`, and how it combines with Dify's environment.
+
+Decision (documented in the form's help and the README):
+- `proxy_url` set: every request to both GigaChat hosts (OAuth and API) goes through it, whatever
+  HTTP_PROXY / HTTPS_PROXY / ALL_PROXY / NO_PROXY say. The administrator chose it for this
+  provider explicitly; a NO_PROXY entry such as `.sberbank.ru` must not silently bypass it.
+- `proxy_url` empty: the environment applies exactly as httpx reads it (HTTPS_PROXY for https
+  hosts, HTTP_PROXY for http, ALL_PROXY, NO_PROXY exceptions). Dify's plugin daemon passes its own
+  HTTP_PROXY / HTTPS_PROXY / NO_PROXY to every plugin process it starts, so a daemon configured
+  for a proxy keeps working with no form change.
+The proxy's password is a secret: it is never shown; messages name the proxy by host:port only.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+import httpx
+
+from gigachat_dify import form
+
+EXAMPLE = "http://proxy.company.local:3128"
+
+
+def parse_proxy_url(value) -> str | None:
+    """The proxy URL as httpx takes it, or None when the field is blank. Raises FormValueError."""
+    raw = form.text(value)
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:  # a port that is not a number, a broken IPv6 literal
+        parts, port = None, None
+    if parts is None or parts.scheme != "http" or not parts.hostname:
+        raise form.FormValueError(
+            f"The proxy URL must look like http://[user:password@]host:port, e.g. {EXAMPLE} "
+            "(characters such as @ : / in the password written as %40 %3A %2F)."
+        )
+    if port is None:
+        raise form.FormValueError(
+            f"The proxy URL {display(raw)} has no port: add it, e.g. {EXAMPLE}."
+        )
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise form.FormValueError(
+            f"The proxy URL {display(raw)} must be only http://[user:password@]host:port, without a path."
+        )
+    return raw.rstrip("/")
+
+
+def display(url: str) -> str:
+    """host:port of the proxy, never its user or password."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "?", parts.port
+    except ValueError:
+        return "the proxy"
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}" if port else host
+
+
+def password_spellings(url: str | None) -> tuple[str, ...]:
+    """The proxy password written in the URL, as typed (%-escaped) and decoded; () when none."""
+    password = urlsplit(url).password if url else None
+    return (password, unquote(password)) if password else ()
+
+
+class ProxyUnreachable(httpx.ConnectError):
+    """Connecting failed while a proxy was in use: the proxy itself did not accept the connection
+    (the target is reached by the proxy, so a connect failure can only be the proxy's)."""
+
+    def __init__(self, message: str, *, proxy: str, request: httpx.Request | None = None):
+        super().__init__(message, request=request)
+        self.proxy = proxy  # host:port, never credentials

@@ -1,0 +1,188 @@
+"""connection/clients.py against the in-process emulator: settings only from the form, a token per
+lifetime whatever unit its expiry comes in, a cache bounded by memory whose evicted clients close
+their sockets once no request uses them."""
+
+from pathlib import Path
+
+import gigachat.api.auth as sdk_auth
+import httpx
+import pytest
+import yaml
+from gigachat.models.auth import AccessToken
+from gigachat.settings import Settings
+from hypothesis import given
+from hypothesis import strategies as st
+
+from emulator import DEFAULT_KEY, Emulator, make_key
+from gigachat_dify.connection import clients
+from gigachat_dify.connection.clients import (
+    CACHE_MEMORY_BUDGET,
+    DECLARED_MEMORY,
+    MAX_CLIENTS,
+    cache_cost,
+    expiry_ms,
+    get_client,
+    sdk_settings,
+)
+from gigachat_dify.connection.credentials import parse_credentials
+from gigachat_dify.connection.proxy import ProxyUnreachable
+from tests.support.certs import make_ca
+from tests.support.net import closed_port
+
+ROOT = Path(__file__).resolve().parents[2]
+CA = make_ca("Clients Test CA")
+
+
+@pytest.fixture(scope="module")
+def emu():
+    with Emulator() as e:
+        yield e
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    clients.clear()
+    yield
+    clients.clear()
+
+
+def form(emu, **extra):
+    return {"authorization_key": DEFAULT_KEY, "base_url": emu.base_url, "auth_url": emu.auth_url, **extra}
+
+
+def test_every_setting_of_the_sdk_is_given_explicitly(emu):
+    settings = parse_credentials(form(emu))
+    assert set(sdk_settings(settings, None)) == set(Settings.model_fields), "a new SDK setting would come from GIGACHAT_*"
+
+
+def test_gigachat_variables_of_the_process_change_nothing(emu, monkeypatch):
+    # issue 10 item 11: profanity_check, max_connections and token_expiry_buffer_ms came from the environment.
+    for name, value in {"PROFANITY_CHECK": "true", "MAX_CONNECTIONS": "1", "TOKEN_EXPIRY_BUFFER_MS": "99999999999",
+                        "CREDENTIALS": make_key("env", "env-secret"), "USER": "env-user", "PASSWORD": "env-pass",
+                        "BASE_URL": "http://203.0.113.1/api/v1", "VERIFY_SSL_CERTS": "false",
+                        "CA_BUNDLE_FILE": "/nonexistent", "MODEL": "GigaChat-Env", "FLAGS": '["env"]',
+                        "MAX_RETRIES": "7", "ACCESS_TOKEN": "env-token"}.items():
+        monkeypatch.setenv(f"GIGACHAT_{name}", value)
+    client = get_client(parse_credentials(form(emu, auth_mode="user_password", username="u", password="form-pass")))
+    s = client._settings
+    assert (s.profanity_check, s.max_connections, s.token_expiry_buffer_ms) == (None, None, 60_000)
+    assert (s.credentials, s.user, s.password, s.access_token, s.model) == (None, "u", "form-pass", None, None)
+    assert (s.base_url, s.verify_ssl_certs, s.ca_bundle_file, s.flags, s.max_retries) == (emu.base_url, True, None, [], 0)
+    assert client._client._transport._pool._max_connections > 1
+
+
+@given(seconds=st.integers(946_684_800, 7_258_118_400))  # 2000 .. 2200
+def test_an_expiry_in_seconds_and_the_same_in_milliseconds_mean_the_same_instant(seconds):
+    assert expiry_ms(seconds) == expiry_ms(seconds * 1000) == seconds * 1000
+    assert expiry_ms(0) == 0
+
+
+def test_a_token_whose_expiry_is_in_seconds_is_fetched_once_per_lifetime(emu, monkeypatch):
+    calls = []
+    real = sdk_auth.auth_sync
+
+    def seconds_shape(client, **kwargs):
+        token = real(client, **kwargs)
+        calls.append(token)
+        return AccessToken(access_token=token.access_token, expires_at=token.expires_at // 1000)  # {tok, exp}
+
+    monkeypatch.setattr(sdk_auth, "auth_sync", seconds_shape)
+    client = get_client(parse_credentials(form(emu)))
+    for _ in range(5):
+        client.get_models()
+    assert len(calls) == 1
+    assert client._access_token.expires_at == calls[0].expires_at // 1000 * 1000
+
+
+def test_the_budget_is_a_quarter_of_the_memory_the_manifest_declares():
+    manifest = yaml.safe_load((ROOT / "manifest.yaml").read_text())
+    assert manifest["resource"]["memory"] == DECLARED_MEMORY
+    assert cache_cost(MAX_CLIENTS, 1) <= CACHE_MEMORY_BUDGET
+
+
+def test_clients_share_the_ssl_context_of_identical_tls_material(emu):
+    a = get_client(parse_credentials(form(emu)))
+    b = get_client(parse_credentials(form(emu, authorization_key=make_key("other", "other-secret"))))
+    c = get_client(parse_credentials(form(emu, ca_certificate=CA.cert_pem)))
+    assert a is not b and a._settings.ssl_context is b._settings.ssl_context
+    assert c._settings.ssl_context is not a._settings.ssl_context
+    assert clients.cached() == (3, 2)
+
+
+def test_the_cache_holds_at_most_what_its_budget_allows(emu):
+    for i in range(MAX_CLIENTS + 20):
+        get_client(parse_credentials(form(emu, authorization_key=make_key(f"c{i}", f"secret-{i}"))))
+    assert clients.cached() == (MAX_CLIENTS, 1)
+    for i in range(60):  # each with its own context (a pasted CA each)
+        get_client(parse_credentials(form(emu, ca_certificate=make_ca(f"CA {i}").cert_pem)))
+    count, contexts = clients.cached()
+    assert cache_cost(count, contexts) <= CACHE_MEMORY_BUDGET
+    assert contexts < 60
+
+
+def _open_connections(client) -> int:
+    return sum(len(t._pool.connections) for h in client._usage.http for t in (h._transport, *h._mounts.values()) if t)
+
+
+def test_an_evicted_client_closes_its_sockets_once_its_last_stream_ends(emu):
+    emu.keys[make_key("evicted", "evicted-secret")] = {"GIGACHAT_API_PERS"}
+    victim = get_client(parse_credentials(form(emu, authorization_key=make_key("evicted", "evicted-secret"))))
+    stream = victim.stream({"model": "GigaChat-2", "messages": [{"role": "user", "content": "a long answer " * 20}]})
+    first = next(stream)
+    assert victim.in_flight == 1 and _open_connections(victim) >= 1
+    for i in range(MAX_CLIENTS):  # push it out of the cache
+        get_client(parse_credentials(form(emu, authorization_key=make_key(f"n{i}", f"secret-{i}"))))
+    assert _open_connections(victim) >= 1, "a stream in use must not be cut"
+    rest = list(stream)
+    assert first.choices and rest[-1].choices[0].finish_reason == "stop"
+    assert victim.in_flight == 0 and _open_connections(victim) == 0
+    # a late request on the evicted client still works, and closes its socket again afterwards
+    assert victim.get_models().data
+    assert _open_connections(victim) == 0
+
+
+def test_an_idle_evicted_client_is_closed_at_once(emu):
+    first = get_client(parse_credentials(form(emu)))
+    first.get_models()
+    assert _open_connections(first) == 1
+    for i in range(MAX_CLIENTS):
+        get_client(parse_credentials(form(emu, authorization_key=make_key(f"m{i}", f"secret-{i}"))))
+    assert _open_connections(first) == 0
+
+
+
+
+def test_a_proxy_that_refuses_connections_is_named_as_the_proxy(emu):
+    port = closed_port()
+    client = get_client(parse_credentials(form(emu, proxy_url=f"http://u:proxy-secret-1@127.0.0.1:{port}")))
+    with pytest.raises(ProxyUnreachable) as err:
+        client.get_token()
+    assert err.value.proxy == f"127.0.0.1:{port}" and "proxy-secret-1" not in str(err.value)
+    assert isinstance(err.value, httpx.ConnectError)  # still retried like any failed connection
+
+
+def test_an_environment_proxy_applies_when_the_form_has_none(emu, monkeypatch):
+    port = closed_port()
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = get_client(parse_credentials(form(emu)))
+    with pytest.raises(ProxyUnreachable) as err:
+        client.get_models()
+    assert f"127.0.0.1:{port}" in err.value.proxy and "environment" in err.value.proxy
+
+
+def test_the_form_proxy_wins_over_the_environment_and_its_no_proxy(emu, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    port = closed_port()
+    client = get_client(parse_credentials(form(emu, proxy_url=f"http://127.0.0.1:{port}")))
+    with pytest.raises(ProxyUnreachable) as err:
+        client.get_models()
+    assert err.value.proxy == f"127.0.0.1:{port}"
+
+
+def test_no_proxy_anywhere_goes_direct(emu, monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    assert get_client(parse_credentials(form(emu))).get_models().data
