@@ -85,6 +85,12 @@ _TRIGGERS = {
     "code_interpreter": ("code", "calculate", "compute", "python", "посчитай", "вычисли", "код"),
 }
 _URL = re.compile(r"https?://[^\s\"'<>]+")
+#: The version the v2 recordings echo (June 2026); other models as the catalogue has them.
+RECORDED_VERSIONS = {"GigaChat-3-Ultra": "GigaChat-3-Ultra:32.3.18.5"}
+
+
+def versioned(model: str) -> str:
+    return RECORDED_VERSIONS.get(model) or catalog.versioned(model)
 
 
 # ---- validation (pure) --------------------------------------------------------------------------
@@ -528,7 +534,7 @@ def response_body(answer: Answer, model: str) -> dict:
     if answer.reasoning:
         messages.append({"role": "reasoning", "content": [{"text": answer.reasoning}]})
     messages.append(_assistant(answer, answer.parts, True))
-    return {"model": catalog.versioned(model), "created_at": int(time.time()), "messages": messages,
+    return {"model": versioned(model), "created_at": int(time.time()), "messages": messages,
             "finish_reason": answer.finish_reason, "usage": answer.usage}
 
 
@@ -544,7 +550,7 @@ def event(name: str, payload: dict) -> bytes:
 
 def stream_events(answer: Answer, model: str) -> list[bytes]:
     """Named SSE events: tool executions, reasoning and answer deltas, then the done event."""
-    name, created = catalog.versioned(model), int(time.time())
+    name, created = versioned(model), int(time.time())
 
     def head() -> dict:
         return {"model": name, "created_at": created}
