@@ -6,13 +6,14 @@ from collections.abc import Generator
 from dify_plugin import LargeLanguageModel
 from dify_plugin.entities.model import AIModelEntity, ModelPropertyKey
 from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk
-from dify_plugin.entities.model.message import PromptMessage, PromptMessageTool, UserPromptMessage
-from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeBadRequestError
+from dify_plugin.entities.model.message import PromptMessage, PromptMessageTool
+from dify_plugin.errors.model import InvokeBadRequestError
 
 from gigachat_dify.chat import files, invocation, json_answers, reasoning, structured
 from gigachat_dify.chat.assembly import TokenUsage
 from gigachat_dify.chat.custom_models import llm_entity
 from gigachat_dify.connection.credentials import parse_credentials
+from gigachat_dify.connection.validation import validate_model
 from gigachat_dify.errors import (
     INVOKE_ERROR_MAPPING,
     to_credentials_error,
@@ -95,11 +96,10 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
         return estimate_prompt_tokens(prompt_messages, tools)
 
     def validate_credentials(self, model: str, credentials: dict) -> None:
-        """For a customizable model: the key must work and the model must answer (a 1-token chat)."""
+        """A customizable model: GigaChat's free model list must name it as a chat model (a
+        1-token paid chat only when the list does not name it)."""
         try:
-            self._invoke(model, credentials, [UserPromptMessage(content="ping")], {"max_tokens": 1}, stream=False)
-        except CredentialsValidateFailedError:
-            raise
+            validate_model(credentials, model, "llm")
         except Exception as exc:
             raise to_credentials_error(exc) from None
 
