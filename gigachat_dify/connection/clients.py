@@ -22,10 +22,12 @@ costs little unless it brings a context of its own (a client certificate, a past
 
 from __future__ import annotations
 
+import functools
 import logging
 import ssl
 import threading
 import urllib.request
+import weakref
 from collections import Counter, OrderedDict
 
 import gigachat.client as sdk_client
@@ -109,13 +111,21 @@ def sdk_settings(settings: ConnectionSettings, ssl_context: ssl.SSLContext) -> d
 class _Usage:
     """The HTTP requests in flight on one client's connections. A retired client (evicted from the
     cache) closes its sockets whenever none is in flight; a late request may reopen one, and it is
-    closed again when that request ends."""
+    closed again when that request ends. Holds its httpx clients weakly: no reference cycle, so a
+    dropped client is freed (its SSL context with it) at once, not at some later garbage collection."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.in_flight = 0
         self.retired = False
-        self.http: list[httpx.Client] = []
+        self._http: list[weakref.ref[httpx.Client]] = []
+
+    def track(self, client: httpx.Client) -> None:
+        self._http.append(weakref.ref(client))
+
+    @property
+    def http(self) -> list[httpx.Client]:
+        return [c for c in (ref() for ref in self._http) if c is not None]
 
     def enter(self) -> None:
         with self._lock:
@@ -170,7 +180,7 @@ class _TrackedHttpClient(httpx.Client):
         super().__init__(**kwargs)
         self._usage = usage
         self._proxy_name = proxy.display(proxy_url) if proxy_url else None
-        usage.http.append(self)
+        usage.track(self)
 
     def send(self, request: httpx.Request, **kwargs) -> httpx.Response:
         self._usage.enter()
@@ -226,8 +236,14 @@ class GigaChatClient(GigaChat):
                 self._access_token = token.model_copy(update={"expires_at": expiry_ms(token.expires_at)})
 
     def retire(self) -> None:
-        """Dropped from the cache: close its sockets once no request uses them."""
+        """Dropped from the cache: close its sockets once no request uses them, and break the SDK's
+        own reference cycles (its cached `chat`, `assistants`... namespaces point back at the client;
+        they are rebuilt if a late request asks), so the client is freed when the last request ends."""
         self._usage.retire()
+        for cls in type(self).__mro__:
+            for name, attribute in vars(cls).items():
+                if isinstance(attribute, functools.cached_property):
+                    self.__dict__.pop(name, None)
 
     @property
     def in_flight(self) -> int:

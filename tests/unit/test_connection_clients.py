@@ -186,3 +186,23 @@ def test_no_proxy_anywhere_goes_direct(emu, monkeypatch):
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     assert get_client(parse_credentials(form(emu))).get_models().data
+
+
+def test_an_evicted_client_is_freed_as_soon_as_nothing_uses_it_not_at_a_later_full_collection(emu):
+    # A cached client lives long, so a reference cycle would keep it (and its SSL context, ~0.7 MiB)
+    # until a rare full collection: the SDK's cached namespaces and the usage tracker made one.
+    import gc
+    import weakref
+
+    client = get_client(parse_credentials(form(emu, ca_certificate=make_ca("Freed CA").cert_pem)))
+    client.chat({"model": "GigaChat-2", "messages": [{"role": "user", "content": "hi"}]})  # builds `chat`
+    assert "chat" in client.__dict__
+    ref = weakref.ref(client)
+    del client
+    gc.disable()
+    try:
+        for i in range(MAX_CLIENTS):
+            get_client(parse_credentials(form(emu, authorization_key=make_key(f"f{i}", f"secret-{i}"))))
+        assert ref() is None
+    finally:
+        gc.enable()
