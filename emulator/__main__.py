@@ -18,6 +18,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency-cap", type=int, default=None, help="API requests in flight beyond this get 429")
     parser.add_argument("--tls-cert", help="certificate file (PEM): serve HTTPS")
     parser.add_argument("--tls-key", help="private key file (PEM) for --tls-cert")
+    parser.add_argument("--tls-client-ca", help="CA file (PEM): verify client certificates when presented; "
+                                                "a verified one authenticates API calls (mutual TLS)")
+    parser.add_argument("--require-client-cert", action="store_true",
+                        help="refuse TLS handshakes without a client certificate signed by --tls-client-ca")
     parser.add_argument("--user", action="append", default=[], metavar="NAME:PASSWORD",
                         help="accept this user on POST {base}/token (repeatable)")
     parser.add_argument("--oauth-shape", choices=TOKEN_SHAPES, default="access_token",
@@ -27,11 +31,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
         parser.error("--tls-cert and --tls-key go together")
+    if args.tls_client_ca and not args.tls_cert:
+        parser.error("--tls-client-ca needs --tls-cert and --tls-key")
+    if args.require_client_cert and not args.tls_client_ca:
+        parser.error("--require-client-cert needs --tls-client-ca")
 
     users = dict(u.split(":", 1) for u in args.user if ":" in u)
-    tls = (args.tls_cert, args.tls_key) if args.tls_cert else None
+    tls = (args.tls_cert, args.tls_key, args.tls_client_ca) if args.tls_cert else None
     emu = Emulator(users=users, tls=tls, host=args.host, port=args.port, oauth_shape=args.oauth_shape,
-                   oauth_rate_limit=args.oauth_rate_limit or None)
+                   oauth_rate_limit=args.oauth_rate_limit or None, require_client_cert=args.require_client_cert)
     emu.faults.latency = args.latency
     emu.faults.chunk_latency = args.chunk_latency
     emu.faults.concurrency_cap = args.concurrency_cap

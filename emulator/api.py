@@ -270,6 +270,8 @@ class Api:
     def _authorize(self, req: Request) -> str | None | bool:
         """The token's scope (None if unknown, e.g. password or mTLS auth), or False: unauthorized."""
         if req.peer_cert:
+            if req.record is not None:
+                req.record.client_id = certificate_id(req.peer_cert)
             return None
         token = _bearer(req.headers.get("Authorization"))
         info = self.emu._tokens.check(token) if token else None
@@ -390,6 +392,12 @@ def _bearer(authorization: str | None) -> str | None:
     if scheme.lower() != "bearer":
         return None
     return value.strip() or None
+
+
+def certificate_id(peer_cert: dict) -> str:
+    """Who a verified client certificate is: "cert:<subject CN>:<serial>"."""
+    cn = next((v for rdn in peer_cert.get("subject", ()) for k, v in rdn if k == "commonName"), "")
+    return f"cert:{cn}:{peer_cert.get('serialNumber', '')}"
 
 
 def _seconds(value: float) -> str:

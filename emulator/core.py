@@ -18,7 +18,8 @@ from emulator.state import RateWindow, RecordedRequest, ReplyQueue, RequestLog, 
 class Emulator:
     """A GigaChat v1 API on loopback. `tls`: (certfile, keyfile) serves HTTPS; a third item, a CA
     file, makes client certificates verified when presented (then they authenticate API calls
-    without a token, as mutual TLS does).
+    without a token, as mutual TLS does); `require_client_cert=True` refuses every TLS handshake
+    without a client certificate signed by that CA.
 
     `oauth_shape`: how OAuth answers a token, "access_token" ({"access_token", "expires_at"}
     in ms, documented) or "tok" ({"tok", "exp"} in seconds, recorded June 2026); see oauth.py.
@@ -35,9 +36,13 @@ class Emulator:
         port: int = 0,
         oauth_shape: str = "access_token",
         oauth_rate_limit: int | None = OAUTH_REQUESTS_PER_SECOND,
+        require_client_cert: bool = False,
     ):
         if oauth_shape not in TOKEN_SHAPES:
             raise ValueError(f"oauth_shape must be one of {TOKEN_SHAPES}")
+        if require_client_cert and not (tls and len(tls) > 2 and tls[2]):
+            raise ValueError("require_client_cert needs tls=(certfile, keyfile, client_ca_file)")
+        self.require_client_cert = require_client_cert
         self.keys = {k: set(v) for k, v in (keys if keys is not None else DEFAULT_KEYS).items()}
         self.users = dict(users or {})
         self.token_ttl_ms = token_ttl_ms
@@ -55,7 +60,7 @@ class Emulator:
         self._log = RequestLog()
         self._api = Api(self)
         self._connections = Connections()
-        self._ssl_context = _server_context(tls) if tls else None
+        self._ssl_context = _server_context(tls, require_client_cert) if tls else None
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -175,10 +180,12 @@ class Emulator:
         self._replies.clear()
 
 
-def _server_context(tls: tuple[str, ...]) -> ssl.SSLContext:
+def _server_context(tls: tuple[str, ...], require_client_cert: bool = False) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(tls[0], tls[1])
     if len(tls) > 2 and tls[2]:
         ctx.load_verify_locations(tls[2])
-        ctx.verify_mode = ssl.CERT_OPTIONAL
+        # OPTIONAL still refuses a presented certificate the CA did not sign; REQUIRED also
+        # refuses a handshake without one (a host that serves certificate clients only).
+        ctx.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
     return ctx

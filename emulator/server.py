@@ -92,6 +92,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
             tls = self.ssl_context.wrap_socket(request, server_side=True)
             tls.settimeout(None)
         except (OSError, ssl.SSLError):
+            self.stats.count_tls_refused()
             return
         try:
             self.RequestHandlerClass(tls, client_address, self)

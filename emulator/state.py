@@ -13,15 +13,16 @@ from typing import Any, Callable
 
 
 class Stats:
-    """Counters tests read directly. Updated only through the methods (under one lock)."""
+    """Counters tests read directly. Updated only through the methods (under one lock); a test
+    that must see an update made after its client got an answer waits for it with `wait_until`."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._cond = threading.Condition()
         self.in_flight = 0
         self.reset()
 
     def reset(self) -> None:
-        with self._lock:
+        with self._cond:
             self.oauth_calls = 0  # POST /api/v2/oauth, any outcome
             self.token_calls = 0  # POST {base}/token (user/password), any outcome
             self.requests: Counter[str] = Counter()  # "METHOD /path" (path relative to the API base)
@@ -29,39 +30,68 @@ class Stats:
             self.max_concurrency = self.in_flight
             self.rate_limited = 0  # 429s sent, whatever the cause
             self.faults: Counter[str] = Counter()  # injected faults by kind ("status:503", "cut_stream", ...)
+            self.tls_refused = 0  # TLS handshakes that failed (no/unverified client certificate, not TLS at all)
+            self._cond.notify_all()
+
+    def wait_until(self, predicate: Callable[[Stats], bool], timeout: float = 10.0) -> bool:
+        """Block until predicate(self) holds (re-checked on every update); False after `timeout`
+        seconds, which only guards against a hang."""
+        with self._cond:
+            return self._cond.wait_for(lambda: predicate(self), timeout)
+
+    def _update(self, change: Callable[[], Any]) -> Any:
+        with self._cond:
+            result = change()
+            self._cond.notify_all()
+            return result
 
     def count_request(self, key: str) -> None:
-        with self._lock:
-            self.requests[key] += 1
+        self._update(lambda: self.requests.update((key,)))
 
     def count_oauth(self) -> None:
-        with self._lock:
+        def change():
             self.oauth_calls += 1
 
+        self._update(change)
+
     def count_token(self) -> None:
-        with self._lock:
+        def change():
             self.token_calls += 1
 
+        self._update(change)
+
+    def count_tls_refused(self) -> None:
+        def change():
+            self.tls_refused += 1
+
+        self._update(change)
+
     def count_status(self, status: int) -> None:
-        with self._lock:
+        def change():
             self.status_counts[status] += 1
             if status == 429:
                 self.rate_limited += 1
 
+        self._update(change)
+
     def count_fault(self, kind: str) -> None:
-        with self._lock:
-            self.faults[kind] += 1
+        self._update(lambda: self.faults.update((kind,)))
 
     def enter(self) -> int:
         """An API request starts; returns how many are in flight now (this one included)."""
-        with self._lock:
+
+        def change():
             self.in_flight += 1
             self.max_concurrency = max(self.max_concurrency, self.in_flight)
             return self.in_flight
 
+        return self._update(change)
+
     def leave(self) -> None:
-        with self._lock:
+        def change():
             self.in_flight -= 1
+
+        self._update(change)
 
 
 class RateWindow:

@@ -12,7 +12,7 @@ from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelFeature, M
 from gigachat_dify.chat.catalogue import model_yaml
 
 _TEMPLATE_MODEL = "GigaChat-2.yaml"
-_STRUCTURED_TEMPLATE = "GigaChat-3-Ultra.yaml"
+_STRUCTURED_RULES = ("response_format", "json_schema")
 
 
 def _rules(filename: str) -> tuple[dict, ...]:
@@ -41,10 +41,12 @@ def llm_entity(model: str, credentials: dict) -> AIModelEntity:
         features.append(ModelFeature.VISION)
     if _on(credentials, "document_support"):
         features.append(ModelFeature.DOCUMENT)
-    rules = [dict(r) for r in _rules(_TEMPLATE_MODEL)]
-    if _on(credentials, "structured_output"):
+    # Structured output works on any chat model (natively or by the plugin's fallback): on unless
+    # the form switches it off; its rules are offered only with the feature.
+    structured = _on(credentials, "structured_output", "support")
+    rules = [dict(r) for r in _rules(_TEMPLATE_MODEL) if structured or r["name"] not in _STRUCTURED_RULES]
+    if structured:
         features.append(ModelFeature.STRUCTURED_OUTPUT)
-        rules += [dict(r) for r in _rules(_STRUCTURED_TEMPLATE) if r["name"] in ("response_format", "json_schema")]
     for rule in rules:
         if rule["name"] == "max_tokens":
             rule["max"] = max_out

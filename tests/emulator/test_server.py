@@ -140,7 +140,23 @@ def pki(tmp_path_factory):
         out[name] = (str(d / f"{name}.pem"), str(d / f"{name}.key"))
     (d / "ca.pem").write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     out["ca"] = str(d / "ca.pem")
+    # a client certificate from a CA the server does not know
+    other_ca_key = ec.generate_private_key(ec.SECP256R1())
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _cert("intruder", "Other Root CA", other_ca_key, key)
+    (d / "intruder.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (d / "intruder.key").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    out["intruder"] = (str(d / "intruder.pem"), str(d / "intruder.key"))
     return out
+
+
+def client_context(pki, identity: str | None = None) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(cafile=pki["ca"])
+    if identity:
+        ctx.load_cert_chain(*pki[identity])
+    return ctx
 
 
 def test_https_with_a_private_ca(pki):
@@ -163,6 +179,54 @@ def test_mutual_tls_client_certificate_authenticates_api_calls(pki):
         assert emu.stats.oauth_calls == 0
         plain = httpx.get(emu.base_url + "/models", verify=ssl.create_default_context(cafile=pki["ca"]))
         assert plain.status_code == 401
+
+
+def test_optional_client_certificates_tokens_still_work_but_a_foreign_certificate_is_refused(pki):
+    with Emulator(tls=(*pki["server"], pki["ca"])) as emu:
+        with httpx.Client(verify=client_context(pki)) as plain:  # no certificate: a normal TLS client
+            assert plain.get(emu.base_url + "/models").status_code == 401
+            token = get_token_over(plain, emu)
+            assert plain.get(emu.base_url + "/models", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert emu.stats.tls_refused == 0
+        with httpx.Client(verify=client_context(pki, "intruder")) as intruder:
+            with pytest.raises(httpx.TransportError):
+                intruder.get(emu.base_url + "/models")
+        # the server counts the refusal just after its alert went out: wait for that event
+        assert emu.stats.wait_until(lambda s: s.tls_refused == 1)
+        assert emu.stats.requests == {"GET /models": 2, "POST /api/v2/oauth": 1}  # the intruder sent nothing
+
+
+def test_required_client_certificate_refuses_every_handshake_without_one(pki):
+    with Emulator(tls=(*pki["server"], pki["ca"]), require_client_cert=True) as emu:
+        for identity in (None, "intruder"):
+            with httpx.Client(verify=client_context(pki, identity)) as c:
+                with pytest.raises(httpx.TransportError):
+                    c.get(emu.base_url + "/models")
+                with pytest.raises(httpx.TransportError):
+                    c.post(emu.auth_url, data={"scope": "GIGACHAT_API_PERS"})
+        assert emu.stats.wait_until(lambda s: s.tls_refused == 4)
+        assert emu.log == []  # not one request got through
+        with make_client(emu, credentials=None, ssl_context=client_context(pki, "client")) as c:
+            assert c.get_models().data
+            assert c.chat("mtls").choices[0].message.content == "Echo: mtls"
+        assert emu.stats.oauth_calls == 0
+        assert {r.client_id for r in emu.log} == {emu.log[0].client_id}
+        assert emu.log[0].client_id.startswith("cert:client:")  # the certificate is the account
+
+
+def test_required_client_certificate_needs_a_ca():
+    with pytest.raises(ValueError):
+        Emulator(tls=("cert.pem", "key.pem"), require_client_cert=True)
+
+
+def get_token_over(client: httpx.Client, emu: Emulator) -> str:
+    r = client.post(
+        emu.auth_url,
+        data={"scope": "GIGACHAT_API_PERS"},
+        headers={"Authorization": f"Basic {DEFAULT_KEY}", "RqUID": "6f0b1291-c7f3-43c6-bb2e-9f3efb2dc98e"},
+    )
+    assert r.status_code == 200, r.text
+    return r.json()["access_token"]
 
 
 def test_sdk_drops_the_client_certificate_when_given_a_ca_bundle_file(pki):
@@ -250,3 +314,31 @@ def test_cli_prints_urls_and_serves():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.mark.timeout(60)
+def test_cli_serves_mutual_tls_with_a_required_client_certificate(pki):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "--port", str(port), "--tls-cert", pki["server"][0], "--tls-key",
+         pki["server"][1], "--tls-client-ca", pki["ca"], "--require-client-cert"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        text = "".join(proc.stdout.readline() for _ in range(4))
+        assert f"https://127.0.0.1:{port}/api/v1" in text
+        url = f"https://127.0.0.1:{port}/api/v1/models"
+        with pytest.raises(httpx.TransportError):
+            httpx.get(url, verify=client_context(pki))
+        assert httpx.get(url, verify=client_context(pki, "client")).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_cli_refuses_inconsistent_tls_flags():
+    for args in (["--require-client-cert"], ["--tls-client-ca", "ca.pem"]):
+        proc = subprocess.run([sys.executable, "-m", "emulator", *args], cwd=ROOT, capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 2 and "needs" in proc.stderr

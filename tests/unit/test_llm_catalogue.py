@@ -72,3 +72,25 @@ def test_the_model_source_defines_exactly_one_model_class():
     assert len(classes) == 1
     visible = [obj for _, obj in inspect.getmembers(module, inspect.isclass) if issubclass(obj, AIModel)]
     assert all(not inspect.isabstract(c) or c.__module__ != module.__name__ for c in visible)
+
+
+@pytest.mark.parametrize(("form", "structured"), [({}, True), ({"structured_output": "support"}, True),
+                                                  ({"structured_output": "no_support"}, False)])
+def test_a_customizable_model_offers_structured_output_unless_its_form_turns_it_off(form, structured):
+    from gigachat_dify.chat.custom_models import llm_entity
+
+    entity = llm_entity("GigaChat-2-Max-preview", form)
+    names = [r.name for r in entity.parameter_rules]
+    assert len(names) == len(set(names))
+    assert (ModelFeature.STRUCTURED_OUTPUT in entity.features) is structured
+    assert ({"response_format", "json_schema"} <= set(names)) is structured
+    assert not ({"response_format", "json_schema"} & set(names)) or structured
+
+
+def test_every_predefined_model_declares_structured_output_with_the_json_schema_option():
+    for path in MODEL_FILES:
+        entity = load(path)
+        assert ModelFeature.STRUCTURED_OUTPUT in entity.features, path.name
+        fmt = next(r for r in entity.parameter_rules if r.name == "response_format")
+        assert fmt.options == ["text", "json_schema"]
+        assert any(r.name == "json_schema" for r in entity.parameter_rules)

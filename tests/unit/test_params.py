@@ -143,3 +143,9 @@ def test_functions_enable_auto_function_call():
     p = build({}, functions=[fn])
     assert p["functions"] == [fn] and p["function_call"] == "auto"
     assert "functions" not in build({}, functions=[]) and "function_call" not in build({}, functions=None)
+
+
+def test_an_unknown_profanity_filter_value_is_a_clear_error_not_a_silent_off():
+    with pytest.raises(InvokeBadRequestError, match="Profanity filter must be on or off"):
+        build({"profanity_check": "maybe"})
+    assert build({"profanity_check": 1})["profanity_check"] is True

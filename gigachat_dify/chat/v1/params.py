@@ -13,6 +13,7 @@ from typing import Any
 
 from dify_plugin.errors.model import InvokeBadRequestError
 
+from gigachat_dify import form
 from gigachat_dify.chat.json_answers import parse_json_schema_parameter, requested
 from gigachat_dify.chat.schema_refs import inline_refs
 
@@ -40,22 +41,6 @@ def _number(value: Any, name: str) -> float | None:
         logger.warning("parameter %s is not finite; ignored", name)
         return None
     return number
-
-
-def _bool(value: Any) -> bool | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, (int, float)):
-        return bool(value)
-    if isinstance(value, str):
-        v = value.strip().lower()
-        if v in ("true", "1", "yes", "on"):
-            return True
-        if v in ("false", "0", "no", "off"):
-            return False
-    return None
 
 
 def _sampling(model_parameters: Mapping[str, Any], payload: dict[str, Any]) -> None:
@@ -123,9 +108,11 @@ def build_chat_payload(
             # The API answers 422 "repetition_penalty must be in range (0, +inf)".
             logger.warning("repetition_penalty=%s is not > 0; ignored", repetition_penalty)
 
-    profanity_check = _bool(params.get("profanity_check"))
-    if profanity_check is not None:
-        payload["profanity_check"] = profanity_check
+    if not form.is_blank(params.get("profanity_check")):
+        try:  # THE form parser: an unknown value is an error, never a silent "off"
+            payload["profanity_check"] = form.switch(params["profanity_check"], "Profanity filter", False)
+        except form.FormValueError as exc:
+            raise InvokeBadRequestError(f"{exc} Set the model parameter again.") from None
 
     effort = params.get("reasoning_effort")
     if isinstance(effort, str) and effort.strip():
