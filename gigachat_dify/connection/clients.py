@@ -211,12 +211,23 @@ class _TrackedHttpClient(httpx.Client):
         return f"{proxy.display(env)} (from Dify's environment)" if env else "from Dify's environment"
 
 
+_constructing = threading.Lock()
+
+
 class GigaChatClient(GigaChat):
     """The SDK client as the plugin uses it (see the module's docstring)."""
 
     def __init__(self, settings: ConnectionSettings, ssl_context: ssl.SSLContext) -> None:
         explicit = sdk_settings(settings, ssl_context)
-        super().__init__(**{k: v for k, v in explicit.items() if k != "token_expiry_buffer_ms"})
+        # The SDK's constructor builds its Settings itself, reading GIGACHAT_* for what it is not
+        # given (token_expiry_buffer_ms is no constructor argument): a malformed variable there would
+        # fail every request. So its Settings class is ours while it runs (nothing else builds one).
+        with _constructing:
+            sdk_client.Settings = _PluginSettings
+            try:
+                super().__init__(**{k: v for k, v in explicit.items() if k != "token_expiry_buffer_ms"})
+            finally:
+                sdk_client.Settings = Settings
         self._settings = _PluginSettings(**explicit)
         self._usage = _Usage()
         self.context_key = context_key(settings.verify_ssl, settings.ca_pem, getattr(settings.auth, "identity", None))

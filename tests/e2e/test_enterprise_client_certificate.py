@@ -114,3 +114,36 @@ def test_a_host_that_does_not_take_the_certificate_as_a_login_says_so(mtls, plug
         result = plugin.validate_provider(c)
     assert result.error_type == "CredentialsValidateFailedError"
     assert "not the client certificate as a login (401)" in result.error_message
+
+
+@pytest.fixture(scope="module")
+def mtls_required(tmp_path_factory):
+    directory = str(tmp_path_factory.mktemp("mtls-required"))
+    with https_emulator(CA, directory, verify_clients=True, require_client_cert=True) as emu:
+        yield emu
+
+
+def test_a_host_that_requires_a_certificate_serves_the_certificate_as_the_account(plugin, mtls_required):
+    mtls_required.reset()
+    client = CA.issue_client_cert("corp-required")
+    c = creds(mtls_required, client)
+    assert plugin.validate_provider(c).ok
+    chat = plugin.invoke_llm("GigaChat-2", c, [user("required")], stream=True)
+    assert chat.ok, chat.error
+    assert plugin.invoke_embedding("Embeddings", c, ["x"]).ok
+    api = [r for r in mtls_required.log if r.path in ("/chat/completions", "/embeddings")]
+    serial = format(client.cert.serial_number, "X")
+    assert len(api) == 2 and all(r.client_id.startswith("cert:corp-required:") for r in api)
+    assert all(r.client_id.upper().endswith(serial) for r in api)
+
+
+def test_the_key_mode_against_a_host_that_requires_a_certificate_points_to_the_certificate_mode(plugin, mtls_required):
+    from emulator import DEFAULT_KEY
+
+    c = {"authorization_key": DEFAULT_KEY, "base_url": mtls_required.base_url, "auth_url": mtls_required.auth_url,
+         "ca_certificate": CA.cert_pem, "timeout": "15"}
+    result = plugin.validate_provider(c)
+    assert result.error_type == "CredentialsValidateFailedError"
+    assert "requires a client certificate: choose the 'Client certificate' authentication mode" in result.error_message
+    chat = plugin.invoke_llm("GigaChat-2", c, [user("hi")], stream=True)
+    assert chat.error_type == "InvokeAuthorizationError" and "requires a client certificate" in chat.error_message

@@ -111,6 +111,7 @@ class PluginProcess:
         self.started_at = 0.0
         self.ready_after: float | None = None
         self.secrets_sent: set[str] = set()
+        self.secret_fields_sent: set[str] = set()  # which kinds of secret the scan covers
         self.capture_dir: Path | None = None
         self.tmp_dir: Path | None = None
 
@@ -160,6 +161,7 @@ class PluginProcess:
             (self.capture_dir / "stdout.txt").write_text("\n".join(self.stdout_lines))
             (self.capture_dir / "stderr.txt").write_text("\n".join(self.stderr_lines))
             (self.capture_dir / "secrets.json").write_text(json.dumps(sorted(self.secrets_sent)))
+            (self.capture_dir / "secret_fields.json").write_text(json.dumps(sorted(self.secret_fields_sent)))
 
     def __enter__(self):
         return self.start()
@@ -217,7 +219,9 @@ class PluginProcess:
     def request(self, data: dict, *, timeout: float = 60.0, conversation_id: str | None = None,
                 on_chunk=None) -> SessionResult:
         sid = str(uuid.uuid4())
-        self.secrets_sent |= secrets_of(data.get("credentials") or {})
+        credentials = data.get("credentials") or {}
+        self.secrets_sent |= secrets_of(credentials)
+        self.secret_fields_sent |= {k for k in SECRET_FIELDS if isinstance(credentials.get(k), str) and credentials[k]}
         q: queue.Queue = queue.Queue()
         with self._lock:
             self._sessions[sid] = q

@@ -71,6 +71,12 @@ def test_gigachat_variables_of_the_process_change_nothing(emu, monkeypatch):
     assert client._client._transport._pool._max_connections > 1
 
 
+@pytest.mark.parametrize("name", ["TOKEN_EXPIRY_BUFFER_MS", "TIMEOUT", "MAX_CONNECTIONS", "VERIFY_SSL_CERTS", "FLAGS"])
+def test_a_malformed_gigachat_variable_breaks_nothing(emu, monkeypatch, name):
+    monkeypatch.setenv(f"GIGACHAT_{name}", "not-a-value")
+    assert get_client(parse_credentials(form(emu))).get_models().data
+
+
 @given(seconds=st.integers(946_684_800, 7_258_118_400))  # 2000 .. 2200
 def test_an_expiry_in_seconds_and_the_same_in_milliseconds_mean_the_same_instant(seconds):
     assert expiry_ms(seconds) == expiry_ms(seconds * 1000) == seconds * 1000
