@@ -13,6 +13,11 @@ from gigachat_dify.chat.catalogue import model_yaml
 
 _TEMPLATE_MODEL = "GigaChat-2.yaml"
 _STRUCTURED_RULES = ("response_format", "json_schema")
+#: The model whose YAML has the switch rules of GigaChat's v2 built-in tools.
+_TOOLS_TEMPLATE = "GigaChat-3-Ultra.yaml"
+#: Model credential form field -> the parameter rule it adds (GigaChat's v2 built-in tools).
+_BUILTIN_TOOL_FIELDS = {"web_search_tool": "web_search", "image_generation_tool": "image_generation",
+                        "code_interpreter_tool": "code_interpreter"}
 
 
 def _rules(filename: str) -> tuple[dict, ...]:
@@ -41,12 +46,17 @@ def llm_entity(model: str, credentials: dict) -> AIModelEntity:
         features.append(ModelFeature.VISION)
     if _on(credentials, "document_support"):
         features.append(ModelFeature.DOCUMENT)
+    if _on(credentials, "audio_support"):
+        features.append(ModelFeature.AUDIO)
     # Structured output works on any chat model (natively or by the plugin's fallback): on unless
     # the form switches it off; its rules are offered only with the feature.
     structured = _on(credentials, "structured_output", "support")
     rules = [dict(r) for r in _rules(_TEMPLATE_MODEL) if structured or r["name"] not in _STRUCTURED_RULES]
     if structured:
         features.append(ModelFeature.STRUCTURED_OUTPUT)
+    # GigaChat's built-in tools (v2): the switch rules of the model that has them all.
+    builtin = {rule for field, rule in _BUILTIN_TOOL_FIELDS.items() if _on(credentials, field)}
+    rules += [dict(r) for r in _rules(_TOOLS_TEMPLATE) if r["name"] in builtin]
     for rule in rules:
         if rule["name"] == "max_tokens":
             rule["max"] = max_out

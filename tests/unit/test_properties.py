@@ -286,8 +286,8 @@ def test_file_parts_load_within_gigachat_limits_or_raise_bad_request(part):
     except InvokeBadRequestError as exc:
         assert str(exc).strip() and not _EXCEPTION_NAMES.search(str(exc))
         return
-    assert payload.kind in ("image", "document")
-    table = files.IMAGE_TYPES if payload.kind == "image" else files.DOCUMENT_TYPES
+    assert payload.kind in ("image", "document", "audio")
+    table = {"image": files.IMAGE_TYPES, "document": files.DOCUMENT_TYPES, "audio": files.AUDIO_TYPES}[payload.kind]
     assert payload.mime in table.values() and payload.data
     assert "." in payload.filename
     FileStore().add(payload.filename, payload.data, "general", payload.mime)  # the emulator takes it
