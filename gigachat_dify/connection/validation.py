@@ -19,7 +19,7 @@ from gigachat_dify.connection.credentials import (
     ConnectionSettings,
     parse_credentials,
 )
-from gigachat_dify.errors import TOKEN_PATH, Transport, describe, error_body, transport_failure, transport_message
+from gigachat_dify.errors import TOKEN_PATH, describe, error_body, transport_failure, transport_message
 from gigachat_dify.redaction import redact
 
 logger = logging.getLogger(__name__)
@@ -31,8 +31,6 @@ def _fail(message: str) -> CredentialsValidateFailedError:
 
 def _not_gigachat(exc: BaseException) -> bool:
     if isinstance(exc, (pydantic.ValidationError, json.JSONDecodeError)):
-        return True
-    if transport_failure(exc) is Transport.NOT_A_STREAM:
         return True
     return isinstance(exc, gx.ResponseError) and exc.status_code in (404, 405) and "status" not in error_body(exc)
 
