@@ -6,10 +6,15 @@ offer the same parameters; features come from the form's switches.
 
 from __future__ import annotations
 
+import logging
+
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelFeature, ModelPropertyKey, ModelType, ParameterRule
 
+from gigachat_dify import form
 from gigachat_dify.chat.catalogue import model_yaml
+
+logger = logging.getLogger(__name__)
 
 _TEMPLATE_MODEL = "GigaChat-2.yaml"
 _STRUCTURED_RULES = ("response_format", "json_schema")
@@ -24,16 +29,23 @@ def _rules(filename: str) -> tuple[dict, ...]:
     return tuple(model_yaml(filename)["parameter_rules"])
 
 
+# Dify builds these schemas to list the model: a value the form should never hold falls back to the
+# field's default (logged) instead of hiding the model; validation reports it to the administrator.
 def _int(credentials: dict, key: str, default: int) -> int:
     try:
-        value = int(str(credentials.get(key) or default).strip())
-        return value if value > 0 else default
-    except ValueError:
+        return form.whole_number(credentials.get(key), key, default, 1, 10_000_000)
+    except form.FormValueError as exc:
+        logger.warning("customizable model: %s; using %d", exc, default)
         return default
 
 
 def _on(credentials: dict, key: str, default: str = "no_support") -> bool:
-    return (credentials.get(key) or default) == "support"
+    fallback = default == "support"
+    try:
+        return form.switch(credentials.get(key), key, fallback)
+    except form.FormValueError as exc:
+        logger.warning("customizable model: %s; using %s", exc, default)
+        return fallback
 
 
 def llm_entity(model: str, credentials: dict) -> AIModelEntity:

@@ -103,6 +103,14 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
         except Exception as exc:
             raise to_credentials_error(exc) from None
 
+    def _validate_and_filter_model_parameters(self, model: str, model_parameters: dict, credentials: dict) -> dict:
+        """The SDK checks parameters before `_invoke`, outside its error mapping: its ValueError would
+        reach Dify as a bare exception type instead of a bad request that says what to change."""
+        try:
+            return super()._validate_and_filter_model_parameters(model, model_parameters, credentials)
+        except ValueError as exc:
+            raise InvokeBadRequestError(f"{exc} Change it in the model's parameters.") from None
+
     def get_customizable_model_schema(self, model: str, credentials: dict) -> AIModelEntity | None:
         return llm_entity(model, credentials)
 
