@@ -18,9 +18,17 @@ Figures, not assertions. What it does:
    through `CacheEmbedding.embed_documents` (via `Vector.create`, 1,000 texts at a time), which
    calls `invoke_text_embedding` sequentially with `max_chunks` texts each (90 for the built-in
    models: the model YAML). So up to 10 invocations of 90 texts run at once.
-4. Measures a naive client on the same emulator: the bare gigachat SDK sending each Dify batch
+4. Runs that twice more with other code paths of the plugin, in the same run and on the same
+   batches (`--no-variants` skips them): "before", the plugin as it was at `--baseline` (a
+   `git archive` of that commit: vectors L2-normalised, full float64 digits), and "after + short
+   form", today's code sending each float16 value as its shortest decimal (bench/float16.py, the
+   measured alternative that is not shipped). For each: plugin CPU per 1,000 vectors, bytes per
+   vector value on the protocol line, and the ratio of that CPU to the bare gigachat SDK's on the
+   same batches (`client.embeddings`, measured in a child process of its own, one batch after
+   another).
+5. Measures a naive client on the same emulator: the bare gigachat SDK sending each Dify batch
    as one request, one after the other (on the first `--naive-batches` batches, extrapolated).
-5. Times the plugin's own CPU work per step in a separate process (`--no-components` skips it);
+6. Times the plugin's own CPU work per step in a separate process (`--no-components` skips it);
    `--sample-plugin` also shows where the plugin's one (gevent) thread spent the run.
 
 Figures vary by +-25% from run to run on a shared 2-core machine: compare runs made together.
@@ -37,6 +45,7 @@ import math
 import os
 import platform
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -48,6 +57,10 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+#: The plugin before the embeddings rework (engine.py: L2-normalised float64 vectors), for "before".
+BASELINE_COMMIT = "5155f54"
+#: What a plugin directory needs to run (`python -m main`).
+PLUGIN_FILES = ("main.py", "manifest.yaml", "_assets", "provider", "models", "gigachat_dify")
 DIFY_INDEXING_WORKERS = 10  # IndexingRunner._load: ThreadPoolExecutor(max_workers=10)
 DIFY_VECTOR_BATCH = 1000  # Vector.create: embed_documents 1,000 texts at a time
 
@@ -261,7 +274,8 @@ _RULES = (  # most specific first: the first rule that matches anywhere on the s
     ("httpcore", "", "HTTP client (sockets, h11, httpcore)"),
     ("h11", "", "HTTP client (sockets, h11, httpcore)"),
     ("request_reader.py", "", "reading requests from stdin"),
-    ("embedding.py", "", "engine (plan, pack, check, normalise)"),
+    ("embeddings/", "", "embeddings engine (plan, pack, check, encode)"),
+    ("embedding.py", "", "embeddings engine (plan, pack, check, encode)"),
     ("hub.py", "", "idle: gevent hub waiting for I/O or timers"),
 )
 
@@ -304,25 +318,48 @@ def sampler_env(directory: Path) -> dict:
 # --- the plugin, driven like Dify ----------------------------------------------------------------
 
 
+class LineMeter(list):
+    """Stands in for PluginProcess.stdout_lines: measures every answer line and keeps none of them
+    (an indexing run writes hundreds of ~1-2 MB lines)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lock = threading.Lock()
+        self.answer_bytes = 0
+        self.answers = 0
+        self.longest = 0
+
+    def append(self, line: str) -> None:  # the reader thread's only use
+        if line.startswith('{"event":"session"') and len(line) > 4096:
+            with self.lock:
+                self.answer_bytes += len(line)  # ASCII: characters are bytes
+                self.answers += 1
+                self.longest = max(self.longest, len(line))
+
+
+def cosine(a: list[float], b: list[float]) -> float:
+    return sum(x * y for x, y in zip(a, b)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+
+
 def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int, faults: tuple,
-               sample_dir: Path | None = None) -> dict:
+               sample_dir: Path | None = None, plugin_dir: Path = ROOT) -> dict:
     from emulator.embeddings import vector as emulator_vector
     from tests.support.daemon import PluginProcess
 
     creds = credentials_for(emu, concurrency)
-    plugin = PluginProcess(env=sampler_env(sample_dir) if sample_dir else None).start()
+    plugin = PluginProcess(env=sampler_env(sample_dir) if sample_dir else None, plugin_dir=plugin_dir).start()
     try:
         warm = plugin.invoke_embedding(model, creds, ["warm-up"], timeout=60)  # OAuth token, connection
         if not warm.ok:
             raise SystemExit(f"warm-up failed: {warm.error}")
         restart_counting(emu, *faults)
+        meter = plugin.stdout_lines = LineMeter()
         lock = threading.Lock()
-        outcome = {"vectors": 0, "wrong": 0, "failed": [], "dims": set(), "invocations": 0}
+        outcome = {"vectors": 0, "values": 0, "wrong": 0, "failed": [], "dims": set(), "invocations": 0}
 
         def dify_thread(calls: list[list[int]]) -> None:
             for indices in calls:
                 result = plugin.invoke_embedding(model, creds, [chunks[i] for i in indices], timeout=300)
-                plugin.stdout_lines.clear()  # the driver keeps every line; these are ~2 MB each
                 if not result.ok:
                     with lock:
                         outcome["invocations"] += 1
@@ -330,14 +367,16 @@ def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int, f
                     continue
                 vectors = result.chunks[0]["embeddings"]
                 # spot check (every vector would cost this process ~1 ms each): the first and the
-                # last vector of the call belong to their texts, so nothing was shifted or lost
+                # last vector of the call belong to their texts, so nothing was shifted or lost.
+                # By direction: "before" normalised the vectors, "after" sends GigaChat's own.
                 wrong = len(vectors) != len(indices) or any(
-                    max(abs(a - b) for a, b in zip(vectors[k], emulator_vector(model, chunks[indices[k]]))) > 1e-9
+                    cosine(vectors[k], emulator_vector(model, chunks[indices[k]])) < 1 - 1e-6
                     for k in (0, len(indices) - 1)
                 )
                 with lock:
                     outcome["invocations"] += 1
                     outcome["vectors"] += len(vectors)
+                    outcome["values"] += sum(len(v) for v in vectors)
                     outcome["dims"].update(len(v) for v in vectors)
                     outcome["wrong"] += int(wrong)
 
@@ -360,7 +399,13 @@ def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int, f
             max_concurrency=emu.stats.max_concurrency,
             statuses=dict(emu.stats.status_counts),
             oauth_calls=emu.stats.oauth_calls,
+            answer_bytes=meter.answer_bytes,
+            answer_lines=meter.answers,
+            longest_line=meter.longest,
         )
+        values, vectors = outcome["values"], outcome["vectors"]
+        outcome["bytes_per_value"] = meter.answer_bytes / values if values else float("nan")
+        outcome["cpu_per_1000_vectors"] = outcome["cpu_plugin"] / vectors * 1000 if vectors else float("nan")
         if samples:
             time.sleep(0.6)
             after = json.loads(samples.read_text()) if samples.exists() else {}
@@ -368,6 +413,86 @@ def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int, f
         return outcome
     finally:
         plugin.stop()
+
+
+# --- the plugin's other code paths, for comparison in the same run ---------------------------------
+
+# Appended to invocation.py in a copy of today's plugin (with bench/float16.py beside it): every
+# vector sent in the short form.
+_SHORT_FORM = """
+
+from gigachat_dify.embeddings import short_form as _short_form
+
+_as_they_came = embed
+
+
+def embed(model, credentials, texts, input_type=EmbeddingInputType.DOCUMENT):  # bench variant
+    embedded = _as_they_came(model, credentials, texts, input_type)
+    return Embedded([_short_form.compact(v)[0] for v in embedded.vectors], embedded.prompt_tokens)
+"""
+SHORT_FORM = "after + short form"
+
+
+def plugin_variants(directory: Path, baseline: str | None) -> list[tuple[str, Path]]:
+    """[(name, plugin directory)]: "before" (a git archive of `baseline`), "after" (this checkout),
+    "after + short form" (a copy of it sending the values in the short form)."""
+    variants = []
+    if baseline:
+        before = directory / "before"
+        before.mkdir()
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", baseline, *PLUGIN_FILES],
+                                 capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
+        variants.append((f"before ({baseline})", before))
+    variants.append(("after", ROOT))
+    short = directory / "short"
+    short.mkdir()
+    for name in PLUGIN_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, short / name, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(source, short / name)
+    package = short / "gigachat_dify" / "embeddings"
+    shutil.copy2(ROOT / "bench" / "float16.py", package / "short_form.py")
+    (package / "invocation.py").write_text((package / "invocation.py").read_text() + _SHORT_FORM)
+    variants.append((SHORT_FORM, short))
+    return variants
+
+
+# --- the bare SDK's CPU on the same batches (a child process: the emulator shares this one) -------
+
+
+def sdk_cpu(emu, chunks: list[str], schedule, model: str, faults: tuple, directory: Path) -> dict:
+    batches = [[chunks[i] for i in indices] for calls in schedule for indices in calls]
+    job = directory / "sdk-job.json"
+    job.write_text(json.dumps({"base_url": emu.base_url, "auth_url": emu.auth_url, "model": model,
+                               "batches": batches}, ensure_ascii=False))
+    restart_counting(emu, *faults)
+    cmd = [sys.executable, "-m", "bench.embeddings", "--_sdk", str(job)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    if proc.returncode != 0:
+        raise SystemExit(f"bare SDK run failed: {proc.stderr.strip()[-500:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["cpu_per_1000_vectors"] = result["cpu"] / result["vectors"] * 1000
+    return result
+
+
+def _sdk_child(job_path: str) -> None:
+    from gigachat import GigaChat
+
+    from emulator import DEFAULT_KEY
+
+    job = json.loads(Path(job_path).read_text())
+    with GigaChat(base_url=job["base_url"], auth_url=job["auth_url"], credentials=DEFAULT_KEY,
+                  scope="GIGACHAT_API_PERS", verify_ssl_certs=False, timeout=60, max_retries=0) as sdk:
+        sdk.embeddings(["warm-up"], model=job["model"])  # token and connection, as for the plugin
+        vectors = 0
+        cpu0, wall0 = time.process_time(), time.perf_counter()
+        for batch in job["batches"]:
+            vectors += len(sdk.embeddings(batch, model=job["model"]).data)
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    print(json.dumps({"cpu": cpu, "wall": wall, "vectors": vectors, "batches": len(job["batches"])}))
 
 
 # --- the naive client ----------------------------------------------------------------------------
@@ -405,15 +530,25 @@ def run_naive(emu, chunks: list[str], schedule, model: str, sample_batches: int,
 # --- the plugin's own CPU work, step by step (in a child process: it imports dify_plugin) ----------
 
 
+def _l2_normalize(vector: list[float]) -> list[float]:
+    """What the plugin did before (gigachat_dify/embeddings/engine.py at BASELINE_COMMIT)."""
+    inv = 1.0 / math.hypot(*vector)
+    return [x * inv for x in vector]
+
+
 def components(chunks_n: int, model: str, seed: int) -> dict:
     """CPU seconds of each step the plugin performs for `chunks_n` chunks, single-threaded, outside
     the protocol: best of 3 on a sample (10 requests' worth; 2,000 chunks for planning), scaled."""
-    from dify_plugin.core.server.__base.writer_entities import Event, StreamOutputMessage  # gevent-patches, as in the plugin
+    from dify_plugin.core.server.__base.response_writer import ResponseWriter  # gevent-patches, as in the plugin
     from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
     from gigachat.models.embeddings import Embeddings
 
-    from emulator.embeddings import embeddings as emulator_answer
-    from gigachat_dify.embeddings.engine import l2_normalize, parse_response, plan_batches, resolve_config
+    from emulator.embeddings import embeddings_json
+    from bench import float16 as encoding
+    from gigachat_dify.embeddings import http
+    from gigachat_dify.embeddings.config import resolve_config
+    from gigachat_dify.embeddings.execution import parse_response
+    from gigachat_dify.embeddings.planning import plan_batches
     from gigachat_dify.tokens import estimate_tokens
 
     chunks = make_chunks(chunks_n, seed)
@@ -422,7 +557,7 @@ def components(chunks_n: int, model: str, seed: int) -> dict:
 
     batches = plan_batches(chunks, config.limit_tokens, config.max_per_request)
     sample = [[p.text for p in b.pieces] for b in batches[:10]]
-    raws = [json.dumps(emulator_answer({"model": model, "input": texts}), ensure_ascii=False).encode() for texts in sample]
+    raws = [embeddings_json({"model": model, "input": texts}) for texts in sample]
 
     def best(step, scale: float) -> float:
         times = []
@@ -433,38 +568,44 @@ def components(chunks_n: int, model: str, seed: int) -> dict:
         return min(times) * scale
 
     few = chunks[:2000]
-    out["plan: split + pack"] = best(lambda: plan_batches(few, config.limit_tokens, config.max_per_request), len(chunks) / len(few))
+    out["plan: split + pack"] = best(lambda: plan_batches(few, config.limit_tokens, config.max_per_request),
+                                     len(chunks) / len(few))
     out["  token estimates alone (in the plan)"] = best(lambda: [estimate_tokens(c) for c in few], len(chunks) / len(few))
     scale = len(batches) / len(sample)
 
-    # What the plugin does now (gigachat_dify/embeddings_http.py): orjson, and a plain dict for a
-    # well-formed answer; the SDK's stdlib json + pydantic path is timed for comparison.
-    from gigachat_dify.embeddings.http import _loads
-
     decoded = [json.loads(raw) for raw in raws]
-    out["plugin: orjson decode of the answer"] = best(lambda: [_loads(raw) for raw in raws], scale)
-    out["  (SDK path it replaced: stdlib json)"] = best(lambda: [json.loads(raw) for raw in raws], scale)
-    out["  (SDK path it replaced: pydantic model)"] = best(lambda: [Embeddings(**d) for d in decoded], scale)
-    answers = decoded
+    out["plugin: orjson decode of the answer"] = best(lambda: [http.orjson.loads(raw) for raw in raws], scale)
+    out["  (bare SDK: stdlib json)"] = best(lambda: [json.loads(raw) for raw in raws], scale)
+    out["  (bare SDK: pydantic model)"] = best(lambda: [Embeddings(**d) for d in decoded], scale)
+    parsed = [parse_response(answer, len(texts))[0] for answer, texts in zip(decoded, sample)]
+    out["engine: check the answer"] = best(lambda: [parse_response(a, len(t)) for a, t in zip(decoded, sample)], scale)
+    encoding.table()  # built once per process, before the clock
+    out["  (short form: bench/float16.compact)"] = best(lambda: [[encoding.compact(v) for v in vs] for vs in parsed],
+                                                        scale)
+    out["  (before: L2-normalise)"] = best(lambda: [[_l2_normalize(v) for v in vs] for vs in parsed], scale)
+    usage = EmbeddingUsage(tokens=1, total_tokens=1, unit_price=0, price_unit=0, total_price=0, currency="RUB",
+                           latency=0.0)
 
-    def engine() -> list:
-        done = []
-        for answer, texts in zip(answers, sample):
-            vectors, _ = parse_response(answer, len(texts))
-            done.append([l2_normalize(v) for v in vectors])
-        return done
+    class Discard(ResponseWriter):
+        def write(self, data: str) -> None:
+            data.encode()  # what sys.stdout does with it before the pipe
 
-    results = engine()
-    out["engine: check + normalise"] = best(engine, scale)
-    usage = EmbeddingUsage(tokens=1, total_tokens=1, unit_price=0, price_unit=0, total_price=0, currency="RUB", latency=0.0)
+        def done(self) -> None:
+            pass
 
-    def protocol() -> None:
-        for vectors in results:
+    writer = Discard()
+
+    def protocol(vector_sets) -> None:
+        # dify_plugin's own path: the result model, model_dump twice, the envelope's model_dump_json
+        for vectors in vector_sets:
             result = TextEmbeddingResult(model=model, embeddings=vectors, usage=usage)
-            message = StreamOutputMessage(event=Event.SESSION, session_id="s", data={"type": "stream", "data": result.model_dump()})
-            (message.model_dump_json() + "\n\n").encode()
+            writer.session_message(session_id="s" * 36, data=writer.stream_object(result))
 
-    out["Dify protocol: result -> JSON line"] = best(protocol, scale)
+    short = [[encoding.compact(v)[0] for v in vs] for vs in parsed]
+    normalised = [[_l2_normalize(v) for v in vs] for vs in parsed]
+    out["Dify protocol: values as they came -> JSON line"] = best(lambda: protocol(parsed), scale)
+    out["  (short form -> JSON line)"] = best(lambda: protocol(short), scale)
+    out["  (before: normalised -> JSON line)"] = best(lambda: protocol(normalised), scale)
     out["sum"] = sum(v for k, v in out.items() if not k.startswith(" "))
     return out
 
@@ -481,6 +622,39 @@ def run_components(chunks_n: int, model: str, seed: int) -> dict | None:
 # --- main ------------------------------------------------------------------------------------------
 
 
+def _median_run(runs: list[dict]) -> dict:
+    """The run with the median plugin CPU (a real run, so its figures belong together)."""
+    return sorted(runs, key=lambda r: r["cpu_plugin"])[len(runs) // 2]
+
+
+def print_comparison(results: dict[str, list[dict]], sdk: list[dict], rounds: int) -> dict:
+    sdk_cpu_1000 = sorted(r["cpu_per_1000_vectors"] for r in sdk)[len(sdk) // 2] if sdk else float("nan")
+    print()
+    print(f"Code paths on the same batches (the median of {rounds} round(s) by plugin CPU; rounds interleave the paths)")
+    print(f"  {'code path':34s}{'CPU s':>7s}{'CPU per 1,000 vectors':>23s}{'vs bare SDK':>13s}"
+          f"{'bytes/value':>13s}{'longest line':>14s}{'wall s':>8s}{'wrong':>7s}")
+    table = {}
+    for name, runs in results.items():
+        r = _median_run(runs)
+        table[name] = r
+        print(f"  {name:34s}{r['cpu_plugin']:7.2f}{r['cpu_per_1000_vectors'] * 1000:20.0f} ms"
+              f"{r['cpu_per_1000_vectors'] / sdk_cpu_1000:12.2f}x{r['bytes_per_value']:13.2f}"
+              f"{r['longest_line'] / 1e6:12.2f} MB{r['wall']:8.1f}{r['wrong'] + len(r['failed']):7d}")
+    if sdk:
+        s = sorted(sdk, key=lambda r: r["cpu"])[len(sdk) // 2]
+        print(f"  {'bare gigachat SDK (sequential)':34s}{s['cpu']:7.2f}{s['cpu_per_1000_vectors'] * 1000:20.0f} ms"
+              f"{1:12.2f}x{'':13s}{'':14s}{s['wall']:8.1f}")
+    raw, short = table.get("after"), table.get(SHORT_FORM)
+    if raw and short:
+        fewer_bytes = short["bytes_per_value"] < raw["bytes_per_value"]
+        less_cpu = short["cpu_per_1000_vectors"] < raw["cpu_per_1000_vectors"]
+        print(f"  short form vs values as they came: {short['bytes_per_value']:.2f} vs {raw['bytes_per_value']:.2f} "
+              f"bytes per value, {short['cpu_per_1000_vectors'] * 1000:.0f} vs {raw['cpu_per_1000_vectors'] * 1000:.0f} "
+              f"ms CPU per 1,000 vectors -> "
+              f"{'pays (fewer bytes and less CPU)' if fewer_bytes and less_cpu else 'does not pay on both counts'}")
+    return {"sdk_cpu_per_1000_vectors": sdk_cpu_1000, "sdk": sdk}
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.embeddings", description=__doc__.split("\n\n")[0])
     ap.add_argument("--chunks", type=int, default=10_000, help="knowledge-base chunks to embed (10000)")
@@ -489,6 +663,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--retry-after", type=float, default=1.0, help="emulator Retry-After on 429, seconds (1)")
     ap.add_argument("--concurrency", type=int, default=None, help="plugin 'Parallel embedding requests' (default: --cap)")
     ap.add_argument("--model", default="Embeddings")
+    ap.add_argument("--baseline", default=BASELINE_COMMIT, help=f"commit measured as 'before' ({BASELINE_COMMIT})")
+    ap.add_argument("--no-variants", action="store_true", help="measure today's plugin only (no before / no short form)")
+    ap.add_argument("--rounds", type=int, default=1, help="rounds of every code path, interleaved (1)")
     ap.add_argument("--naive-batches", type=int, default=40, help="batches timed for the naive loop, then extrapolated (0: all)")
     ap.add_argument("--no-naive", action="store_true")
     ap.add_argument("--no-components", action="store_true", help="skip the per-step CPU timings")
@@ -499,10 +676,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--json", type=Path, default=None, help="also write the figures to this file (e.g. bench/results/x.json)")
     ap.add_argument("--_components", type=int, default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--_sdk", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args._components is not None:
         print(json.dumps(components(args._components, args.model, args.seed)))
+        return
+    if args._sdk is not None:
+        _sdk_child(args._sdk)
         return
 
     sys.path.insert(0, str(ROOT))
@@ -532,16 +713,30 @@ def main(argv: list[str] | None = None) -> None:
         PreEncodedAnswers(args.model, chunks).install(emu)
         print(f"  emulator answers pre-encoded in {time.perf_counter() - t:.1f} s (--live-emulator-json: encode while timed)")
     emu.start()
+    results: dict[str, list[dict]] = {}
+    sdk: list[dict] = []
     try:
         faults = (args.latency, args.cap, args.retry_after)
         restart_counting(emu, *faults)
         with tempfile.TemporaryDirectory(prefix="bench-embeddings-") as tmp:
-            sample_dir = Path(tmp) if args.sample_plugin else None
-            plugin = run_plugin(emu, chunks, schedule, args.model, concurrency, faults, sample_dir)
+            variants = [("after", ROOT)] if args.no_variants else plugin_variants(Path(tmp), args.baseline)
+            for round_ in range(max(1, args.rounds)):
+                shift = round_ % len(variants)
+                for name, directory in variants[shift:] + variants[:shift]:
+                    sample_dir = None
+                    if args.sample_plugin and name == "after":
+                        sample_dir = Path(tmp) / f"samples-{round_}"
+                        sample_dir.mkdir()
+                    print(f"  round {round_ + 1}: {name} ...", flush=True)
+                    results.setdefault(name, []).append(
+                        run_plugin(emu, chunks, schedule, args.model, concurrency, faults, sample_dir, directory))
+                if not args.no_variants:
+                    sdk.append(sdk_cpu(emu, chunks, schedule, args.model, faults, Path(tmp)))
         naive = None if args.no_naive else run_naive(emu, chunks, schedule, args.model, args.naive_batches, faults)
     finally:
         emu.stop()
 
+    plugin = _median_run(results["after"])
     per_request = max_chunks  # the plugin's texts per request (MAX_TEXTS_PER_REQUEST, also max_chunks)
     needed = math.ceil(len(chunks) / per_request)
     ideal = needed * args.latency / args.cap
@@ -560,6 +755,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  ratio to ideal:           {ideal / wall:.2f} (ideal / actual)")
     print(f"  CPU: plugin process       {plugin['cpu_plugin']:.1f} s ({plugin['cpu_plugin'] / wall:.0%} of one core)")
     print(f"  CPU: bench process        {plugin['cpu_bench']:.1f} s (emulator + Dify stand-in, {plugin['cpu_bench'] / wall:.0%} of one core)")
+    print(f"  protocol line:            {plugin['bytes_per_value']:.2f} bytes per vector value, longest line "
+          f"{plugin['longest_line'] / 1e6:.2f} MB (the daemon's limit: 5.24 MB)")
     if plugin["failed"]:
         print(f"  first failure:            {plugin['failed'][0]}")
     if plugin.get("samples"):
@@ -567,6 +764,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  where the plugin's thread spent the run ({total} samples, every 5 ms):")
         for label, n in sorted(plugin["samples"].items(), key=lambda kv: -kv[1])[:9]:
             print(f"    {n / total:5.0%}  {label}")
+    comparison = print_comparison(results, sdk, max(1, args.rounds)) if not args.no_variants else None
     if naive:
         print()
         how = (f"extrapolated from {naive['sample_batches']} of {naive['total_batches']} batches "
@@ -582,13 +780,16 @@ def main(argv: list[str] | None = None) -> None:
             print()
             print(f"Plugin CPU per step for {len(chunks):,} chunks (single-threaded, separate process)")
             for name, seconds in comp.items():
-                print(f"  {name + ':':40s}{seconds:6.2f} s")
-            print(f"  {'measured plugin CPU in the run:':40s}{plugin['cpu_plugin']:6.2f} s (the rest: HTTP, stdin, gevent)")
+                print(f"  {name + ':':50s}{seconds:6.2f} s")
+            print(f"  {'measured plugin CPU in the run:':50s}{plugin['cpu_plugin']:6.2f} s (the rest: HTTP, stdin, gevent)")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         record = {
             "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if not k.startswith("_")},
             "plugin": {k: (sorted(v) if isinstance(v, set) else v) for k, v in plugin.items()},
+            "variants": {name: [{k: (sorted(v) if isinstance(v, set) else v) for k, v in r.items()} for r in runs]
+                         for name, runs in results.items()},
+            "comparison": comparison,
             "naive": naive, "components": comp, "ideal": ideal, "needed_requests": needed,
         }
         args.json.write_text(json.dumps(record, indent=2, ensure_ascii=False))

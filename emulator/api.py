@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qs
 
-from emulator import catalog, chat, embeddings, files, oauth
+from emulator import catalog, chat, embeddings, files, oauth, v2
 from emulator.errors import NO_SUCH_MODEL, ApiError
 from emulator.faults import Hold, Injection, StreamFault
 from emulator.state import Account, Headers, RecordedRequest
@@ -160,6 +160,8 @@ class Api:
             return self._oauth(req) if req.method == "POST" else error_response(405, "Method Not Allowed")
         if under_api and rel == "/token":
             return self._token(req) if req.method == "POST" else error_response(405, "Method Not Allowed")
+        if req.path == v2.PATH:  # the v2 chat contract, under /api/v2 (the SDK rewrites /v1 to /v2)
+            return self._api(req, rel, "chat_v2", ()) if req.method == "POST" else error_response(405, "Method Not Allowed")
         route = self._route(req.method, rel) if under_api else None
         if route is None:
             if under_api and any(p.match(rel) for _, p, _ in _ROUTES):
@@ -274,7 +276,7 @@ class Api:
             hold.block()
         if delay > 0:
             self.fault_sleep(delay, wake)
-        if cut_random is not None and not (name == "chat" and self._wants_stream(req)):
+        if cut_random is not None and not (name in ("chat", "chat_v2") and self._wants_stream(req)):
             return Drop()
         try:
             handler: Callable[..., Reply] = getattr(self, f"_ep_{name}")
@@ -368,6 +370,19 @@ class Api:
             events = [sse(c) for c in chat.stream_chunks(completion, body["model"])] + [b"data: [DONE]\n\n"]
             return Stream(events)
         return json_response(200, chat.response_body(completion, body["model"]))
+
+    def _ep_chat_v2(self, req: Request, *, scope: Any) -> Reply:
+        emu = self.emu
+        body = self._json(req)
+        v2.validate(body, emu._files)
+        v2.check_capabilities(body, emu.capabilities, emu._files)
+        scripted = emu._replies.take()
+        session = req.headers.get("X-Session-ID")
+        previous = emu._sessions.swap(session, v2.serialize_messages(body["messages"])) if session else []
+        answer = v2.complete(body, emu._files, scripted, previous)
+        if body.get("stream"):
+            return Stream(v2.stream_events(answer, body["model"]))
+        return json_response(200, v2.response_body(answer, body["model"]))
 
     def _ep_embeddings(self, req: Request, *, scope: Any) -> Reply:
         return Response(200, embeddings.embeddings_json(self._json(req)))

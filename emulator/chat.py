@@ -15,6 +15,7 @@ from emulator.files import MEDIA_PER_REQUEST_LIMIT, FileStore, kind_of
 from emulator.schema_rules import FUNCTION_NAME, function_schema_problems, make_instance
 from emulator.state import ScriptedReply
 from emulator.tokens import count_tokens, split_tokens
+from emulator.v2_images import make_jpeg, wants_image
 
 ROLES = ("system", "user", "assistant", "function", "search_result", "function_in_progress")
 MAX_IMAGES_PER_REQUEST = 10
@@ -264,12 +265,22 @@ def attachment_line(file_id: str, stored: Any) -> str:
     return f"Attachment {file_id} {stored.filename} {stored.mime} {len(stored.data)} bytes sha256={digest}"
 
 
+def _text2image(body: dict) -> bool:
+    """Built-in text2image is offered with function_call "auto" and no functions, or functions naming it (docs)."""
+    functions = body.get("functions") or []
+    return body.get("function_call") == "auto" and (not functions or any(f.get("name") == "text2image" for f in functions))
+
+
 def _compose(body: dict, files: FileStore) -> tuple[str, dict | None]:
     """(content, function_call) by the rules, in priority order (scripted replies come first elsewhere)."""
     messages = body["messages"]
     last = messages[-1]
     user = _last_user(messages)
     user_text = (user or {}).get("content", "") or ""
+    if _text2image(body) and last.get("role") == "user" and wants_image(user_text):
+        # v1's built-in text2image: the file id in an <img> tag, the bytes at /files/{id}/content.
+        file_id = files.add("image.jpg", make_jpeg(user_text), "general", "image/jpeg")
+        return f'<img src="{file_id}" fuse="true"/> Here is the image you asked for.', None
     if body.get("functions") and body.get("function_call") != "none" and last.get("role") == "user":
         function = _pick_function(body, user_text)
         params = function.get("parameters")

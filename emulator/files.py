@@ -31,6 +31,9 @@ DOCUMENT_TYPES = {
 AUDIO_TYPES = {
     "audio/mp4",
     "audio/mpeg",
+    "audio/mp3",  # the files API reference (Oct 2025) lists mp3 as audio/mp3 and ogg as audio/x-ogg
+    "audio/x-ogg",
+    "audio/x-pn-wav",
     "audio/x-m4a",
     "audio/m4a",
     "audio/wav",

@@ -348,3 +348,24 @@ INVOKE_ERROR_MAPPING: dict[type[InvokeError], list[type[Exception]]] = {
     InvokeAuthorizationError: [InvokeAuthorizationError, gx.AuthenticationError, gx.ForbiddenError],
     InvokeBadRequestError: [InvokeBadRequestError, gx.BadRequestError, gx.UnprocessableEntityError, gx.NotFoundError],
 }
+
+
+def builtin_tool_refusal(exc: gx.ResponseError, enabled: dict[str, str]) -> InvokeBadRequestError | None:
+    """GigaChat refused a built-in tool this request switched on (``enabled``: API name -> the
+    switch's label): an error that names the switch to turn off; None for any other failure.
+
+    The real wording of such a refusal is unverified (no recording shows one): a 400/403/422
+    whose message names an enabled tool, or names "tool" while tools are on, is taken for one."""
+    if not enabled or exc.status_code not in (400, 403, 422):
+        return None
+    text = api_message(exc)
+    named = [name for name in enabled if name in text.lower()]
+    if not named and "tool" not in text.lower():
+        return None
+    names = named or list(enabled)
+    switches = " / ".join(f"'{enabled[n]}'" for n in names)
+    return InvokeBadRequestError(redact(
+        f"GigaChat does not offer the built-in tool {', '.join(names)} to this account or model "
+        f"({exc.status_code}: {text}). Turn off {switches} in the model parameters, or use a model and "
+        "account that offer it."
+    ))

@@ -1,14 +1,19 @@
-"""Retries that can never duplicate output.
+"""THE retry policy, for chat and embeddings alike: what is worth repeating, how long to wait.
 
-Blocking calls are retried whole; a stream is retried only until its first chunk has arrived,
-because after that a repeat would show the user the same text twice.
+Every decision lives here: which failures are transient (`is_transient`), the exponential back-off
+with jitter (`backoff_delay`), how long a 429 waits (`rate_limit_wait`, Retry-After capped at
+`MAX_RETRY_AFTER`; a longer one is reported to Dify instead of waited out), and the sleep itself
+(`pause`, which tests replace). The callers keep only their mechanics: a blocking chat is retried
+whole, a stream only until its first chunk (a repeat after that would show the same text twice);
+the embeddings engine lets 429s wait without using up the transient retries and re-splits a batch
+on 413/422 (gigachat_dify/embeddings/execution.py).
 """
 
 from __future__ import annotations
 
 import logging
 import random
-import time
+import threading
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -23,6 +28,12 @@ T = TypeVar("T")
 
 MAX_RETRY_AFTER = 20.0  # seconds; a longer Retry-After is reported to Dify instead of waited out
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+BACKOFF_BASE = 0.5  # seconds before the first repeat; doubles per attempt
+BACKOFF_CAP = 8.0
+RATE_LIMIT_DEFAULT_WAIT = 1.0  # a 429 without Retry-After; doubles per 429 in a row
+JITTER = 0.2  # a random share of the wait added, so parallel callers do not repeat in step
+
+_random = random.Random()
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -40,13 +51,35 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError))
 
 
-def backoff_delay(attempt: int, exc: BaseException, base: float = 0.5) -> float:
-    if isinstance(exc, gx.RateLimitError) and exc.retry_after > 0:
-        return min(exc.retry_after, MAX_RETRY_AFTER) + random.uniform(0, 0.2)
-    return min(base * (2**attempt), 8.0) + random.uniform(0, base)
+def is_rate_limit(exc: BaseException) -> bool:
+    return isinstance(exc, gx.RateLimitError)
 
 
-def call_with_retries(fn: Callable[[], T], max_retries: int, *, sleep=time.sleep) -> T:
+def _jittered(seconds: float) -> float:
+    return seconds * (1 + JITTER * _random.random())
+
+
+def rate_limit_wait(exc: BaseException, attempt: int = 0) -> float:
+    """How long a 429 waits: its Retry-After (at most MAX_RETRY_AFTER), else a doubling default."""
+    after = getattr(exc, "retry_after", 0) or 0
+    base = after if after > 0 else RATE_LIMIT_DEFAULT_WAIT * (2**attempt)
+    return _jittered(min(base, MAX_RETRY_AFTER))
+
+
+def backoff_delay(attempt: int, exc: BaseException | None = None) -> float:
+    """The wait before repeat number `attempt` + 1 (0-based) after `exc`."""
+    if exc is not None and is_rate_limit(exc):
+        return rate_limit_wait(exc, attempt)
+    return _jittered(min(BACKOFF_CAP, BACKOFF_BASE * (2**attempt)))
+
+
+def pause(seconds: float, cancelled: threading.Event | None = None) -> bool:
+    """THE back-off sleep (tests replace it). Returns True when `cancelled` was set meanwhile."""
+    event = cancelled if cancelled is not None else threading.Event()
+    return event.wait(seconds)
+
+
+def call_with_retries(fn: Callable[[], T], max_retries: int, *, sleep: Callable[[float], object] | None = None) -> T:
     for attempt in range(max_retries + 1):
         try:
             return fn()
@@ -55,12 +88,13 @@ def call_with_retries(fn: Callable[[], T], max_retries: int, *, sleep=time.sleep
                 raise
             delay = backoff_delay(attempt, exc)
             logger.info("GigaChat call failed transiently (%s); retry %d/%d in %.1fs",
-                        _short(exc), attempt + 1, max_retries, delay)
-            sleep(delay)
+                        short_reason(exc), attempt + 1, max_retries, delay)
+            (sleep or pause)(delay)
     raise AssertionError("unreachable")
 
 
-def stream_with_retries(open_stream: Callable[[], Iterator[T]], max_retries: int, *, sleep=time.sleep) -> Iterator[T]:
+def stream_with_retries(open_stream: Callable[[], Iterator[T]], max_retries: int, *,
+                        sleep: Callable[[float], object] | None = None) -> Iterator[T]:
     """Yield from a fresh stream; reopen it after a transient failure only if nothing was yielded yet."""
     for attempt in range(max_retries + 1):
         started = False
@@ -74,11 +108,11 @@ def stream_with_retries(open_stream: Callable[[], Iterator[T]], max_retries: int
                 raise
             delay = backoff_delay(attempt, exc)
             logger.info("GigaChat stream failed before its first chunk (%s); retry %d/%d in %.1fs",
-                        _short(exc), attempt + 1, max_retries, delay)
-            sleep(delay)
+                        short_reason(exc), attempt + 1, max_retries, delay)
+            (sleep or pause)(delay)
 
 
-def _short(exc: BaseException) -> str:
-    if isinstance(exc, gx.ResponseError):
-        return f"HTTP {exc.status_code}"
-    return type(exc).__name__
+def short_reason(exc: BaseException) -> str:
+    """What failed, for logs: 'HTTP 503' or the exception type (never a message: it may quote input)."""
+    status = getattr(exc, "status_code", None)
+    return f"HTTP {status}" if status else type(exc).__name__

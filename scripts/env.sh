@@ -40,7 +40,7 @@ WANT="$(cat "$ROOT/requirements.txt" "$ROOT/requirements-dev.txt" | sha256sum | 
 if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ]; then
   echo "==> installing requirements into .venv" >&2
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$ROOT/requirements-dev.txt" 2>&1 | grep -v "^WARNING: Location" >&2 || true
-  "$VENV/bin/python" -c "import dify_plugin, gigachat" || { echo "ERROR: installing requirements failed" >&2; exit 1; }
+  "$VENV/bin/python" -c "import dify_plugin, gigachat, pproxy" || { echo "ERROR: installing requirements failed" >&2; exit 1; }
   echo "$WANT" > "$STAMP"
 fi
 PY="$VENV/bin/python"

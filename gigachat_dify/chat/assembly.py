@@ -10,6 +10,11 @@ rule below holds on both:
   in the final chunk (GigaChat sends a call whole, but pieces of one call are merged anyway);
 * Dify's stop words are enforced here (GigaChat has no ``stop`` parameter): the answer is cut
   before the earliest stop word, also when it is split across chunks;
+* files GigaChat generated (v2 ``files`` parts, v1 ``<img .../>`` / ``<video .../>`` tags, also
+  split across chunks) become image content items (``media.py``), one per chunk, so no tag ever
+  reaches the user; such a chunk's content is a list of content items, any other chunk's a string;
+* web-search markers ``[sources=[n]]`` become links and the answer ends with the source list
+  (``sources.py``), also when the answer calls a tool;
 * the final chunk carries ``finish_reason`` and ``usage``.
 """
 
@@ -22,9 +27,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk, LLMResultChunkDelta, LLMUsage
-from dify_plugin.entities.model.message import AssistantPromptMessage, PromptMessage
+from dify_plugin.entities.model.message import (
+    AssistantPromptMessage,
+    MultiModalPromptMessageContent,
+    PromptMessage,
+    TextPromptMessageContent,
+)
 
 from gigachat_dify.chat.json_values import coerce
+from gigachat_dify.chat.media import FileRef, Images, TagScanner
+from gigachat_dify.chat.sources import Citations
 from gigachat_dify.chat.tool_calls import make_tool_call_id
 
 logger = logging.getLogger(__name__)
@@ -111,6 +123,8 @@ class Assembler:
         *,
         argument_schemas: Mapping[str, Any] | None = None,
         show_reasoning: bool = True,
+        images: Images | None = None,
+        source_list: bool = True,
     ):
         self.model = model
         self.prompt_messages = list(prompt_messages or [])
@@ -129,6 +143,10 @@ class Assembler:
         self._state_id: str | None = None
         self._index = 0
         self._finished = False
+        self._images = images or Images(None)
+        self._tags = TagScanner()
+        self._citations = Citations()
+        self._source_list = source_list
         #: GigaChat's raw finish reason, as last reported.
         self.gigachat_finish_reason: str | None = None
         #: The last usage GigaChat reported (the final chunk carries it), or None.
@@ -158,25 +176,59 @@ class Assembler:
         function_call: Any = None,
         state_id: str | None = None,
         finish_reason: str | None = None,
+        sources: Any = None,
+        files: Sequence[FileRef] = (),
+        literal: str | None = None,
     ) -> list[LLMResultChunk]:
-        """One piece of the answer, in the order GigaChat sent it; the Dify chunks to yield now."""
+        """One piece of the answer, in the order GigaChat sent it; the Dify chunks to yield now.
+
+        ``sources``: web-search sources (``inline_data.sources``) for the markers; ``files``:
+        generated files to show; ``literal``: answer text shown as is (no marker or tag
+        rewriting, e.g. the code a built-in tool ran)."""
         if self._finished:
             raise RuntimeError("Assembler.add() called after finish()")
-        out: list[str] = []
+        out: list[Any] = []
+        if sources:
+            self._citations.add(sources)
         self._on_delta(out, reasoning=reasoning, content=content, function_call=function_call, state_id=state_id)
+        if files or literal:
+            self._close_think(out)
+            self._drain(out)
+            for ref in files:
+                self._show_file(out, ref)
+            if literal:
+                self._on_content(out, literal)
         if finish_reason:
             self._on_finish_reason(out, finish_reason)
-        text = "".join(out)
-        return [self._chunk(text)] if text else []
+        return self._chunks(out)
+
+    def flush(self) -> list[LLMResultChunk]:
+        """No more answer is coming: the chunks of everything still held back (text that could
+        have begun a marker, a tag or a stop word), to yield before ``finish``. Kept apart from
+        ``finish`` so that a file found here gets a chunk of its own."""
+        if self._finished:
+            raise RuntimeError("Assembler.flush() called after finish()")
+        out: list[Any] = []
+        self._drain(out)
+        if self._pending:
+            self._on_content(out, "", final=True)
+        return self._chunks(out)
 
     def finish(self, usage: LLMUsage) -> LLMResultChunk:
         """The final chunk: remaining held-back text, the tool calls, finish_reason and usage."""
         if self._finished:
             raise RuntimeError("Assembler.finish() called twice")
-        out: list[str] = []
+        out: list[Any] = []
         self._close_think(out)
+        self._drain(out)
         if self._pending:
             self._on_content(out, "", final=True)
+        if not self._stopped and self._source_list:
+            # The list goes with the text even when the answer calls a tool: nothing GigaChat
+            # found is lost.
+            listing = self._citations.source_list()
+            if listing:
+                out.append(listing)
         self._finished = True
         reason = self.finish_reason
         explanation = finish_reason_message(self.gigachat_finish_reason)
@@ -184,7 +236,7 @@ class Assembler:
             # Shown text is left as GigaChat returned it (appending notes would corrupt JSON or
             # tool answers downstream); the reason is in finish_reason and in the log.
             logger.warning("GigaChat finish_reason=%s: %s", self.gigachat_finish_reason, explanation)
-        return self._chunk("".join(out), tool_calls=self._tool_calls(), finish_reason=reason, usage=usage)
+        return self._chunk(out, tool_calls=self._tool_calls(), finish_reason=reason, usage=usage)
 
     # ------------------------------------------------------------------ internals
     def _on_delta(self, out: list[str], *, reasoning: str | None, content: str | None, function_call: Any,
@@ -208,10 +260,35 @@ class Assembler:
                     c.state_id = state_id
         if content:
             self._close_think(out)
-            self._on_content(out, content)
+            self._on_text(out, content)
         if function_call is not None:
             self._close_think(out)
             self._on_function_call(function_call, state_id)
+
+    def _on_text(self, out: list[Any], text: str, *, final: bool = False) -> None:
+        """Answer text from GigaChat: markers -> links, tags -> files, then the stop words."""
+        for piece in self._tags.feed(self._citations.feed(text, final=final), final=final):
+            if isinstance(piece, FileRef):
+                self._show_file(out, piece)
+            else:
+                self._on_content(out, piece)
+
+    def _drain(self, out: list[Any]) -> None:
+        """Release text held for markers and tags (before something that must follow it)."""
+        self._on_text(out, "", final=True)
+
+    def _show_file(self, out: list[Any], ref: FileRef) -> None:
+        if self._stopped:
+            return
+        if self._pending:  # a stop word cannot continue across a file
+            self._on_content(out, "", final=True)
+            if self._stopped:
+                return
+        for piece in self._images.pieces(ref):
+            if isinstance(piece, str):
+                self._on_content(out, piece)
+            elif not self._stopped:
+                out.append(piece)
 
     def _close_think(self, out: list[str]) -> None:
         if self._think_open and not self._think_closed:
@@ -297,9 +374,19 @@ class Assembler:
             )
         return calls
 
+    def _chunks(self, out: list[Any]) -> list[LLMResultChunk]:
+        """The chunks for these pieces: at most one file per chunk (each chunk is one protocol
+        line, and a file may fill most of it)."""
+        groups: list[list[Any]] = [[]]
+        for piece in out:
+            if not isinstance(piece, str) and any(not isinstance(p, str) for p in groups[-1]):
+                groups.append([])
+            groups[-1].append(piece)
+        return [self._chunk(g) for g in groups if any(p for p in g)]
+
     def _chunk(
         self,
-        text: str,
+        pieces: list[Any] | str,
         *,
         tool_calls: list[AssistantPromptMessage.ToolCall] | None = None,
         finish_reason: str | None = None,
@@ -310,7 +397,7 @@ class Assembler:
             prompt_messages=[],
             delta=LLMResultChunkDelta(
                 index=self._index,
-                message=AssistantPromptMessage(content=text or "", tool_calls=tool_calls or []),
+                message=AssistantPromptMessage(content=message_content(pieces), tool_calls=tool_calls or []),
                 finish_reason=finish_reason,
                 usage=usage,
             ),
@@ -319,11 +406,38 @@ class Assembler:
         return chunk
 
 
+def message_content(pieces: Sequence[Any] | str) -> str | list:
+    """Answer pieces (text and content items) as a message's content: a string when it is all
+    text (the daemon requires a string, never null), else a list of content items in order,
+    adjacent texts merged."""
+    if isinstance(pieces, str):
+        return pieces
+    if all(isinstance(p, str) for p in pieces):
+        return "".join(pieces)
+    items: list[Any] = []
+    for p in pieces:
+        if isinstance(p, TextPromptMessageContent):
+            p = p.data
+        if isinstance(p, str):
+            if not p:
+                continue
+            if items and isinstance(items[-1], str):
+                items[-1] += p
+            else:
+                items.append(p)
+        elif isinstance(p, MultiModalPromptMessageContent):
+            items.append(p)
+    return [TextPromptMessageContent(data=i) if isinstance(i, str) else i for i in items]
+
+
 def to_result(model: str, chunks: Sequence[LLMResultChunk]) -> LLMResult:
-    """A blocking answer: the assembled chunks as one ``LLMResult`` (text joined, the final chunk's
-    tool calls, usage and ``opaque_body``)."""
+    """A blocking answer: the assembled chunks as one ``LLMResult`` (text and content items joined
+    in order, the final chunk's tool calls, usage and ``opaque_body``)."""
     final = chunks[-1]
-    content = "".join(c.delta.message.content for c in chunks if isinstance(c.delta.message.content, str))
-    message = AssistantPromptMessage(content=content, tool_calls=final.delta.message.tool_calls)
+    pieces: list[Any] = []
+    for c in chunks:
+        content = c.delta.message.content
+        pieces.extend([content] if isinstance(content, str) else (content or []))
+    message = AssistantPromptMessage(content=message_content(pieces), tool_calls=final.delta.message.tool_calls)
     message.opaque_body = final.delta.message.opaque_body
     return LLMResult(model=model, prompt_messages=[], message=message, usage=final.delta.usage)

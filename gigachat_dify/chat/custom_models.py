@@ -6,29 +6,46 @@ offer the same parameters; features come from the form's switches.
 
 from __future__ import annotations
 
+import logging
+
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelFeature, ModelPropertyKey, ModelType, ParameterRule
 
+from gigachat_dify import form
 from gigachat_dify.chat.catalogue import model_yaml
+
+logger = logging.getLogger(__name__)
 
 _TEMPLATE_MODEL = "GigaChat-2.yaml"
 _STRUCTURED_RULES = ("response_format", "json_schema")
+#: The model whose YAML has the switch rules of GigaChat's v2 built-in tools.
+_TOOLS_TEMPLATE = "GigaChat-3-Ultra.yaml"
+#: Model credential form field -> the parameter rule it adds (GigaChat's v2 built-in tools).
+_BUILTIN_TOOL_FIELDS = {"web_search_tool": "web_search", "image_generation_tool": "image_generation",
+                        "code_interpreter_tool": "code_interpreter"}
 
 
 def _rules(filename: str) -> tuple[dict, ...]:
     return tuple(model_yaml(filename)["parameter_rules"])
 
 
+# Dify builds these schemas to list the model: a value the form should never hold falls back to the
+# field's default (logged) instead of hiding the model; validation reports it to the administrator.
 def _int(credentials: dict, key: str, default: int) -> int:
     try:
-        value = int(str(credentials.get(key) or default).strip())
-        return value if value > 0 else default
-    except ValueError:
+        return form.whole_number(credentials.get(key), key, default, 1, 10_000_000)
+    except form.FormValueError as exc:
+        logger.warning("customizable model: %s; using %d", exc, default)
         return default
 
 
 def _on(credentials: dict, key: str, default: str = "no_support") -> bool:
-    return (credentials.get(key) or default) == "support"
+    fallback = default == "support"
+    try:
+        return form.switch(credentials.get(key), key, fallback)
+    except form.FormValueError as exc:
+        logger.warning("customizable model: %s; using %s", exc, default)
+        return fallback
 
 
 def llm_entity(model: str, credentials: dict) -> AIModelEntity:
@@ -41,12 +58,17 @@ def llm_entity(model: str, credentials: dict) -> AIModelEntity:
         features.append(ModelFeature.VISION)
     if _on(credentials, "document_support"):
         features.append(ModelFeature.DOCUMENT)
+    if _on(credentials, "audio_support"):
+        features.append(ModelFeature.AUDIO)
     # Structured output works on any chat model (natively or by the plugin's fallback): on unless
     # the form switches it off; its rules are offered only with the feature.
     structured = _on(credentials, "structured_output", "support")
     rules = [dict(r) for r in _rules(_TEMPLATE_MODEL) if structured or r["name"] not in _STRUCTURED_RULES]
     if structured:
         features.append(ModelFeature.STRUCTURED_OUTPUT)
+    # GigaChat's built-in tools (v2): the switch rules of the model that has them all.
+    builtin = {rule for field, rule in _BUILTIN_TOOL_FIELDS.items() if _on(credentials, field)}
+    rules += [dict(r) for r in _rules(_TOOLS_TEMPLATE) if r["name"] in builtin]
     for rule in rules:
         if rule["name"] == "max_tokens":
             rule["max"] = max_out

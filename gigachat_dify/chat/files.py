@@ -1,4 +1,4 @@
-"""Images and documents for GigaChat: checked against its limits, uploaded once, attached by id.
+"""Images, documents and audio for GigaChat: checked against its limits, uploaded once, attached by id.
 
 GigaChat takes files only as ids from its files API. Each distinct file (by content hash) is
 uploaded once per credentials and the id reused, so a conversation that repeats an image in
@@ -31,16 +31,26 @@ DOCUMENT_TYPES = {
     "epub": "application/epub+zip", "ppt": "application/vnd.ms-powerpoint",
     "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
 }
+# Audio: the MIME types of the files API reference (Oct 2025): mp3 is "audio/mp3", ogg "audio/x-ogg".
+AUDIO_TYPES = {"mp3": "audio/mp3", "m4a": "audio/x-m4a", "wav": "audio/wav", "ogg": "audio/x-ogg",
+               "opus": "audio/opus", "mp4": "audio/mp4", "weba": "audio/webm"}
+_AUDIO_MIMES = {"audio/mpeg": "mp3", "audio/mp3": "mp3", "audio/x-m4a": "m4a", "audio/m4a": "m4a",
+                "audio/mp4": "mp4", "audio/wav": "wav", "audio/x-wav": "wav", "audio/wave": "wav",
+                "audio/ogg": "ogg", "audio/x-ogg": "ogg", "audio/opus": "opus", "audio/webm": "weba"}
 IMAGE_MAX_BYTES = 15 * MB
 DOCUMENT_MAX_BYTES = 40 * MB
+AUDIO_MAX_BYTES = 35 * MB
+#: Images and audio of one request together must stay under this (public docs, Oct 2025).
+MEDIA_PER_REQUEST_MAX_BYTES = 80 * MB
 DOWNLOAD_TIMEOUT = 30.0
 _MIME_TO_EXT = {v: k for k, v in {**IMAGE_TYPES, **DOCUMENT_TYPES}.items()}
 _MIME_TO_EXT["image/jpeg"] = "jpg"
+_MIME_TO_EXT.update(_AUDIO_MIMES)
 
 
 @dataclass(frozen=True)
 class FilePayload:
-    kind: str  # "image" | "document"
+    kind: str  # "image" | "document" | "audio"
     filename: str
     mime: str
     data: bytes
@@ -68,7 +78,7 @@ def file_kind(part) -> str:
 
 #: The model feature (YAML ``features``, Dify's ModelFeature values) that lets a model take each kind.
 FEATURE_OF_KIND = {"image": "vision", "document": "document", "audio": "audio", "video": "video"}
-_FORM_SWITCH = {"image": "Accepts images (vision)", "document": "Accepts documents"}
+_FORM_SWITCH = {"image": "Accepts images (vision)", "document": "Accepts documents", "audio": "Accepts audio"}
 _PLURAL = {"image": "images", "document": "documents", "audio": "audio files", "video": "videos"}
 
 
@@ -102,7 +112,7 @@ def unaccepted(part, accepts: frozenset[str]) -> str | None:
 def check_type(part) -> tuple[str, str, str]:
     """(kind, extension, mime) or a clear error naming the accepted types."""
     kind, ext = file_kind(part), _ext(part)
-    table = IMAGE_TYPES if kind == "image" else DOCUMENT_TYPES if kind == "document" else None
+    table = {"image": IMAGE_TYPES, "document": DOCUMENT_TYPES, "audio": AUDIO_TYPES}.get(kind)
     if table is None:
         raise InvokeBadRequestError(
             f"GigaChat cannot take {kind} content here; remove the {kind} file or describe it in text."
@@ -136,7 +146,7 @@ def load(part, *, fetch: Callable[[str], bytes] | None = None) -> FilePayload:
         data = (fetch or download)(url)
     else:
         raise InvokeBadRequestError(f"The {kind} has neither data nor a URL; upload it again.")
-    limit = IMAGE_MAX_BYTES if kind == "image" else DOCUMENT_MAX_BYTES
+    limit = {"image": IMAGE_MAX_BYTES, "audio": AUDIO_MAX_BYTES}.get(kind, DOCUMENT_MAX_BYTES)
     if len(data) > limit:
         raise InvokeBadRequestError(
             f"The {kind} is {len(data) / MB:.1f} MB; GigaChat accepts {kind}s up to {limit // MB} MB. Use a smaller file."
@@ -147,6 +157,31 @@ def load(part, *, fetch: Callable[[str], bytes] | None = None) -> FilePayload:
     if "." not in name:
         name = f"{name}.{ext}"
     return FilePayload(kind=kind, filename=name, mime=mime, data=data)
+
+
+def _base64_size(text: str) -> int:
+    """Bytes a base64 text decodes to, without decoding it."""
+    text = text.split(",", 1)[-1] if text.startswith("data:") else text
+    n = len(text) - text.count("\n") - text.count("\r")
+    return max(0, n * 3 // 4 - text[-2:].count("="))
+
+
+def check_request_media(prompt_messages) -> None:
+    """Images and audio of one request must stay under 80 MB together: checked before anything is
+    uploaded or sent (files Dify passes by URL are counted by the API itself)."""
+    total = 0
+    for m in prompt_messages:
+        content = getattr(m, "content", None)
+        for part in content if isinstance(content, list) else ():
+            if file_kind(part) in ("image", "audio"):
+                url = getattr(part, "url", "") or ""
+                total += _base64_size(getattr(part, "base64_data", "") or (url if url.startswith("data:") else ""))
+    if total > MEDIA_PER_REQUEST_MAX_BYTES:
+        raise InvokeBadRequestError(
+            f"The request carries {total / MB:.1f} MB of images and audio; GigaChat accepts at most "
+            f"{MEDIA_PER_REQUEST_MAX_BYTES // MB} MB of them per request (including files earlier in the "
+            "conversation). Send smaller or fewer files, or shorten the conversation memory."
+        )
 
 
 def download(url: str) -> bytes:

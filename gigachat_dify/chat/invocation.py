@@ -1,6 +1,6 @@
 """One Dify LLM invocation: THE place that decides which GigaChat contract serves it, and what both share.
 
-``prepare`` converts what Dify sent through the chosen contract (``chat/v1`` today), ``complete`` and
+``prepare`` converts what Dify sent through the chosen contract (``chat/v1`` or ``chat/v2``), ``complete`` and
 ``stream`` run it with what does not depend on the contract: the shared client, retries that never
 duplicate output, the X-Session-ID prompt-cache header, the assembler's rules and the usage report.
 Knows nothing of Dify's model classes; ``models/llm/llm.py`` only hands over what Dify sent.
@@ -27,8 +27,11 @@ from gigachat.context import session_id_cvar
 from gigachat_dify import retry
 from gigachat_dify.chat import files
 from gigachat_dify.chat.assembly import TokenUsage, to_result, usage_report
+from gigachat_dify.chat.media import Images
 from gigachat_dify.chat.tool_schema import function_schemas
 from gigachat_dify.chat.v1 import call as v1
+from gigachat_dify.chat.v2 import call as v2
+from gigachat_dify.chat.v2.params import builtin_tools
 from gigachat_dify.connection.clients import get_client
 from gigachat_dify.connection.credentials import ConnectionSettings
 from gigachat_dify.errors import api_message
@@ -49,7 +52,7 @@ class ChatRequest:
     model: str
     settings: ConnectionSettings
     client: GigaChat
-    contract: ModuleType  # chat/v1/call.py (a module with build/send/open_stream/Assembler)
+    contract: ModuleType  # chat/v1/call.py or chat/v2/call.py (build/send/open_stream/Assembler)
     payload: dict[str, Any]
     prompt_messages: list = field(default_factory=list)
     stop: list[str] = field(default_factory=list)
@@ -122,8 +125,10 @@ def make_file_resolver(settings: ConnectionSettings, client: GigaChat, accepts: 
 
 
 def choose_contract(model_parameters: dict) -> ModuleType:
-    """Which contract serves this request. Every request goes through v1, the proven path."""
-    return v1
+    """Which contract serves this request: v2 when it switches on one of GigaChat's built-in tools
+    (web search, image generation, code interpreter: only v2 offers them), else v1, the proven
+    path every feature of the plugin is built and recorded on."""
+    return v2 if builtin_tools(model_parameters).any else v1
 
 
 def prepare(
@@ -140,6 +145,7 @@ def prepare(
 ) -> ChatRequest:
     client = get_client(settings)
     contract = choose_contract(model_parameters)
+    files.check_request_media(prompt_messages)
     resolver = make_file_resolver(settings, client, accepts_files)
 
     def build(messages: Sequence, params: Mapping) -> dict[str, Any]:
@@ -161,9 +167,28 @@ def _session_header(session_id: str | None):
             session_id_cvar.reset(token)
 
 
-def assembler(request: ChatRequest, *, show_reasoning: bool = True):
+def _images(request: ChatRequest, *, blocking: bool) -> Images:
+    """Generated files: downloaded with the shared client and retry policy; each one's id is
+    remembered by content hash, so an image sent back later is not uploaded again."""
+    client, settings = request.client, request.settings
+
+    def download(file_id: str) -> str:
+        return retry.call_with_retries(lambda: client.get_image(file_id), settings.max_retries).content
+
+    def remember(file_id: str, data: bytes, mime: str) -> None:
+        payload = files.FilePayload("image", f"{file_id}.{mime.rsplit('/', 1)[-1]}", mime, data)
+        files.UPLOADS.get_or_upload(settings.fingerprint, payload, lambda _: file_id)
+
+    return Images(download, remember=remember, cumulative=blocking)
+
+
+def assembler(request: ChatRequest, *, show_reasoning: bool = True, blocking: bool = False):
+    """``blocking``: the answer goes to Dify as one protocol line, so its images share one budget.
+    An answer read as data (structured output: ``show_reasoning`` off) gets no source list either:
+    text after the JSON would break it; the links inside it stay."""
     return request.contract.Assembler(request.model, request.prompt_messages, request.stop, request.function_names,
-                                      argument_schemas=request.argument_schemas, show_reasoning=show_reasoning)
+                                      argument_schemas=request.argument_schemas, show_reasoning=show_reasoning,
+                                      images=_images(request, blocking=blocking), source_list=show_reasoning)
 
 
 def final(asm, price: Price, usage: TokenUsage | None = None) -> LLMResultChunk:
@@ -230,9 +255,9 @@ def chunks(request: ChatRequest, messages: Sequence | None = None, params: Mappi
 def complete(request: ChatRequest, price: Price) -> LLMResult:
     """Blocking call; retried whole on transient failures."""
     response = send(request)
-    asm = assembler(request)
+    asm = assembler(request, blocking=True)
     pieces = asm.feed_response(response)
-    return to_result(request.model, [*pieces, final(asm, price)])
+    return to_result(request.model, [*pieces, *asm.flush(), final(asm, price)])
 
 
 def stream(request: ChatRequest, price: Price) -> Iterator[LLMResultChunk]:
@@ -242,4 +267,5 @@ def stream(request: ChatRequest, price: Price) -> Iterator[LLMResultChunk]:
         yield from asm.feed(chunk)
         if asm.stopped_by_stop_word:
             break  # Dify's stop word reached: stop paying for tokens nobody will see
+    yield from asm.flush()
     yield final(asm, price)

@@ -22,10 +22,12 @@ costs little unless it brings a context of its own (a client certificate, a past
 
 from __future__ import annotations
 
+import functools
 import logging
 import ssl
 import threading
 import urllib.request
+import weakref
 from collections import Counter, OrderedDict
 
 import gigachat.client as sdk_client
@@ -109,13 +111,21 @@ def sdk_settings(settings: ConnectionSettings, ssl_context: ssl.SSLContext) -> d
 class _Usage:
     """The HTTP requests in flight on one client's connections. A retired client (evicted from the
     cache) closes its sockets whenever none is in flight; a late request may reopen one, and it is
-    closed again when that request ends."""
+    closed again when that request ends. Holds its httpx clients weakly: no reference cycle, so a
+    dropped client is freed (its SSL context with it) at once, not at some later garbage collection."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.in_flight = 0
         self.retired = False
-        self.http: list[httpx.Client] = []
+        self._http: list[weakref.ref[httpx.Client]] = []
+
+    def track(self, client: httpx.Client) -> None:
+        self._http.append(weakref.ref(client))
+
+    @property
+    def http(self) -> list[httpx.Client]:
+        return [c for c in (ref() for ref in self._http) if c is not None]
 
     def enter(self) -> None:
         with self._lock:
@@ -170,7 +180,7 @@ class _TrackedHttpClient(httpx.Client):
         super().__init__(**kwargs)
         self._usage = usage
         self._proxy_name = proxy.display(proxy_url) if proxy_url else None
-        usage.http.append(self)
+        usage.track(self)
 
     def send(self, request: httpx.Request, **kwargs) -> httpx.Response:
         self._usage.enter()
@@ -201,12 +211,23 @@ class _TrackedHttpClient(httpx.Client):
         return f"{proxy.display(env)} (from Dify's environment)" if env else "from Dify's environment"
 
 
+_constructing = threading.Lock()
+
+
 class GigaChatClient(GigaChat):
     """The SDK client as the plugin uses it (see the module's docstring)."""
 
     def __init__(self, settings: ConnectionSettings, ssl_context: ssl.SSLContext) -> None:
         explicit = sdk_settings(settings, ssl_context)
-        super().__init__(**{k: v for k, v in explicit.items() if k != "token_expiry_buffer_ms"})
+        # The SDK's constructor builds its Settings itself, reading GIGACHAT_* for what it is not
+        # given (token_expiry_buffer_ms is no constructor argument): a malformed variable there would
+        # fail every request. So its Settings class is ours while it runs (nothing else builds one).
+        with _constructing:
+            sdk_client.Settings = _PluginSettings
+            try:
+                super().__init__(**{k: v for k, v in explicit.items() if k != "token_expiry_buffer_ms"})
+            finally:
+                sdk_client.Settings = Settings
         self._settings = _PluginSettings(**explicit)
         self._usage = _Usage()
         self.context_key = context_key(settings.verify_ssl, settings.ca_pem, getattr(settings.auth, "identity", None))
@@ -226,8 +247,14 @@ class GigaChatClient(GigaChat):
                 self._access_token = token.model_copy(update={"expires_at": expiry_ms(token.expires_at)})
 
     def retire(self) -> None:
-        """Dropped from the cache: close its sockets once no request uses them."""
+        """Dropped from the cache: close its sockets once no request uses them, and break the SDK's
+        own reference cycles (its cached `chat`, `assistants`... namespaces point back at the client;
+        they are rebuilt if a late request asks), so the client is freed when the last request ends."""
         self._usage.retire()
+        for cls in type(self).__mro__:
+            for name, attribute in vars(cls).items():
+                if isinstance(attribute, functools.cached_property):
+                    self.__dict__.pop(name, None)
 
     @property
     def in_flight(self) -> int:

@@ -4,7 +4,7 @@
 `Embeddings` model: for 90 texts x 1,024 floats that is ~45 ms of CPU per request, about half the
 plugin's CPU while indexing a knowledge base. `post_embeddings` sends the request the SDK would send
 and decodes the answer with orjson (~7 ms), returning the decoded dict, which
-`gigachat_dify.embeddings.engine.parse_response` reads like the SDK's model (`data[i].embedding`, `.index`,
+`gigachat_dify.embeddings.execution.parse_response` reads like the SDK's model (`data[i].embedding`, `.index`,
 `.usage.prompt_tokens`). Anything else is unchanged:
 
 - the token: the SDK client's public `get_token()` (refreshed under the SDK's lock shortly before
@@ -33,13 +33,7 @@ from gigachat.api import utils as sdk_utils
 from gigachat.client import GigaChatSyncClient
 from gigachat.models.embeddings import Embeddings
 
-try:
-    import orjson
-
-    _loads = orjson.loads
-except ImportError:  # pragma: no cover - orjson is a requirement; still work without it
-    orjson = None
-    _loads = json.loads
+import orjson
 
 EMBEDDINGS_PATH = "/embeddings"  # relative to the client's base_url, as the SDK sends it
 
@@ -85,7 +79,7 @@ def _post(client: GigaChatSyncClient, body: str, token: Any) -> httpx.Response:
 def _decode(response: httpx.Response) -> dict[str, Any] | Embeddings:
     content = response.content
     try:
-        payload = _loads(content)
+        payload = orjson.loads(content)
     except ValueError:
         # orjson refuses what stdlib json accepts (NaN, non-UTF-8 encodings, huge integers):
         # decode as the SDK does, which either succeeds or raises the SDK's json.JSONDecodeError.

@@ -6,13 +6,15 @@ from collections.abc import Generator
 from dify_plugin import LargeLanguageModel
 from dify_plugin.entities.model import AIModelEntity, ModelPropertyKey
 from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk
-from dify_plugin.entities.model.message import PromptMessage, PromptMessageTool, UserPromptMessage
-from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeBadRequestError
+from dify_plugin.entities.model.message import PromptMessage, PromptMessageTool
+from dify_plugin.errors.model import InvokeBadRequestError
 
+from gigachat_dify import protocol
 from gigachat_dify.chat import files, invocation, json_answers, reasoning, structured
 from gigachat_dify.chat.assembly import TokenUsage
 from gigachat_dify.chat.custom_models import llm_entity
 from gigachat_dify.connection.credentials import parse_credentials
+from gigachat_dify.connection.validation import validate_model
 from gigachat_dify.errors import (
     INVOKE_ERROR_MAPPING,
     to_credentials_error,
@@ -78,14 +80,16 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
         if stream:
             return self._stream(request, spec, price, error)
         try:
-            return structured.complete(request, spec, price) if spec else invocation.complete(request, price)
+            result = structured.complete(request, spec, price) if spec else invocation.complete(request, price)
+            return protocol.check_result(result)
         except Exception as exc:
             raise error(exc) from None
 
     def _stream(self, request, spec, price, error) -> Generator[LLMResultChunk, None, None]:
         # Errors raised while Dify consumes this generator are not mapped by the SDK: map them here.
         try:
-            yield from structured.stream(request, spec, price) if spec else invocation.stream(request, price)
+            yield from protocol.fit_stream(structured.stream(request, spec, price) if spec
+                                           else invocation.stream(request, price))
         except Exception as exc:
             raise error(exc) from None
 
@@ -95,13 +99,20 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
         return estimate_prompt_tokens(prompt_messages, tools)
 
     def validate_credentials(self, model: str, credentials: dict) -> None:
-        """For a customizable model: the key must work and the model must answer (a 1-token chat)."""
+        """A customizable model: GigaChat's free model list must name it as a chat model (a
+        1-token paid chat only when the list does not name it)."""
         try:
-            self._invoke(model, credentials, [UserPromptMessage(content="ping")], {"max_tokens": 1}, stream=False)
-        except CredentialsValidateFailedError:
-            raise
+            validate_model(credentials, model, "llm")
         except Exception as exc:
             raise to_credentials_error(exc) from None
+
+    def _validate_and_filter_model_parameters(self, model: str, model_parameters: dict, credentials: dict) -> dict:
+        """The SDK checks parameters before `_invoke`, outside its error mapping: its ValueError would
+        reach Dify as a bare exception type instead of a bad request that says what to change."""
+        try:
+            return super()._validate_and_filter_model_parameters(model, model_parameters, credentials)
+        except ValueError as exc:
+            raise InvokeBadRequestError(f"{exc} Change it in the model's parameters.") from None
 
     def get_customizable_model_schema(self, model: str, credentials: dict) -> AIModelEntity | None:
         return llm_entity(model, credentials)

@@ -70,3 +70,18 @@ def test_unknown_model_is_a_bad_request_naming_the_model_problem(plugin, credent
     result = plugin.invoke_llm("GigaChat-Nonexistent", credentials, [user("hi")], stream=True)
     assert result.error_type == "InvokeBadRequestError"
     assert "No such model" in result.error_message
+
+
+def test_oauth_answers_in_the_tok_exp_shape_still_give_one_token_per_lifetime():
+    # {"tok", "exp"} (recorded June 2026) carries exp in seconds; SDK 0.2.3 reads it as milliseconds
+    # and, left alone, fetches a new token before every call.
+    from emulator import DEFAULT_KEY, Emulator
+    from tests.support.daemon import PluginProcess
+
+    with Emulator(oauth_shape="tok") as emu, PluginProcess() as plugin:
+        creds = {"authorization_key": DEFAULT_KEY, "base_url": emu.base_url, "auth_url": emu.auth_url, "timeout": "15"}
+        assert plugin.validate_provider(creds).ok
+        for i in range(4):
+            assert plugin.invoke_llm("GigaChat-2", creds, [user(f"q{i}")], stream=bool(i % 2)).ok
+        assert plugin.invoke_embedding("Embeddings", creds, ["a"]).ok
+        assert emu.stats.oauth_calls == 1

@@ -77,3 +77,11 @@ def test_token_counting_is_local(plugin, credentials, emulator):
     assert result.ok, result.error
     assert result.chunks[-1]["num_tokens"] > 10
     assert not [r for r in emulator.log if r.path != "/api/v2/oauth"]
+
+
+def test_a_parameter_outside_its_declared_options_is_a_bad_request_naming_it(plugin, credentials):
+    # Dify's UI offers only the declared options; an API caller or another plugin can send anything.
+    result = plugin.invoke_llm("GigaChat-3-Ultra", credentials, [user("Hi")],
+                               model_parameters={"web_search": "sometimes"}, stream=False)
+    assert result.error_type == "InvokeBadRequestError", result.error
+    assert "web_search" in result.error_message

@@ -83,3 +83,14 @@ def test_malformed_url_is_rejected_with_an_example(plugin, credentials):
 
 def test_default_key_works_for_its_scope(plugin, credentials):
     assert plugin.validate_provider(dict(credentials, authorization_key=DEFAULT_KEY)).ok
+
+
+def test_a_word_typed_as_a_key_in_one_workspace_never_garbles_another_workspaces_errors(plugin, credentials):
+    # issue 10 item 2: every 6+ character value typed as a key was masked for the process's life.
+    typo = dict(credentials, authorization_key="GigaChat")
+    assert plugin.validate_provider(typo).error_type == "CredentialsValidateFailedError"
+    plugin.secrets_sent.discard("GigaChat")  # a public word typed as a key: not a secret for the leak scan
+    other = plugin.invoke_llm("GigaChat-Nonexistent", credentials, [
+        {"role": "user", "content": "hi", "name": "", "tool_calls": [], "tool_call_id": ""}], stream=True)
+    assert other.error_type == "InvokeBadRequestError"
+    assert "GigaChat: No such model" in other.error_message and "***" not in other.error_message

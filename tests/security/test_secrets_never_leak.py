@@ -1,7 +1,8 @@
 """Runs the whole end-to-end suite with capture on, then scans everything the plugin processes
-wrote — stdout (protocol, logs, error messages), stderr, and every file they created — for the
-authorization keys they were sent (also their decoded client secrets) and the access tokens
-the emulator issued. Zero hits allowed."""
+wrote — stdout (protocol, logs, error messages), stderr, and every file they created or left in
+their temp dir — for the secrets they were sent (authorization keys and their decoded client
+secrets, client private keys line by line and their passwords, user passwords, the passwords in
+proxy URLs) and the access tokens the emulator issued. Zero hits allowed."""
 
 import base64
 import binascii
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from emulator.state import TokenStore
+from tests.support.daemon import SECRET_FIELDS, without_validation_echo
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,20 +30,6 @@ def _needles(secret: str) -> set[str]:
     except (binascii.Error, ValueError, UnicodeDecodeError):
         pass
     return out
-
-
-def _without_validation_echo(line: str) -> str:
-    # dify_plugin itself answers validate_*_credentials with {"result": true, "credentials": <what
-    # the daemon sent>}: the daemon's own data going back to it, not written by plugin code.
-    try:
-        msg = json.loads(line)
-        data = msg["data"]["data"]
-        if msg.get("event") == "session" and isinstance(data, dict) and "credentials" in data and "result" in data:
-            data["credentials"] = "<echo of the daemon's request>"
-            return json.dumps(msg)
-    except (ValueError, KeyError, TypeError):
-        pass
-    return line
 
 
 @pytest.mark.slow
@@ -62,13 +50,17 @@ def test_no_key_or_token_appears_in_anything_the_plugin_wrote(tmp_path):
             needles |= _needles(secret)
     assert len(needles) > 5
 
+    covered = {field for d in plugin_dirs for field in json.loads((d / "secret_fields.json").read_text())}
+    assert covered == set(SECRET_FIELDS), f"the e2e suite sends no {set(SECRET_FIELDS) - covered}"
     hits = []
     for d in plugin_dirs:
-        texts = {"stdout": "\n".join(_without_validation_echo(l) for l in (d / "stdout.txt").read_text().splitlines()),
+        texts = {"stdout": "\n".join(without_validation_echo(l) for l in (d / "stdout.txt").read_text().splitlines()),
                  "stderr": (d / "stderr.txt").read_text()}
-        for f in (d / "home").rglob("*"):
+        for f in (d / "home").rglob("*"):  # HOME and TMPDIR of that plugin process
             if f.is_file():
                 texts[f"file {f.relative_to(d)}"] = f.read_bytes().decode("utf-8", "replace")
+                if b"PRIVATE KEY" in f.read_bytes():
+                    hits.append(f"{d.name}: key material left in {f.relative_to(d)}")
         for where, text in texts.items():
             hits += [f"{d.name} {where}: {n[:12]}..." for n in needles if n in text]
-    assert hits == []
+    assert hits == [], hits[:20]

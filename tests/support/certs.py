@@ -118,3 +118,13 @@ def make_ca(name: str = "Test Trusted Root CA") -> CA:
         .sign(key, hashes.SHA256())
     )
     return CA(cert_pem=cert.public_bytes(serialization.Encoding.PEM).decode(), key=key, cert=cert)
+
+
+def https_emulator(ca: CA, directory: str, *, verify_clients: bool = False, **kwargs):
+    """An emulator serving HTTPS with a server certificate of `ca` (and, with verify_clients, taking
+    client certificates signed by `ca` as the account); not started."""
+    from emulator import Emulator
+
+    certfile, keyfile = ca.issue_server_cert(directory)
+    tls = (certfile, keyfile, write_pem(directory, "client-ca.pem", ca.cert_pem)) if verify_clients else (certfile, keyfile)
+    return Emulator(tls=tls, **kwargs)

@@ -10,18 +10,64 @@ from __future__ import annotations
 import json
 import os
 import queue
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 PLUGIN_DIR = Path(__file__).resolve().parents[2]
+#: PLUGIN_RUNTIME_MAX_BUFFER_SIZE of dify-plugin-daemon (internal/types/app/config.go), default 5 MiB.
+DAEMON_LINE_LIMIT = 5 * 1024 * 1024
 # When set, every plugin process leaves here all it wrote (stdout, stderr), every secret it was
 # sent, and any file it created (its TMPDIR/HOME): tests/security scans it for leaked secrets.
 CAPTURE_ENV = "PLUGIN_TEST_CAPTURE_DIR"
+
+
+SECRET_FIELDS = ("authorization_key", "password", "client_private_key", "client_private_key_password", "proxy_url")
+
+
+def secrets_of(credentials: dict) -> set[str]:
+    """What of a credentials form must never come back: every secret field, each line of a private
+    key's base64 (a fragment is a leak too), and the password inside a proxy URL."""
+    out = set()
+    for key in SECRET_FIELDS:
+        value = credentials.get(key)
+        if not isinstance(value, str) or len(value.strip()) < 8:
+            continue
+        out.add(value.strip())
+        if key == "client_private_key":
+            out |= {line for line in value.split() if len(line) >= 16 and "-----" not in line}
+        if key == "proxy_url":
+            password = urlsplit(value.strip()).password
+            if password and len(unquote(password)) >= 8:
+                out |= {password, unquote(password)}
+    return out
+
+
+def without_validation_echo(line: str) -> str:
+    """A stdout line without dify_plugin's own echo of a validation request: it answers
+    validate_*_credentials with {"result": true, "credentials": <what the daemon sent>}, the daemon's
+    own data going back to it, not written by plugin code."""
+    try:
+        msg = json.loads(line)
+        data = msg["data"]["data"]
+        if msg.get("event") == "session" and isinstance(data, dict) and "credentials" in data and "result" in data:
+            data["credentials"] = "<echo of the daemon's request>"
+            return json.dumps(msg)
+    except (ValueError, KeyError, TypeError):
+        pass
+    return line
+
+
+def written_by_plugin(proc: "PluginProcess") -> list[str]:
+    """Every line the plugin wrote (stdout less the validation echo, stderr): what a leak would be in."""
+    return [without_validation_echo(line) for line in proc.stdout_lines] + list(proc.stderr_lines)
 
 
 class ProtocolError(AssertionError):
@@ -67,7 +113,9 @@ class PluginProcess:
         self.started_at = 0.0
         self.ready_after: float | None = None
         self.secrets_sent: set[str] = set()
+        self.secret_fields_sent: set[str] = set()  # which kinds of secret the scan covers
         self.capture_dir: Path | None = None
+        self.tmp_dir: Path | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self, timeout: float = 60.0) -> "PluginProcess":
@@ -76,7 +124,11 @@ class PluginProcess:
         if os.environ.get(CAPTURE_ENV):
             self.capture_dir = Path(os.environ[CAPTURE_ENV]) / f"plugin-{uuid.uuid4().hex[:12]}"
             (self.capture_dir / "home").mkdir(parents=True)
-            env.update({"TMPDIR": str(self.capture_dir / "home"), "HOME": str(self.capture_dir / "home")})
+            self.tmp_dir = self.capture_dir / "home"
+            env["HOME"] = str(self.tmp_dir)
+        else:
+            self.tmp_dir = Path(tempfile.mkdtemp(prefix="plugin-tmp-"))
+        env["TMPDIR"] = str(self.tmp_dir)  # its own, so tests can see what it leaves behind
         env.update(self.extra_env)
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
@@ -104,11 +156,14 @@ class PluginProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        if self.tmp_dir and not self.capture_dir:
+            shutil.rmtree(self.tmp_dir, ignore_errors=True)
         if self.capture_dir:
             time.sleep(0.2)  # let the reader threads drain the pipes
             (self.capture_dir / "stdout.txt").write_text("\n".join(self.stdout_lines))
             (self.capture_dir / "stderr.txt").write_text("\n".join(self.stderr_lines))
             (self.capture_dir / "secrets.json").write_text(json.dumps(sorted(self.secrets_sent)))
+            (self.capture_dir / "secret_fields.json").write_text(json.dumps(sorted(self.secret_fields_sent)))
 
     def __enter__(self):
         return self.start()
@@ -120,6 +175,11 @@ class PluginProcess:
     def _read_stdout(self) -> None:
         assert self.proc and self.proc.stdout
         for raw in self.proc.stdout:
+            if len(raw.rstrip(b"\r\n")) > DAEMON_LINE_LIMIT:
+                # What the daemon does: its scanner fails (bufio.ErrTooLong) and the plugin is killed.
+                self.protocol_errors.append(f"stdout line of {len(raw):,} bytes exceeds the daemon's limit: plugin killed")
+                self.proc.kill()
+                break
             line = raw.decode("utf-8", "replace").strip()
             if not line:
                 continue
@@ -166,10 +226,9 @@ class PluginProcess:
     def request(self, data: dict, *, timeout: float = 60.0, conversation_id: str | None = None,
                 on_chunk=None) -> SessionResult:
         sid = str(uuid.uuid4())
-        for key in ("authorization_key", "password"):
-            value = (data.get("credentials") or {}).get(key)
-            if isinstance(value, str) and len(value) >= 8:
-                self.secrets_sent.add(value)
+        credentials = data.get("credentials") or {}
+        self.secrets_sent |= secrets_of(credentials)
+        self.secret_fields_sent |= {k for k in SECRET_FIELDS if isinstance(credentials.get(k), str) and credentials[k]}
         q: queue.Queue = queue.Queue()
         with self._lock:
             self._sessions[sid] = q

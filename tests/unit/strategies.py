@@ -182,7 +182,7 @@ good_file_parts = st.one_of(
     _good_part(DocumentPromptMessageContent, [("pdf", "application/pdf"), ("txt", "text/plain")]),
 )
 
-#: Mostly text; images and documents often; audio/video (always refused) now and then.
+#: Mostly text; images and documents often; audio and video (always refused) now and then.
 content_parts = st.integers(0, 39).flatmap(
     lambda i: text_parts if i < 20 else image_parts if i < 30 else document_parts if i < 38
     else audio_parts if i == 38 else video_parts

@@ -71,6 +71,12 @@ def test_gigachat_variables_of_the_process_change_nothing(emu, monkeypatch):
     assert client._client._transport._pool._max_connections > 1
 
 
+@pytest.mark.parametrize("name", ["TOKEN_EXPIRY_BUFFER_MS", "TIMEOUT", "MAX_CONNECTIONS", "VERIFY_SSL_CERTS", "FLAGS"])
+def test_a_malformed_gigachat_variable_breaks_nothing(emu, monkeypatch, name):
+    monkeypatch.setenv(f"GIGACHAT_{name}", "not-a-value")
+    assert get_client(parse_credentials(form(emu))).get_models().data
+
+
 @given(seconds=st.integers(946_684_800, 7_258_118_400))  # 2000 .. 2200
 def test_an_expiry_in_seconds_and_the_same_in_milliseconds_mean_the_same_instant(seconds):
     assert expiry_ms(seconds) == expiry_ms(seconds * 1000) == seconds * 1000
@@ -186,3 +192,23 @@ def test_no_proxy_anywhere_goes_direct(emu, monkeypatch):
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
     assert get_client(parse_credentials(form(emu))).get_models().data
+
+
+def test_an_evicted_client_is_freed_as_soon_as_nothing_uses_it_not_at_a_later_full_collection(emu):
+    # A cached client lives long, so a reference cycle would keep it (and its SSL context, ~0.7 MiB)
+    # until a rare full collection: the SDK's cached namespaces and the usage tracker made one.
+    import gc
+    import weakref
+
+    client = get_client(parse_credentials(form(emu, ca_certificate=make_ca("Freed CA").cert_pem)))
+    client.chat({"model": "GigaChat-2", "messages": [{"role": "user", "content": "hi"}]})  # builds `chat`
+    assert "chat" in client.__dict__
+    ref = weakref.ref(client)
+    del client
+    gc.disable()
+    try:
+        for i in range(MAX_CLIENTS):
+            get_client(parse_credentials(form(emu, authorization_key=make_key(f"f{i}", f"secret-{i}"))))
+        assert ref() is None
+    finally:
+        gc.enable()

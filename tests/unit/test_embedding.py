@@ -11,6 +11,8 @@ import re
 import threading
 import time
 from pathlib import Path
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_for
 from types import SimpleNamespace as NS
 
 import gigachat.exceptions as gx
@@ -29,22 +31,27 @@ from dify_plugin.errors.model import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gigachat_dify.embeddings import engine as emb
-from gigachat_dify.embeddings.engine import (
-    EMPTY_TEXT_PLACEHOLDER,
-    AdaptiveLimiter,
-    RetryPolicy,
+from gigachat_dify import retry
+from gigachat_dify.embeddings import execution, limiter as limiter_module, planning
+from gigachat_dify.embeddings.combining import combine_pieces
+from gigachat_dify.embeddings.config import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_LIMIT_TOKENS,
+    MAX_CONCURRENCY,
+    MAX_TEXTS_PER_REQUEST,
     apply_input_type,
-    combine_pieces,
-    embed_texts,
-    l2_normalize,
-    parse_response,
+    resolve_config,
+)
+from gigachat_dify.embeddings.execution import EmbeddingResponseError, embed_texts, parse_response
+from gigachat_dify.embeddings.limiter import AdaptiveLimiter, shared_limiter
+from gigachat_dify.embeddings.planning import (
+    EMPTY_TEXT_PLACEHOLDER,
+    PER_TEXT_OVERHEAD_TOKENS,
     piece_budget,
     plan_batches,
-    resolve_config,
-    shared_limiter,
     split_text,
 )
+from gigachat_dify.form import FormValueError
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -53,7 +60,20 @@ def EST(text: str) -> int:  # a simple, deterministic estimate for the tests
     return max(1, len(text) // 3)
 
 
-FAST = RetryPolicy(backoff_base=0.01, backoff_cap=0.05, rate_limit_default_wait=0.01, jitter=0.0)
+RETRIES = 3  # transient retries per batch in these tests
+
+
+@pytest.fixture(autouse=True)
+def waits(monkeypatch):
+    """THE back-off sleep, injected: records every wait and returns at once (no real back-off)."""
+    recorded: list[float] = []
+
+    def pause(seconds, cancelled=None):
+        recorded.append(seconds)
+        return bool(cancelled is not None and cancelled.is_set())
+
+    monkeypatch.setattr(retry, "pause", pause)
+    return recorded
 URL = "https://gigachat.devices.sberbank.ru/api/v1/embeddings"
 
 
@@ -136,21 +156,30 @@ def test_unknown_models_use_the_context_size_credential_or_512():
 
 
 def test_texts_per_request_is_capped_at_the_documented_assumption_and_can_be_lowered():
-    assert resolve_config("Embeddings", {}).max_per_request == emb.MAX_TEXTS_PER_REQUEST
-    assert resolve_config("Embeddings", {"max_chunks": "100"}).max_per_request == emb.MAX_TEXTS_PER_REQUEST
+    assert resolve_config("Embeddings", {}).max_per_request == MAX_TEXTS_PER_REQUEST
+    assert resolve_config("Embeddings", {"max_chunks": "100"}).max_per_request == MAX_TEXTS_PER_REQUEST
     assert resolve_config("Embeddings", {"max_chunks": "16"}).max_per_request == 16
 
 
 @pytest.mark.parametrize("bad", ["many", "0", "-5", "1.5"])
-def test_a_malformed_model_setting_is_a_clear_bad_request(bad):
-    with pytest.raises(InvokeBadRequestError, match="context_size"):
+def test_a_malformed_model_setting_names_the_form_field(bad):
+    with pytest.raises(FormValueError, match=r"Context size \(tokens\) must be"):
         resolve_config("Embeddings", {"context_size": bad})
+    with pytest.raises(FormValueError, match="Vector dimensions must be"):
+        resolve_config("MyEmbedder", {"dimensions": bad})
+
+
+def test_the_form_may_give_a_custom_models_dimensions_and_texts_per_call():
+    config = resolve_config("MyEmbedder", {"dimensions": "768", "max_chunks": "300"})
+    assert config.dimensions == 768 and config.max_chunks == 300
+    assert config.max_per_request == MAX_TEXTS_PER_REQUEST  # one request never carries more than 90
+    assert resolve_config("MyEmbedder", {"dimensions": " "}).dimensions is None
 
 
 def test_concurrency_comes_from_the_settings_and_is_bounded():
     assert resolve_config("Embeddings", {}, 6).concurrency == 6
-    assert resolve_config("Embeddings", {}, None).concurrency == emb.DEFAULT_CONCURRENCY
-    assert resolve_config("Embeddings", {}, 1000).concurrency == emb.MAX_CONCURRENCY
+    assert resolve_config("Embeddings", {}, None).concurrency == DEFAULT_CONCURRENCY
+    assert resolve_config("Embeddings", {}, 1000).concurrency == MAX_CONCURRENCY
 
 
 def test_queries_to_gigar_get_the_retrieval_instruction_and_documents_do_not():
@@ -217,7 +246,7 @@ def test_splitting_is_lossless_and_every_piece_fits_the_budget(text, budget):
 def test_the_piece_budget_keeps_a_safety_margin_under_the_limit():
     assert piece_budget(512) < 512 * 0.85
     assert piece_budget(4096) < 4096 * 0.85
-    assert piece_budget(1) == emb.MIN_PIECE_TOKENS
+    assert piece_budget(1) == planning.MIN_PIECE_TOKENS
 
 
 def test_planning_keeps_input_order_and_respects_texts_per_request():
@@ -231,7 +260,7 @@ def test_planning_keeps_input_order_and_respects_texts_per_request():
 def test_planning_respects_the_token_budget_per_request():
     texts = ["w " * 600] * 10  # 1200 chars -> 400 tokens each
     batches = plan_batches(texts, 4096, 90, max_tokens_per_request=1000, estimate=EST)
-    assert all(sum(p.tokens + emb.PER_TEXT_OVERHEAD_TOKENS for p in b.pieces) <= 1000 for b in batches)
+    assert all(sum(p.tokens + PER_TEXT_OVERHEAD_TOKENS for p in b.pieces) <= 1000 for b in batches)
     assert sum(len(b.pieces) for b in batches) == 10
 
 
@@ -253,20 +282,24 @@ def test_blank_texts_are_planned_as_the_placeholder():
     assert sent == [EMPTY_TEXT_PLACEHOLDER, EMPTY_TEXT_PLACEHOLDER, "x"]
 
 
-def test_combining_is_a_length_weighted_average_then_unit_length():
-    combined = combine_pieces([[1.0, 0.0], [0.0, 1.0]], [300, 100])
-    expected = l2_normalize([0.75, 0.25])
-    assert combined == pytest.approx(expected)
-    assert math.hypot(*combined) == pytest.approx(1.0)
+def direction(vector):
+    length = math.hypot(*vector)
+    return [x / length for x in vector]
 
 
-def test_a_single_vector_is_only_normalised():
-    assert combine_pieces([[3.0, 4.0]], [10]) == pytest.approx([0.6, 0.8])
+def test_combining_is_a_length_weighted_average_at_the_pieces_mean_length():
+    combined = combine_pieces([[29.0, 0.0], [0.0, 29.0]], [300, 100])
+    assert direction(combined) == pytest.approx(direction([0.75, 0.25]))
+    assert math.hypot(*combined) == pytest.approx(29.0)  # GigaChat's scale, not shortened by averaging
 
 
-def test_a_zero_vector_cannot_be_normalised():
+def test_a_single_vector_is_returned_as_gigachat_gave_it():
+    assert combine_pieces([[3.0, 4.0]], [10]) == [3.0, 4.0]
+
+
+def test_pieces_that_cancel_out_cannot_be_combined():
     with pytest.raises(ValueError):
-        l2_normalize([0.0, 0.0])
+        combine_pieces([[1.0, 0.0], [-1.0, 0.0]], [1, 1])
 
 
 def test_response_items_are_put_in_request_order_by_their_index():
@@ -286,7 +319,7 @@ def test_response_items_are_put_in_request_order_by_their_index():
     ],
 )
 def test_a_malformed_response_is_rejected(data):
-    with pytest.raises(emb.EmbeddingResponseError):
+    with pytest.raises(EmbeddingResponseError):
         parse_response(NS(data=data), 2)
 
 
@@ -297,26 +330,24 @@ def test_order_is_kept_when_batches_complete_out_of_order():
     texts = [id_text(i) for i in range(400)]
     # Later batches answer first.
     fake = FakeGigaChat(delay=lambda batch: 0.05 / (1 + int(batch[0].split("-")[1]) // 10))
-    out = embed_texts(fake, texts, max_per_request=10, concurrency=6, retry=FAST, estimate=EST)
+    out = embed_texts(fake, texts, max_per_request=10, concurrency=6, max_retries=RETRIES, estimate=EST)
     assert [decode(v) for v in out.vectors] == list(range(400))
     assert fake.max_in_flight > 1
     assert fake.max_in_flight <= 6
     assert out.stats.requests == 40 and out.prompt_tokens == 400 * 3
 
 
-def test_ten_thousand_chunks_are_embedded_concurrently_and_quickly():
+def test_ten_thousand_chunks_are_embedded_concurrently_in_the_fewest_requests():
     texts = [f"{id_text(i)} " + "слово " * random.randint(5, 60) for i in range(10_000)]
     fake = FakeGigaChat(delay=0.01)
-    started = time.monotonic()
-    out = embed_texts(fake, texts, concurrency=8, retry=FAST, estimate=EST)
-    elapsed = time.monotonic() - started
+    out = embed_texts(fake, texts, concurrency=8, max_retries=RETRIES, estimate=EST)
     assert [decode(v) for v in out.vectors] == list(range(10_000))
     assert fake.max_in_flight == 8
-    assert elapsed < 10
-    assert all(len(c) <= emb.MAX_TEXTS_PER_REQUEST for c in fake.calls)
+    assert all(len(c) <= MAX_TEXTS_PER_REQUEST for c in fake.calls)
+    assert len(fake.calls) == math.ceil(10_000 / MAX_TEXTS_PER_REQUEST)  # no request repeated or wasted
 
 
-def test_a_long_text_is_split_embedded_and_combined_weighted_and_normalised():
+def test_a_long_text_is_split_embedded_and_combined_weighted_at_gigachats_scale():
     part_a = ("alpha " * 300).strip()  # 1799 chars
     part_b = ("beta " * 400).strip()  # 1999 chars
     long = part_a + "\n\n" + part_b
@@ -325,30 +356,30 @@ def test_a_long_text_is_split_embedded_and_combined_weighted_and_normalised():
         return answer([[1.0, 0.0] if "alpha" in t else [0.0, 1.0] for t in batch])
 
     fake = FakeGigaChat(hook=hook)
-    out = embed_texts(fake, ["beta", long], limit_tokens=512, retry=FAST, estimate=EST)
+    out = embed_texts(fake, ["beta", long], limit_tokens=512, max_retries=RETRIES, estimate=EST)
     sent = [t for c in fake.calls for t in c]
     assert len(sent) > 2  # the long text went as several pieces
     assert all(EST(t) <= piece_budget(512) for t in sent)
     weights_a = sum(len(t) for t in sent[1:] if "alpha" in t)
     weights_b = sum(len(t) for t in sent[1:] if "beta" in t)
-    assert out.vectors[1] == pytest.approx(l2_normalize([weights_a, weights_b]))
-    assert out.vectors[0] == pytest.approx([0.0, 1.0])
-    assert out.stats.split_texts == 1
+    assert direction(out.vectors[1]) == pytest.approx(direction([weights_a, weights_b]))
+    assert math.hypot(*out.vectors[1]) == pytest.approx(1.0)  # the pieces' own length
+    assert out.vectors[0] == [0.0, 1.0]
+    assert out.stats.split_texts == 1 and out.combined == {1}
 
 
-def test_every_vector_has_unit_length():
-    fake = FakeGigaChat(hook=lambda _, batch: answer([[3.0, 4.0, 12.0] for _ in batch]))
-    out = embed_texts(fake, ["a", "b"], retry=FAST, estimate=EST)
-    assert all(math.hypot(*v) == pytest.approx(1.0) for v in out.vectors)
+def test_vectors_are_returned_as_gigachat_gave_them():
+    fake = FakeGigaChat(hook=lambda _, batch: answer([[3.0, -4.5, 12.25] for _ in batch]))
+    out = embed_texts(fake, ["a", "b"], max_retries=RETRIES, estimate=EST)
+    assert out.vectors == [[3.0, -4.5, 12.25], [3.0, -4.5, 12.25]]  # not normalised: Dify does that itself
 
 
 def test_empty_texts_get_a_placeholder_vector_and_a_warning_instead_of_a_crash(caplog):
     fake = FakeGigaChat(hook=lambda _, batch: answer([[1.0, 1.0] if t == EMPTY_TEXT_PLACEHOLDER else id_vector(t) for t in batch]))
-    with caplog.at_level(logging.WARNING, logger="gigachat_dify.embeddings.engine"):
-        out = embed_texts(fake, [id_text(1), "", "  \n ", id_text(3)], retry=FAST, estimate=EST)
+    with caplog.at_level(logging.WARNING, logger="gigachat_dify.embeddings.execution"):
+        out = embed_texts(fake, [id_text(1), "", "  \n ", id_text(3)], max_retries=RETRIES, estimate=EST)
     assert len(out.vectors) == 4
-    assert out.vectors[1] == pytest.approx(l2_normalize([1.0, 1.0]))
-    assert out.vectors[2] == pytest.approx(l2_normalize([1.0, 1.0]))
+    assert out.vectors[1] == out.vectors[2] == [1.0, 1.0]
     assert decode(out.vectors[0]) == 1 and decode(out.vectors[3]) == 3
     assert "" not in fake.calls[0] and "  \n " not in fake.calls[0]
     assert out.stats.empty_texts == [1, 2]
@@ -357,7 +388,7 @@ def test_empty_texts_get_a_placeholder_vector_and_a_warning_instead_of_a_crash(c
 
 def test_no_texts_means_no_request():
     fake = FakeGigaChat()
-    out = embed_texts(fake, [], retry=FAST)
+    out = embed_texts(fake, [], max_retries=RETRIES)
     assert out.vectors == [] and fake.calls == []
 
 
@@ -374,7 +405,7 @@ def test_a_429_waits_for_retry_after_and_lowers_concurrency():
     limiter = AdaptiveLimiter(4, increase_after=1000)
     started = time.monotonic()
     out = embed_texts(fake, [id_text(i) for i in range(40)], max_per_request=5, concurrency=4,
-                      limiter=limiter, retry=FAST, estimate=EST)
+                      limiter=limiter, max_retries=RETRIES, estimate=EST)
     assert time.monotonic() - started >= 0.3
     assert [decode(v) for v in out.vectors] == list(range(40))
     assert limiter.limit == 2  # halved once for the burst, not once per 429
@@ -393,25 +424,29 @@ def test_nothing_is_sent_while_a_retry_after_pause_is_running():
 
     fake = FakeGigaChat(hook=hook)
     embed_texts(fake, [id_text(i) for i in range(6)], max_per_request=1, concurrency=1,
-                limiter=AdaptiveLimiter(1), retry=FAST, estimate=EST)
+                limiter=AdaptiveLimiter(1), max_retries=RETRIES, estimate=EST)
     assert times[1] - times[0] >= 0.25
 
 
-def test_a_long_retry_after_is_capped():
-    policy = RetryPolicy(retry_after_cap=2.0, jitter=0.0)
-    assert policy.rate_limit_wait(err(gx.RateLimitError, 429, {"retry-after": "600"}), 0) == 2.0
-    assert policy.rate_limit_wait(err(gx.RateLimitError, 429, {"retry-after": "1.5"}), 0) == 1.5
+def test_a_retry_after_longer_than_the_policy_waits_is_reported_not_waited_out():
+    fake = FakeGigaChat(hook=lambda n, b: (_ for _ in ()).throw(err(gx.RateLimitError, 429, {"retry-after": "600"})))
+    with pytest.raises(InvokeRateLimitError, match="retry after 600 s"):
+        embed_texts(fake, ["a"], max_retries=RETRIES, estimate=EST)
+    assert len(fake.calls) == 1
 
 
-def test_server_errors_are_retried_with_backoff():
+def test_server_errors_are_retried_with_the_policys_backoff(waits):
     def hook(n, batch):
         if n <= 2:
             raise err(gx.ServerError, 503, message="Service Unavailable")
         return None
 
     fake = FakeGigaChat(hook=hook)
-    out = embed_texts(fake, ["a", "b"], retry=FAST, estimate=EST)
+    out = embed_texts(fake, ["a", "b"], max_retries=RETRIES, estimate=EST)
     assert len(out.vectors) == 2 and len(fake.calls) == 3 and out.stats.retries == 2
+    base = retry.BACKOFF_BASE
+    assert len(waits) == 2
+    assert base <= waits[0] <= base * (1 + retry.JITTER) and 2 * base <= waits[1] <= 2 * base * (1 + retry.JITTER)
 
 
 def test_connection_failures_are_retried():
@@ -421,7 +456,7 @@ def test_connection_failures_are_retried():
         return None
 
     fake = FakeGigaChat(hook=hook)
-    assert len(embed_texts(fake, ["a"], retry=FAST, estimate=EST).vectors) == 1
+    assert len(embed_texts(fake, ["a"], max_retries=RETRIES, estimate=EST).vectors) == 1
 
 
 def test_a_persistent_failure_raises_the_mapped_error_naming_the_batch_and_returns_nothing():
@@ -432,22 +467,23 @@ def test_a_persistent_failure_raises_the_mapped_error_naming_the_batch_and_retur
 
     fake = FakeGigaChat(hook=hook)
     with pytest.raises(InvokeServerUnavailableError) as info:
-        embed_texts(fake, [id_text(i) for i in range(250)], concurrency=3, retry=FAST, estimate=EST,
+        embed_texts(fake, [id_text(i) for i in range(250)], concurrency=3, max_retries=RETRIES, estimate=EST,
                     context="model Embeddings")
     message = str(info.value)
     assert "batch 2 of 3 (texts 90-179)" in message
     assert "model Embeddings" in message
     assert "GigaChat is temporarily unavailable" in message
     failing = [c for c in fake.calls if id_text(95) in c]
-    assert len(failing) == 1 + FAST.max_transient_retries
+    assert len(failing) == 1 + RETRIES
 
 
-def test_persistent_rate_limiting_ends_as_a_rate_limit_error():
+def test_persistent_rate_limiting_ends_as_a_rate_limit_error_without_using_the_transient_retries(monkeypatch):
+    monkeypatch.setattr(retry, "RATE_LIMIT_DEFAULT_WAIT", 0.001)  # a 429 without Retry-After
+    monkeypatch.setattr(execution, "MAX_RATE_LIMIT_WAITS", 3)
     fake = FakeGigaChat(hook=lambda n, b: (_ for _ in ()).throw(err(gx.RateLimitError, 429, {"retry-after": "0"})))
-    policy = RetryPolicy(rate_limit_default_wait=0.001, max_rate_limit_retries=3, jitter=0.0)
     with pytest.raises(InvokeRateLimitError, match=r"batch 1 of 1 \(text 0\)"):
-        embed_texts(fake, ["a"], retry=policy, estimate=EST)
-    assert len(fake.calls) == 4
+        embed_texts(fake, ["a"], max_retries=0, estimate=EST)
+    assert len(fake.calls) == 4  # 1 + 3 waits, although no transient retry was allowed
 
 
 @pytest.mark.parametrize(
@@ -463,7 +499,7 @@ def test_persistent_rate_limiting_ends_as_a_rate_limit_error():
 def test_client_errors_are_not_retried(exc, expected):
     fake = FakeGigaChat(hook=lambda n, b: (_ for _ in ()).throw(exc()))
     with pytest.raises(expected, match="batch 1 of 1"):
-        embed_texts(fake, ["a", "b"], retry=FAST, estimate=EST)
+        embed_texts(fake, ["a", "b"], max_retries=RETRIES, estimate=EST)
     assert len(fake.calls) == 1
 
 
@@ -478,7 +514,7 @@ def test_a_413_splits_the_batch_further_once_and_succeeds():
 
     fake = FakeGigaChat(hook=hook)
     texts = [long(0), id_text(1), long(2), id_text(3)]
-    out = embed_texts(fake, texts, limit_tokens=4096, retry=FAST, estimate=EST)
+    out = embed_texts(fake, texts, limit_tokens=4096, max_retries=RETRIES, estimate=EST)
     assert [decode(v) for v in out.vectors] == [0, 1, 2, 3]
     assert out.stats.resplit_batches == 1
     assert all(len(c) <= 2 and all(len(t) <= 1000 for t in c) for c in fake.calls[1:])
@@ -487,24 +523,27 @@ def test_a_413_splits_the_batch_further_once_and_succeeds():
 def test_a_422_that_persists_after_splitting_is_a_bad_request():
     fake = FakeGigaChat(hook=lambda n, b: (_ for _ in ()).throw(err(gx.UnprocessableEntityError, 422, message="Invalid params")))
     with pytest.raises(InvokeBadRequestError, match="split further"):
-        embed_texts(fake, ["a", "b", "c", "d"], retry=FAST, estimate=EST)
+        embed_texts(fake, ["a", "b", "c", "d"], max_retries=RETRIES, estimate=EST)
     assert len(fake.calls) == 2  # the batch, then its first half: split once only
 
 
 def test_a_malformed_answer_is_retried_then_reported_as_server_unavailable():
     fake = FakeGigaChat(hook=lambda n, b: answer([[1.0]]))  # always one vector too few
     with pytest.raises(InvokeServerUnavailableError, match="expected 2 embeddings, got 1"):
-        embed_texts(fake, ["a", "b"], retry=FAST, estimate=EST)
-    assert len(fake.calls) == 1 + FAST.max_transient_retries
+        embed_texts(fake, ["a", "b"], max_retries=RETRIES, estimate=EST)
+    assert len(fake.calls) == 1 + RETRIES
 
 
 def test_the_deadline_stops_a_hanging_call_with_a_clear_error():
-    fake = FakeGigaChat(delay=lambda batch: 5.0 if id_text(7) in batch else 0.0)
-    started = time.monotonic()
-    with pytest.raises(InvokeServerUnavailableError, match="did not finish within"):
-        embed_texts(fake, [id_text(i) for i in range(10)], max_per_request=1, concurrency=4,
-                    retry=FAST, estimate=EST, deadline_seconds=0.5)
-    assert time.monotonic() - started < 2.0
+    release = threading.Event()
+    fake = FakeGigaChat(delay=lambda batch: release.wait(30) and 0 if id_text(7) in batch else 0.0)
+    try:
+        with pytest.raises(InvokeServerUnavailableError, match=r"did not finish within .*\(1 of 10 batches unfinished\)"):
+            embed_texts(fake, [id_text(i) for i in range(10)], max_per_request=1, concurrency=4,
+                        max_retries=RETRIES, estimate=EST, deadline_seconds=0.5)
+        assert release.is_set() is False  # the call gave up while the request still hung
+    finally:
+        release.set()
 
 
 def test_a_failure_stops_batches_that_have_not_started():
@@ -516,9 +555,41 @@ def test_a_failure_stops_batches_that_have_not_started():
     fake = FakeGigaChat(delay=0.02, hook=hook)
     with pytest.raises(InvokeBadRequestError):
         embed_texts(fake, [id_text(i) for i in range(100)], max_per_request=1, concurrency=2,
-                    retry=FAST, estimate=EST)
+                    max_retries=RETRIES, estimate=EST)
     time.sleep(0.1)
     assert len(fake.calls) < 10
+
+
+def test_a_worker_still_running_when_the_call_fails_ends_without_crashing(monkeypatch):
+    """Issue 10.9: the failure list used to rebind the Event the workers share, so a worker still
+    running raised AttributeError instead of finishing its batch."""
+    futures: list[Future] = []
+
+    class RecordingPool(ThreadPoolExecutor):
+        def submit(self, *args, **kwargs):
+            futures.append(super().submit(*args, **kwargs))
+            return futures[-1]
+
+    monkeypatch.setattr(execution, "ThreadPoolExecutor", RecordingPool)
+    in_flight, release = threading.Event(), threading.Event()
+
+    def hook(n, batch):
+        if id_text(1) in batch:  # in flight when the call fails, then fails too
+            in_flight.set()
+            release.wait(30)
+        else:
+            in_flight.wait(30)
+        raise err(gx.BadRequestError, 400)
+
+    fake = FakeGigaChat(hook=hook)
+    with pytest.raises(InvokeBadRequestError, match="batch 1 of 2"):
+        embed_texts(fake, [id_text(0), id_text(1)], max_per_request=1, concurrency=2,
+                    max_retries=RETRIES, estimate=EST)
+    release.set()
+    wait_for(futures, timeout=30)
+    assert len(fake.calls) == 2
+    problems = [f.exception() for f in futures if f.exception() is not None]
+    assert problems and all(isinstance(p, execution.BatchFailed) for p in problems), problems
 
 
 def test_a_killed_call_gives_its_slot_back_to_the_shared_limiter():
@@ -528,7 +599,7 @@ def test_a_killed_call_gives_its_slot_back_to_the_shared_limiter():
     limiter = AdaptiveLimiter(2)
     fake = FakeGigaChat(hook=lambda n, b: (_ for _ in ()).throw(Killed()))
     with pytest.raises(Killed):
-        embed_texts(fake, ["a"], limiter=limiter, retry=FAST, estimate=EST)
+        embed_texts(fake, ["a"], limiter=limiter, max_retries=RETRIES, estimate=EST)
     assert limiter.in_flight == 0
 
 
@@ -539,22 +610,22 @@ def test_limiter_halves_once_per_burst_and_grows_back_after_successes():
     limiter = AdaptiveLimiter(8, increase_after=2)
     gens = [limiter.acquire() for _ in range(3)]
     for g in gens:
-        limiter.release(g, emb.RATE_LIMITED)
+        limiter.release(g, limiter_module.RATE_LIMITED)
     assert limiter.limit == 4
     g = limiter.acquire()
-    limiter.release(g, emb.RATE_LIMITED)  # a new 429 after the decrease halves again
+    limiter.release(g, limiter_module.RATE_LIMITED)  # a new 429 after the decrease halves again
     assert limiter.limit == 2
     for _ in range(4):
-        limiter.release(limiter.acquire(), emb.OK)
+        limiter.release(limiter.acquire(), limiter_module.OK)
     assert limiter.limit == 4
     for _ in range(100):
-        limiter.release(limiter.acquire(), emb.OK)
+        limiter.release(limiter.acquire(), limiter_module.OK)
     assert limiter.limit == 8  # never above the configured maximum
 
 
 def test_limiter_never_goes_below_one():
     limiter = AdaptiveLimiter(1)
-    limiter.release(limiter.acquire(), emb.RATE_LIMITED)
+    limiter.release(limiter.acquire(), limiter_module.RATE_LIMITED)
     assert limiter.limit == 1
 
 
@@ -582,15 +653,20 @@ class FakeClient:
         self.requests.append((list(texts), model))
         if self.exc:
             raise self.exc
-        return answer([[1.0, float(len(t))] for t in texts], tokens=[7] * len(texts))
+        return answer([self.vector(t) for t in texts], tokens=[7] * len(texts))
+
+    @staticmethod
+    def vector(text):
+        return [1.0, float(len(text))]
 
 
 @pytest.fixture
 def dify_model(monkeypatch):
+    from gigachat_dify.embeddings import invocation
     from models.text_embedding import text_embedding as module
 
     client = FakeClient()
-    monkeypatch.setattr(module, "get_client", lambda settings: client)
+    monkeypatch.setattr(invocation, "get_client", lambda settings: client)
     schemas = [
         AIModelEntity(**yaml.safe_load(p.read_text()))
         for p in sorted((ROOT / "models" / "text_embedding").glob("*.yaml"))
@@ -617,12 +693,28 @@ def test_invoke_prefixes_queries_for_gigar(dify_model):
     assert sent[0].startswith("Дан вопрос") and sent[0].endswith("отпуск")
 
 
-def test_invoke_keeps_the_actionable_message_of_a_mapped_error(dify_model):
+def test_invoke_keeps_the_actionable_message_of_a_mapped_error(dify_model, waits):
     dify_model.fake_client.exc = err(gx.AuthenticationError, 401, message="Token has expired")
     with pytest.raises(InvokeAuthorizationError) as info:
         dify_model.invoke("Embeddings", {"authorization_key": KEY}, ["a"])
     assert "Check the authorization key and scope" in str(info.value)
     assert "batch 1 of 1" in str(info.value)
+    # An API 401 is retried (token rotation) the form's default 2 times, with THE policy's back-off,
+    # through the injected sleep: no real waiting.
+    assert len(dify_model.fake_client.requests) == 3 and len(waits) == 2
+
+
+def test_invoke_returns_gigachats_values_as_they_came(dify_model):
+    served = [0.88623046875, -1.2255859375, 0.0302276611328125, 5.5859375]
+    dify_model.fake_client.vector = lambda text: list(served)
+    result = dify_model.invoke("Embeddings", {"authorization_key": KEY}, ["a", "b"])
+    assert result.embeddings == [served, served]  # not normalised, not rounded: Dify normalises itself
+
+
+def test_a_malformed_form_value_is_a_bad_request_naming_the_field_and_sends_nothing(dify_model):
+    with pytest.raises(InvokeBadRequestError, match="Vector dimensions must be a whole number"):
+        dify_model.invoke("MyEmbedder", {"authorization_key": KEY, "dimensions": "wide"}, ["a"])
+    assert dify_model.fake_client.requests == []
 
 
 def test_invoke_with_unusable_credentials_is_an_authorization_error(dify_model):
@@ -636,15 +728,10 @@ def test_num_tokens_are_estimated_locally(dify_model):
     assert dify_model.fake_client.requests == []
 
 
-def test_validate_credentials_embeds_one_short_text(dify_model):
-    dify_model.validate_credentials("Embeddings", {"authorization_key": KEY})
-    assert dify_model.fake_client.requests == [(["ping"], "Embeddings")]
-
-
-def test_validate_credentials_explains_a_failure(dify_model):
-    dify_model.fake_client.exc = err(gx.NotFoundError, 404, message="No such model")
-    with pytest.raises(CredentialsValidateFailedError, match="No such model"):
-        dify_model.validate_credentials("Nope", {"authorization_key": KEY})
+def test_validation_checks_the_form_values_before_asking_gigachat(dify_model):
+    with pytest.raises(CredentialsValidateFailedError, match=r"Texts per request must be a whole number"):
+        dify_model.validate_credentials("MyEmbedder", {"authorization_key": KEY, "max_chunks": "a lot"})
+    assert dify_model.fake_client.requests == []
 
 
 def test_customizable_schema_takes_context_size_and_max_chunks_from_credentials(dify_model):
@@ -652,4 +739,17 @@ def test_customizable_schema_takes_context_size_and_max_chunks_from_credentials(
     assert schema.model_properties[ModelPropertyKey.CONTEXT_SIZE] == 2048
     assert schema.model_properties[ModelPropertyKey.MAX_CHUNKS] == 32
     fallback = dify_model.get_customizable_model_schema("MyEmbedder", {"context_size": "lots"})
-    assert fallback.model_properties[ModelPropertyKey.CONTEXT_SIZE] == emb.DEFAULT_LIMIT_TOKENS
+    assert fallback.model_properties[ModelPropertyKey.CONTEXT_SIZE] == DEFAULT_LIMIT_TOKENS
+
+
+def test_a_customizable_models_max_chunks_is_capped_by_what_one_answer_carries(dify_model):
+    from gigachat_dify.embeddings import size
+
+    def chunks(credentials):
+        return dify_model.get_customizable_model_schema("MyEmbedder", credentials).model_properties[ModelPropertyKey.MAX_CHUNKS]
+
+    assert chunks({"max_chunks": "500", "dimensions": "1024"}) == MAX_TEXTS_PER_REQUEST  # one request at most
+    assert chunks({"max_chunks": "500", "dimensions": "16384"}) == size.texts_per_answer(16384) == 12
+    assert chunks({"max_chunks": "8", "dimensions": "1024"}) == 8
+    assert chunks({}) == size.max_chunks(size.ASSUMED_DIMENSIONS) == 77  # unknown: sized like EmbeddingsGigaR
+    assert chunks({"max_chunks": "oops", "dimensions": "1024"}) == 77  # unusable: the safe default; validation reports it

@@ -1,5 +1,6 @@
 """The embedding model catalogue: every YAML loads through dify_plugin's own schema, agrees with
-the engine's tables, and _position.yaml lists exactly these models."""
+the model tables (limits, dimensions), declares the max_chunks derived from the protocol line
+budget and the per-request limit, and _position.yaml lists exactly these models."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from dify_plugin.core.utils.yaml_loader import load_yaml_file
 from dify_plugin.entities.model import AIModelEntity, ModelPropertyKey, ModelType
 from dify_plugin.interfaces.model.ai_model import AIModel
 
-from gigachat_dify.embeddings.engine import EMBEDDING_LIMITS, MAX_TEXTS_PER_REQUEST
+from gigachat_dify.embeddings import size
+from gigachat_dify.embeddings.config import DIMENSIONS, EMBEDDING_LIMITS, MAX_TEXTS_PER_REQUEST
 
 FOLDER = Path(__file__).resolve().parents[2] / "models" / "text_embedding"
 MODEL_FILES = sorted(p for p in FOLDER.glob("*.yaml") if p.name != "_position.yaml")
@@ -22,8 +24,8 @@ def load(path: Path) -> AIModelEntity:
     return AIModelEntity(**load_yaml_file(str(path)))
 
 
-def test_there_is_one_yaml_per_known_embedding_model():
-    assert {p.stem for p in MODEL_FILES} == set(EMBEDDING_LIMITS)
+def test_there_is_one_yaml_per_known_embedding_model_and_each_has_limit_and_dimensions():
+    assert {p.stem for p in MODEL_FILES} == set(EMBEDDING_LIMITS) == set(DIMENSIONS)
 
 
 @pytest.mark.parametrize("path", MODEL_FILES, ids=lambda p: p.name)
@@ -36,10 +38,21 @@ def test_model_yaml_loads_through_the_sdk_schema(path):
 
 
 @pytest.mark.parametrize("path", MODEL_FILES, ids=lambda p: p.name)
-def test_model_yaml_limits_match_the_engine(path):
+def test_model_yaml_limits_match_the_tables(path):
     entity = load(path)
     assert entity.model_properties[ModelPropertyKey.CONTEXT_SIZE] == EMBEDDING_LIMITS[entity.model]
-    assert entity.model_properties[ModelPropertyKey.MAX_CHUNKS] == MAX_TEXTS_PER_REQUEST
+
+
+@pytest.mark.parametrize("path", MODEL_FILES, ids=lambda p: p.name)
+def test_model_yaml_max_chunks_is_derived_from_the_line_budget_and_the_request_limit(path):
+    entity = load(path)
+    declared = entity.model_properties[ModelPropertyKey.MAX_CHUNKS]
+    dimensions = DIMENSIONS[entity.model]
+    assert declared == size.max_chunks(dimensions)
+    # what the derivation means: one request's worth at most, and never more than one answer carries
+    assert declared <= MAX_TEXTS_PER_REQUEST
+    assert declared * size.vector_bytes(dimensions) + size.RESULT_OVERHEAD <= size.LINE_BUDGET
+    assert declared == MAX_TEXTS_PER_REQUEST or (declared + 1) * size.vector_bytes(dimensions) > size.LINE_BUDGET
 
 
 @pytest.mark.parametrize("path", MODEL_FILES, ids=lambda p: p.name)

@@ -14,7 +14,7 @@ from gigachat.models.embeddings import Embeddings
 
 from emulator import DEFAULT_KEY, Emulator
 from gigachat_dify.embeddings import http as embeddings_http
-from gigachat_dify.embeddings.engine import EmbeddingResponseError, parse_response
+from gigachat_dify.embeddings.execution import EmbeddingResponseError, parse_response
 
 SSL = ssl.create_default_context()  # unused over http; avoids building one per client
 TEXTS = ["First text", "Второй текст", "third"]
@@ -144,12 +144,6 @@ def test_transport_errors_propagate_as_httpx_errors(emu, client):
             embeddings_http.post_embeddings(client, TEXTS, "Embeddings")
     finally:
         emu.faults.refuse_connections(False, mode="refuse")
-
-
-def test_works_without_orjson(emu, client, monkeypatch):
-    monkeypatch.setattr(embeddings_http, "_loads", json.loads)
-    answer = embeddings_http.post_embeddings(client, TEXTS, "Embeddings")
-    assert parse_response(answer, len(TEXTS)) == parse_response(client.embeddings(TEXTS), len(TEXTS))
 
 
 def test_dispatch_uses_the_sdk_method_for_other_clients():

@@ -65,9 +65,9 @@ def test_unsupported_types_name_the_accepted_ones(kind, fmt):
         files.load(part(kind=kind, fmt=fmt, mime=""))
 
 
-def test_audio_is_refused_explicitly():
-    with pytest.raises(InvokeBadRequestError, match="audio"):
-        files.load(part(kind="audio", fmt="mp3", mime="audio/mpeg"))
+def test_audio_loads_with_the_files_api_mime_type():
+    p = files.load(part(kind="audio", fmt="mp3", mime="audio/mpeg", data=b"ID3\x04", filename="q.mp3"))
+    assert (p.kind, p.mime, p.filename) == ("audio", "audio/mp3", "q.mp3")
 
 
 def test_unreachable_url_explains_how_to_fix_dify():

@@ -8,7 +8,6 @@ import uuid
 import pytest
 from dify_plugin.entities.model.message import (
     AssistantPromptMessage,
-    AudioPromptMessageContent,
     DeveloperPromptMessage,
     DocumentPromptMessageContent,
     ImagePromptMessageContent,
@@ -149,11 +148,10 @@ def test_more_than_ten_images_in_a_request_is_a_clear_bad_request_before_any_upl
 @pytest.mark.parametrize(
     ("part", "word"),
     [
-        (AudioPromptMessageContent(format="mp3", mime_type="audio/mpeg", base64_data="AAAA"), "audio"),
         (VideoPromptMessageContent(format="mp4", mime_type="video/mp4", url="https://x/v.mp4"), "video"),
     ],
 )
-def test_audio_and_video_are_refused_with_what_to_do(part, word):
+def test_video_is_refused_with_what_to_do(part, word):
     with pytest.raises(InvokeBadRequestError) as e:
         convert_messages([UserPromptMessage(content=[TextPromptMessageContent(data="listen"), part])], resolve_file=FakeUploader())
     assert word in str(e.value) and "text" in str(e.value)

@@ -136,8 +136,8 @@ def _check_request_files(messages: Sequence[PromptMessage], resolve_file: Resolv
     accepts = getattr(resolve_file, "accepts", frozenset())
     images = 0
     for m in messages:
-        if isinstance(m.content, str) or not m.content:
-            continue
+        if isinstance(m.content, str) or not m.content or m.role == PromptMessageRole.ASSISTANT:
+            continue  # an assistant's files (e.g. an image GigaChat generated) are never sent: a note replaces them
         for part in m.content:
             if not isinstance(part, MultiModalPromptMessageContent):
                 continue

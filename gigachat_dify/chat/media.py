@@ -1,0 +1,196 @@
+"""Files GigaChat generates (images, videos) -> Dify image content items, on both contracts.
+
+GigaChat returns a generated image as a file id: on v2 as a ``files`` content part
+(``{"id", "mime": "image/jpeg", "target": "image"}``, recorded June 2026), on v1 as a tag in the
+text, ``<img src="<file id>" fuse="true"/>`` (text2image; ``<video cover="<id>" src="<id>"
+fuse="true"/>`` likewise, as langchain-gigachat parses them). The bytes come from
+``GET /files/{id}/content`` (the SDK's ``get_image``). Dify's LLM node saves an
+``ImagePromptMessageContent`` (base64 data, mime type, empty url) as a file and shows it; Dify's
+basic chat apps ignore such items, so a one-line note in the text says an image was generated.
+
+Every Dify chunk is one line of the stdio protocol (at most ``protocol.LINE_BUDGET``): an image
+too large for a line becomes a note instead, and in a blocking answer (one line for everything)
+the images share one budget.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from dify_plugin.entities.model.message import ImagePromptMessageContent
+
+from gigachat_dify.errors import describe
+from gigachat_dify.protocol import LINE_BUDGET
+from gigachat_dify.redaction import redact
+
+logger = logging.getLogger(__name__)
+
+#: Room left in a line for the answer's text, tool calls and the JSON envelope around an image.
+TEXT_MARGIN = 512 * 1024
+IMAGE_BUDGET = LINE_BUDGET - TEXT_MARGIN
+MB = 1024 * 1024
+
+_TAG_START = re.compile(r"<(?:img|video)\b", re.IGNORECASE)
+_IMG = re.compile(r'<img\s[^>]*?\bsrc="(?P<src>[^"]+)"[^>]*?/?>', re.IGNORECASE)
+_VIDEO = re.compile(
+    r'<video\s[^>]*?\bcover="(?P<cover>[^"]+)"[^>]*?\bsrc="(?P<src>[^"]+)"[^>]*?/?>(?:\s*</video>)?', re.IGNORECASE
+)
+_TAG_NAMES = ("<img", "<video")
+#: A tag start that has not closed within this many characters is ordinary text.
+_MAX_TAG = 512
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A file GigaChat generated, named in its answer."""
+
+    kind: str  # "image" | "video"
+    file_id: str
+    mime: str = "image/jpeg"
+    cover_id: str | None = None  # a video's cover image
+
+
+Piece = str | FileRef
+
+
+class TagScanner:
+    """Finds v1 ``<img .../>`` / ``<video .../>`` tags in streamed text, also when a tag is split
+    across chunks; ``feed`` returns text and FileRef pieces in answer order."""
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def feed(self, text: str, *, final: bool = False) -> list[Piece]:
+        buf = self._held + text
+        self._held = ""
+        out: list[Piece] = []
+        pos = 0
+        while True:
+            match = _TAG_START.search(buf, pos)
+            if match is None:
+                break
+            start = match.start()
+            tag = _VIDEO.match(buf, start) or _IMG.match(buf, start)
+            if tag is None:
+                closed = ">" in buf[start:]
+                if not final and not closed and len(buf) - start < _MAX_TAG:
+                    _text(out, buf[pos:start])
+                    self._held = buf[start:]
+                    return out
+                _text(out, buf[pos : start + 1])
+                pos = start + 1
+                continue
+            _text(out, buf[pos:start])
+            if tag.re is _VIDEO:
+                out.append(FileRef("video", tag.group("src"), "video/mp4", tag.group("cover")))
+            else:
+                out.append(FileRef("image", tag.group("src")))
+            pos = tag.end()
+        rest = buf[pos:]
+        if not final:
+            keep = _partial_tag_suffix(rest)
+            if keep:
+                self._held, rest = rest[-keep:], rest[:-keep]
+        _text(out, rest)
+        return out
+
+
+def _text(out: list[Piece], text: str) -> None:
+    if text:
+        out.append(text)
+
+
+def _partial_tag_suffix(text: str) -> int:
+    i = text.rfind("<")
+    if i == -1:
+        return 0
+    tail = text[i:].lower()
+    return len(tail) if any(name.startswith(tail) for name in _TAG_NAMES) else 0
+
+
+def sniff_mime(data: bytes, declared: str | None) -> str:
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    return declared or "image/jpeg"
+
+
+def _format(mime: str) -> str:
+    return {"image/jpeg": "jpg", "image/png": "png"}.get(mime, mime.rsplit("/", 1)[-1] or "jpg")
+
+
+def _size(n: int) -> str:
+    return f"{n / MB:.1f} MB" if n >= MB else f"{max(1, round(n / 1024))} KB"
+
+
+class Images:
+    """Turns FileRefs into what the Dify user sees: image content items and one-line notes.
+
+    ``download(file_id) -> base64 text`` fetches a file (the SDK's ``get_image`` with the retry
+    policy); ``remember(file_id, data, mime)`` lets a later request that sends the image back
+    reuse the id instead of uploading it. ``cumulative``: one budget for all images (a blocking
+    answer is a single protocol line)."""
+
+    def __init__(
+        self,
+        download: Callable[[str], str] | None,
+        *,
+        remember: Callable[[str, bytes, str], None] | None = None,
+        cumulative: bool = False,
+        budget: int = IMAGE_BUDGET,
+    ):
+        self._download = download
+        self._remember = remember
+        self._cumulative = cumulative
+        self._budget = self._full_budget = budget
+
+    def pieces(self, ref: FileRef) -> list[str | ImagePromptMessageContent]:
+        if ref.kind == "video":
+            note = (f"[GigaChat generated a video (file {ref.file_id}); Dify cannot show videos returned by a "
+                    "model" + ("; its cover image is shown below.]" if ref.cover_id else ".]"))
+            shown = self._image(ref.cover_id, "image/jpeg", what="the video's cover", note=False) if ref.cover_id else []
+            return ["\n\n" + note + "\n\n", *shown]
+        return self._image(ref.file_id, ref.mime, what="an image")
+
+    def _image(self, file_id: str, mime: str, *, what: str, note: bool = True) -> list[str | ImagePromptMessageContent]:
+        if self._download is None:
+            return [f"\n\n[GigaChat generated {what} (file {file_id}), which could not be fetched here.]\n\n"]
+        try:
+            b64 = self._download(file_id)
+            data = base64.b64decode(b64, validate=True)
+        except (binascii.Error, ValueError):
+            logger.warning("generated file %s is not valid base64", file_id)
+            return [f"\n\n[GigaChat generated {what} (file {file_id}), but its data was damaged.]\n\n"]
+        except Exception as exc:  # the answer goes on without the image, and says why
+            reason = redact(describe(exc)[1])
+            logger.warning("generated file %s could not be downloaded: %s", file_id, reason)
+            return [f"\n\n[GigaChat generated {what} (file {file_id}), but it could not be downloaded: {reason}]\n\n"]
+        if not data:
+            return [f"\n\n[GigaChat generated {what} (file {file_id}), but the file is empty.]\n\n"]
+        if len(b64) > self._budget:
+            logger.warning("generated file %s (%d bytes) exceeds the protocol line budget", file_id, len(data))
+            if len(b64) <= self._full_budget:  # it would fit alone: the answer's earlier images fill the line
+                why = ("too large to fit in this blocking answer beside the images before it (a streaming call "
+                       "shows each image in a message of its own)")
+            else:
+                why = f"too large to pass through Dify's plugin protocol (at most {_size(self._full_budget * 3 // 4)} per message)"
+            return [f"\n\n[GigaChat generated {what} of {_size(len(data))} (file {file_id}): {why}, so it is not shown.]\n\n"]
+        if self._cumulative:
+            self._budget -= len(b64)
+        mime = sniff_mime(data, mime)
+        if self._remember is not None:
+            try:
+                self._remember(file_id, data, mime)
+            except Exception:  # a cache miss later only costs an upload
+                logger.debug("could not remember generated file %s", file_id, exc_info=True)
+        item = ImagePromptMessageContent(format=_format(mime), base64_data=b64, url="", mime_type=mime,
+                                         filename=f"gigachat-{file_id[:8]}.{_format(mime)}")
+        if not note:
+            return [item]
+        return [item, f"\n\n[GigaChat generated an image: {_format(mime).upper()}, {_size(len(data))}.]\n\n"]

@@ -1,0 +1,112 @@
+"""One Dify embedding invocation: THE seam between Dify's text-embedding model and GigaChat.
+
+``embed`` takes what Dify sent and returns the vectors and the tokens GigaChat counted, or raises
+the Dify error that fits; ``models/text_embedding/text_embedding.py`` only builds Dify's result.
+In order: the form values, the size plan (an answer that could not fit Dify's protocol line is
+refused before anything is sent), the query instruction, the shared client and limiter, the run
+(execution.py), whose first answer decides for a model whose dimensions were not known, and a last
+check of the answer's size against the dimensions it really has. The vectors are GigaChat's, as
+they came (a shorter encoding of the values was measured and does not pay: bench/float16.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dify_plugin.entities.model import EmbeddingInputType
+from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeBadRequestError
+
+from gigachat_dify import form
+from gigachat_dify.connection.clients import get_client
+from gigachat_dify.connection.credentials import DEFAULT_BASE_URL, ConnectionSettings, parse_credentials
+from gigachat_dify.embeddings import size
+from gigachat_dify.embeddings.config import (
+    CONTEXT_SIZE_LABEL,
+    DEFAULT_LIMIT_TOKENS,
+    EmbeddingConfig,
+    apply_input_type,
+    known_limit,
+    resolve_config,
+)
+from gigachat_dify.embeddings.execution import embed_texts
+from gigachat_dify.embeddings.http import embeddings as post_embeddings
+from gigachat_dify.embeddings.limiter import shared_limiter
+
+
+@dataclass(frozen=True)
+class Embedded:
+    vectors: list[list[float]]  # one per text, in order, GigaChat's values as they came
+    prompt_tokens: int
+
+
+def _config(model: str, credentials: Mapping[str, Any], settings: ConnectionSettings) -> EmbeddingConfig:
+    try:
+        return resolve_config(model, credentials, settings.embedding_concurrency)
+    except form.FormValueError as exc:
+        raise InvokeBadRequestError(str(exc)) from None
+
+
+def embed(model: str, credentials: Mapping[str, Any], texts: Sequence[str],
+          input_type: EmbeddingInputType | str | None = EmbeddingInputType.DOCUMENT) -> Embedded:
+    settings = parse_credentials(dict(credentials))
+    config = _config(model, credentials, settings)
+    dimensions = size.dimensions_for(settings.base_url, model, config.dimensions)
+    if dimensions and texts:
+        size.check(model, len(texts), dimensions)  # before any request
+
+    def first_answer(seen: int) -> None:  # dimensions were unknown: the first answer decides
+        size.remember(settings.base_url, model, seen)
+        size.check(model, len(texts), seen, spent=True)
+
+    client = get_client(settings)
+    outcome = embed_texts(
+        lambda batch: post_embeddings(client, batch, model),
+        apply_input_type(model, texts, input_type, config.query_prefix_override),
+        limit_tokens=config.limit_tokens,
+        max_per_request=config.max_per_request,
+        concurrency=config.concurrency,
+        limiter=shared_limiter(client, config.concurrency),
+        max_retries=settings.max_retries,  # the form's "Retries"
+        context=f"model {model}",
+        check_first_answer=None if dimensions else first_answer,
+    )
+    vectors = outcome.vectors
+    if vectors and dimensions and len(vectors[0]) != dimensions:  # the form or table was wrong: the answer decides
+        size.remember(settings.base_url, model, len(vectors[0]))
+        size.check(model, len(vectors), len(vectors[0]), spent=True)
+    return Embedded(vectors, outcome.prompt_tokens)
+
+
+def check_form(model: str, credentials: Mapping[str, Any]) -> None:
+    """The model form's embedding values are usable (CredentialsValidateFailedError otherwise)."""
+    try:
+        resolve_config(model, credentials)
+    except form.FormValueError as exc:
+        raise CredentialsValidateFailedError(str(exc)) from None
+
+
+def schema_properties(model: str, credentials: Mapping[str, Any]) -> tuple[int, int]:
+    """(context_size, max_chunks) of a customizable model: the form's values, max_chunks no more
+    than one answer carries for the model's dimensions (the form's, the table's, what an answer
+    showed, else the largest GigaChat model's). An unusable value falls back to the default
+    here; validation and invocation report it."""
+    try:
+        context = form.whole_number(credentials.get("context_size"), CONTEXT_SIZE_LABEL,
+                                    known_limit(model) or DEFAULT_LIMIT_TOKENS, 1, 1_000_000)
+    except form.FormValueError:
+        context = known_limit(model) or DEFAULT_LIMIT_TOKENS
+    try:
+        config = resolve_config(model, credentials)
+    except form.FormValueError:
+        config = None
+    try:
+        base_url = form.url(credentials.get("base_url"), "Base URL", DEFAULT_BASE_URL)
+    except form.FormValueError:
+        base_url = ""
+    dimensions = size.dimensions_for(base_url, model, config.dimensions if config else None)
+    chunks = size.max_chunks(dimensions or size.ASSUMED_DIMENSIONS)
+    if config and config.max_chunks:
+        chunks = min(chunks, config.max_chunks)
+    return context, chunks
