@@ -317,7 +317,7 @@ class Api:
             if info is None:
                 return None
             if info.scope is None:
-                account = Account(f"user:{info.owner}", "user")
+                account = Account(str(info.owner), "user")  # the user name (client ids are uuids)
             else:
                 account = Account(str(info.owner), info.scope, info.scope)
         if req.record is not None:

@@ -211,7 +211,7 @@ class TokenInfo:
 class Account:
     """Who an API request is from, for limits counted per account."""
 
-    id: str  # the key's client id, "user:<name>" (user/password) or "cert:<CN>:<serial>" (mutual TLS)
+    id: str  # the key's client id, the user name (user/password) or "cert:<CN>:<serial>" (mutual TLS)
     kind: str  # the key of Emulator.concurrency: the token's scope, "user" or "certificate"
     scope: str | None = None
 

@@ -166,7 +166,7 @@ def test_user_password_tokens_count_per_user():
         assert hold.wait_arrived(1)
         hold.release()
         assert alice.finish() == bob.finish() == [200]
-        assert set(emu.stats.over_concurrency) == {"user:alice"}
+        assert set(emu.stats.over_concurrency) == {"alice"}
 
 
 def test_the_global_cap_still_applies_on_top(emu):
