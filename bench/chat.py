@@ -202,19 +202,24 @@ def measure_oauth(emu: Emulator, plugin: PluginProcess, invocations: int, naive_
     api_requests = sum(emu.stats.requests.values()) - requests_before - plugin_oauth
 
     # The naive way: a new SDK client per invocation (what a provider keeping its client on the
-    # model instance gets, since Dify builds a new instance for every request).
+    # model instance gets, since Dify builds a new instance for every request). One after another,
+    # it meets the OAuth endpoint's limit (10 tokens/s): those invocations fail, and are counted.
     from gigachat import GigaChat
+    from gigachat.exceptions import RateLimitError
 
-    before = emu.stats.oauth_calls
+    before, naive_refused = emu.stats.oauth_calls, 0
     for i in range(naive_sample):
         with GigaChat(base_url=emu.base_url, auth_url=emu.auth_url, credentials=KEY, scope=SCOPE) as c:
-            c.chat({"model": MODEL, "messages": [{"role": "user", "content": f"question {i}"}]})
+            try:
+                c.chat({"model": MODEL, "messages": [{"role": "user", "content": f"question {i}"}]})
+            except RateLimitError:
+                naive_refused += 1
     naive_oauth = emu.stats.oauth_calls - before
     emu.faults.latency, emu.faults.chunk_latency = saved
     return {
         "invocations": invocations, "kinds": kinds, "failures": failures, "wall": wall,
         "plugin_oauth_calls": plugin_oauth, "plugin_api_requests": api_requests,
         "plugin_per_1000": plugin_oauth * 1000 / invocations if invocations else float("nan"),
-        "naive_sample": naive_sample, "naive_oauth_calls": naive_oauth,
+        "naive_sample": naive_sample, "naive_oauth_calls": naive_oauth, "naive_refused": naive_refused,
         "naive_per_1000": naive_oauth * 1000 / naive_sample if naive_sample else float("nan"),
     }

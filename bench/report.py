@@ -22,7 +22,8 @@ def fmt(x, digits: int = 1) -> str:
 def ratio(a, b) -> str:
     if a is None or b is None or a != a or b != b or not b:
         return "–"
-    return f"{a / b:.2f}×"
+    r = a / b
+    return f"1/{1 / r:,.0f}" if 0 < r < 0.01 else f"{r:.2f}×"
 
 
 def summarise(raw: dict) -> dict:
@@ -159,6 +160,9 @@ def _header(raw: dict) -> list[str]:
         ".venv/bin/python -m bench.run --help          # rounds, latencies, sizes of every section",
         "```",
         "",
+        "`python -m bench.embeddings` and `python -m bench.soak` run sections (d) and (g) alone, with more",
+        "options (other latencies, `--sample-plugin`, refused-connection windows); they print and write no page.",
+        "",
         "![Benchmark chart: every section of this page as bars, this plugin against its reference](benchmarks.svg)",
         "",
         "## Headline figures",
@@ -204,8 +208,8 @@ def _section_b(raw: dict) -> list[str]:
         "## (b) Streaming: time to first chunk and throughput",
         "",
         f"The same rounds as (a), with a long answer streamed {a['chunk_latency'] * 1000:.0f} ms apart per chunk"
-        f" (at most {fmt(pace, 0)} chunks/s); both sides receive {fmt(s['chunks']['plugin'], 0)} and"
-        f" {fmt(s['chunks']['sdk'], 0)} chunks. Then {r['rounds']} streams each of a ten times longer answer"
+        f" (at most {fmt(pace, 0)} chunks/s); the plugin sends Dify {fmt(s['chunks']['plugin'], 0)} chunks for the"
+        f" SDK's {fmt(s['chunks']['sdk'], 0)}. Then {r['rounds']} streams each of a ten times longer answer"
         f" ({fmt(r['chunks'], 0)} chunks) with no pause between chunks: the most the plugin can relay.",
         "",
         *_table(["", "this plugin", "bare SDK", "ratio", "difference"], [
@@ -249,11 +253,15 @@ def _section_c(raw: dict) -> list[str]:
             ["per 1,000 invocations", fmt(o["plugin_per_1000"], 1), fmt(o["naive_per_1000"], 0),
              ratio(o["plugin_per_1000"], o["naive_per_1000"])],
             ["API requests", f"{o['plugin_api_requests']:,}", "", ""],
+            ["invocations refused by the OAuth rate limit (429)", str(sum("RateLimit" in f for f in o["failures"])),
+             f"{o['naive_refused']} of {o['naive_sample']:,}", ""],
         ]),
         "**How to read this.** The plugin keeps one client, and so one token, per set of credentials for the",
         "token's lifetime (30 minutes; the SDK renews it shortly before it expires), whatever the traffic: each",
         "chat and embedding call skips a round trip to the OAuth host, and a busy workspace cannot run into the",
-        "OAuth rate limit. Other credentials (another workspace, key or scope) get their own token.",
+        "OAuth rate limit, which a client per call meets as soon as it makes more than 10 invocations a second"
+        f" (here {o['naive_refused']} of {o['naive_sample']:,} failed so). Other credentials (another workspace, key or"
+        " scope) get their own token.",
         "",
     ]
 
@@ -340,7 +348,10 @@ def _section_d(raw: dict) -> list[str]:
             " plans requests (token estimates, so no text exceeds the model's limit) and writes each answer as",
             "  Dify's protocol line; the per-step table below shows where it goes.",
             f"- **The line limit:** the longest answer line was {after['longest_line'] / 1e6:.2f} MB of the daemon's"
-            f" {LINE_LIMIT / 1e6:.2f} MB.",
+            f" {LINE_LIMIT / 1e6:.2f} MB. Each model's `max_chunks` (its YAML) is derived from that budget and the"
+            " API's texts per request (`gigachat_dify/embeddings/size.py`): "
+            + ", ".join(f"`{m['model']}` {m['max_chunks']} ({m['dimensions']:,} values)" for m in raw.get("embedding_models", []))
+            + ".",
             "",
         ]
     comp = e.get("components")
@@ -446,7 +457,7 @@ def _section_g(raw: dict) -> list[str]:
         "## (g) The soak: seeded faults",
         "",
         f"{g['invocations']} mixed invocations ({kinds}) through one plugin process while the emulator injects a fault",
-        f"into about a quarter of the API requests, chosen from seed {g['seed']} by each request's bytes",
+        f"into {sum(g['rates'].values()):.0%} of the API requests on average, chosen from seed {g['seed']} by each request's bytes",
         f"(`bench/soak.py`, `emulator/faults.py` random mode): {faults}. Run twice with the same seed and",
         "different numbers of threads, so the requests interleave differently.",
         "",
@@ -502,15 +513,20 @@ COLOURS = {"ours": "#21A038", "ref": "#9AA5B1", "alt": "#F2A541"}  # Sber green;
 def chart_groups(raw: dict) -> list[dict]:
     s, c, e, o = raw["summary"]["chat"], raw["summary"]["cold"], raw["embeddings"], raw["oauth"]
     groups = [
-        {"title": "(a) Blocking chat latency, median (lower is better)", "unit": "ms", "digits": 1,
+        {"title": "(a) Blocking chat latency, median (lower is better): "
+                   f"{ratio(s['blocking_ms']['plugin']['median'], s['blocking_ms']['sdk']['median'])} the bare SDK",
+         "unit": "ms", "digits": 1,
          "bars": [("plugin", s["blocking_ms"]["plugin"]["median"], "ours"),
                   ("bare SDK", s["blocking_ms"]["sdk"]["median"], "ref")]},
-        {"title": "(b) Time to first chunk, median (lower is better)", "unit": "ms", "digits": 1,
+        {"title": "(b) Time to first chunk, median (lower is better): "
+                   f"{ratio(s['ttfc_ms']['plugin']['median'], s['ttfc_ms']['sdk']['median'])} the bare SDK",
+         "unit": "ms", "digits": 1,
          "bars": [("plugin", s["ttfc_ms"]["plugin"]["median"], "ours"), ("bare SDK", s["ttfc_ms"]["sdk"]["median"], "ref")]},
         {"title": "(b) Chunks/s relayed with no pauses (higher is better)", "unit": "/s", "digits": 0,
          "bars": [("plugin", raw["relay"]["plugin_chunks_per_s"], "ours"),
                   ("bare SDK", raw["relay"]["sdk_chunks_per_s"], "ref")]},
-        {"title": "(c) OAuth calls per 1,000 invocations (lower is better)", "unit": "", "digits": 0,
+        {"title": "(c) OAuth calls per 1,000 invocations (lower is better): "
+                   f"{ratio(o['plugin_per_1000'], o['naive_per_1000'])} of a client per call", "unit": "", "digits": 0,
          "bars": [("plugin", o["plugin_per_1000"], "ours"), ("new client per call", o["naive_per_1000"], "ref")]},
     ]
     bars = [("plugin", e["chunks_per_s"], "ours"), ("emulator's ceiling", e["ceiling_chunks_per_s"], "ref")]
@@ -518,21 +534,26 @@ def chart_groups(raw: dict) -> list[dict]:
         bars.append(("naive SDK loop", e["naive_chunks_per_s"], "alt"))
     if e.get("personal"):
         bars.append(("personal account", e["personal"]["chunks_per_s"], "alt"))
-    groups.append({"title": f"(d) Indexing {e['chunks']:,} chunks, chunks/s (higher is better)", "unit": "/s",
+    groups.append({"title": f"(d) Indexing {e['chunks']:,} chunks, chunks/s (higher is better): "
+                            f"{ratio(e['chunks_per_s'], e['ceiling_chunks_per_s'])} of the ceiling", "unit": "/s",
                    "digits": 0, "bars": bars})
     if e.get("sdk"):
         def label(name):
             return "after (shipped)" if name == "after" else ("short form" if name == SHORT_FORM else name)
 
         runs = e["median_runs"]
-        groups.append({"title": "(d) Plugin CPU per 1,000 vectors (lower is better)", "unit": "ms", "digits": 0,
+        groups.append({"title": "(d) Plugin CPU per 1,000 vectors (lower is better): after = "
+                                f"{ratio(runs['after']['cpu_per_1000_vectors'], e['sdk_cpu_per_1000_vectors'])} the bare SDK",
+                       "unit": "ms", "digits": 0,
                        "bars": [(label(n), m["cpu_per_1000_vectors"] * 1000, "ours" if n == "after" else "alt")
                                 for n, m in runs.items()] + [("bare SDK", e["sdk_cpu_per_1000_vectors"] * 1000, "ref")]})
         groups.append({"title": "(d) Bytes per vector value on the protocol line (lower is better)", "unit": "B",
                        "digits": 2, "bars": [(label(n), m["bytes_per_value"], "ours" if n == "after" else "alt")
                                              for n, m in runs.items()]})
     groups += [
-        {"title": "(e) Cold start to first heartbeat, median (lower is better)", "unit": "ms", "digits": 0,
+        {"title": "(e) Cold start to first heartbeat, median (lower is better): "
+                   f"{ratio(c['cold_start_ms']['ours']['median'], c['cold_start_ms']['minimal']['median'])} a minimal plugin",
+         "unit": "ms", "digits": 0,
          "bars": [("this plugin", c["cold_start_ms"]["ours"]["median"], "ours"),
                   ("minimal plugin", c["cold_start_ms"]["minimal"]["median"], "ref")]},
         {"title": f"(e) Resident memory after {c['warm_requests']} requests (lower is better)", "unit": "MiB", "digits": 1,

@@ -113,7 +113,7 @@ def run_soaks(invocations: int, seed: int) -> dict:
         tally, info = soak.run_soak(invocations=invocations, seed=seed, workers=workers)
         runs.append({"workers": workers, "figures": soak.figures(tally, info), "clean": tally.clean,
                      "seconds": info["seconds"], "oauth_calls": info["oauth_calls"], "report": soak.report(tally, info)})
-    return {"invocations": invocations, "seed": seed, "runs": runs,
+    return {"invocations": invocations, "seed": seed, "rates": soak.RATES, "runs": runs,
             "same_figures": all(r["figures"] == runs[0]["figures"] for r in runs[1:])}
 
 
@@ -160,6 +160,11 @@ def measure_all(args: argparse.Namespace, log=out) -> dict:
         if plugin is not None:
             plugin.stop()
         emu.stop()
+    from emulator.embeddings import dimensions
+
+    raw["embedding_models"] = [{"model": path.stem, "max_chunks": embeddings.model_max_chunks(path.stem),
+                                "dimensions": dimensions(path.stem)}
+                               for path in sorted((ROOT / "models" / "text_embedding").glob("[!_]*.yaml"))]
     raw["soak"] = run_soaks(args.soak_invocations, args.soak_seed)
     log(f"(h) many credentials: {args.tenants} distinct credentials through one plugin process ...")
     raw["tenants"] = tenants.measure_tenants(args.tenants)
