@@ -2,7 +2,23 @@
 emulator injects faults at random from a fixed seed. Prints what happened; exit 1 on any
 wrong/unmapped error, hang, duplicated/reordered output or incomplete embedding batch.
 
-    .venv/bin/python -m bench.soak [--invocations 400] [--seed 7] [--workers 6]
+    .venv/bin/python -m bench.soak [--invocations 400] [--seed 7] [--workers 6] [--refuse-windows]
+
+Reproducible: invocation i is drawn from Random(seed * 1000 + i) and carries "[seed:i]" in what it
+sends, and the emulator's fault for each request is a function of (seed, the request's bytes, how
+often it was seen; emulator/faults.py `decide`), not of arrival order or timing. So the same seed
+gives the same figures (`figures()`) whatever the thread interleaving. Not reproducible, so not in
+`figures()`: the wall time and the OAuth calls (the plugin's client cache may evict a client and
+make a new one, which fetches a new token). `--refuse-windows` adds short windows, on a timer, in
+which connections are refused outright: closer to a restarting server, not reproducible.
+Each invocation authenticates as an account of its own (as the workspaces of a Dify instance
+do): the SDK shares one token between the concurrent requests of a client, and when one of them
+renews it, whether another still gets the SDK's own repeat after a 401 depends on timing (SDK
+0.2.3 `_with_auth`: no repeat for a call that started while the token was being renewed), which
+changes how many of the plugin's retries are left. `--shared-account` runs every invocation on
+one account instead: more sharing, figures no longer reproducible. The emulator runs without
+per-account concurrency limits and OAuth rate limit: they would turn timing into 429s, and they
+have tests of their own.
 """
 
 from __future__ import annotations
@@ -17,7 +33,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from emulator import DEFAULT_KEY, Emulator
+from emulator import DEFAULT_KEY, Emulator, make_key
 from emulator.embeddings import vector
 from tests.support.daemon import PluginProcess, collect_text, system, tool, user
 
@@ -26,7 +42,7 @@ DIFY_ERRORS = {"InvokeConnectionError", "InvokeServerUnavailableError", "InvokeR
 # What a fault can legitimately become; a bad request or an auth error would mean a wrong mapping here.
 EXPECTED_UNDER_FAULTS = {"InvokeConnectionError", "InvokeServerUnavailableError", "InvokeRateLimitError"}
 RATES = {"429": 0.05, "500": 0.03, "502": 0.03, "503": 0.03, "cut_stream": 0.04, "slow": 0.02,
-         "expire_token": 0.04}
+         "expire_token": 0.04, "reset": 0.02}
 PLUGIN_TIMEOUT = 3.0  # the provider's request timeout; "slow" faults exceed it
 WEATHER = tool("get_weather", "Weather for a city",
                {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
@@ -42,6 +58,7 @@ class Tally:
     duplicated_or_reordered: list = field(default_factory=list)
     incomplete_embeddings: list = field(default_factory=list)
     by_kind: Counter = field(default_factory=Counter)
+    outcomes: dict = field(default_factory=dict)  # "#i kind" -> "ok" or the Dify error type
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -62,18 +79,20 @@ def _check_error(result, tally: Tally, label: str) -> None:
         tally.mapped_failures[result.error_type] += 1
 
 
-def one_invocation(plugin: PluginProcess, creds: dict, i: int, tally: Tally, rng: random.Random) -> None:
+def one_invocation(plugin: PluginProcess, creds: dict, seed: int, i: int, tally: Tally) -> None:
+    rng = random.Random(seed * 1000 + i)
+    tag = f"[{seed}:{i}]"  # every request of this invocation differs from every other invocation's
     kind = rng.choice(["blocking", "streaming", "streaming", "tool", "embedding"])
     label = f"#{i} {kind}"
     try:
         if kind == "embedding":
-            texts = [f"chunk {i}-{k} " + "слово " * rng.randint(1, 60) for k in range(rng.randint(1, 40))]
+            texts = [f"chunk {tag}-{k} " + "слово " * rng.randint(1, 60) for k in range(rng.randint(1, 40))]
             result = plugin.invoke_embedding("Embeddings", creds, texts, timeout=120)
         elif kind == "tool":
-            result = plugin.invoke_llm("GigaChat-2", creds, [user(f"weather #{i} via get_weather")],
+            result = plugin.invoke_llm("GigaChat-2", creds, [user(f"weather {tag} via get_weather")],
                                        tools=[WEATHER], stream=rng.random() < 0.5, timeout=120)
         else:
-            question = f"question #{i} " + "подробно " * rng.randint(5, 40)
+            question = f"question {tag} " + "подробно " * rng.randint(5, 40)
             result = plugin.invoke_llm("GigaChat-2", creds, [system("soak"), user(question)],
                                        stream=kind == "streaming", timeout=120)
     except TimeoutError:
@@ -83,6 +102,7 @@ def one_invocation(plugin: PluginProcess, creds: dict, i: int, tally: Tally, rng
     with tally.lock:
         tally.invocations += 1
         tally.by_kind[kind] += 1
+        tally.outcomes[label] = "ok" if result.ok else result.error_type
         if kind == "embedding":
             if result.ok:
                 got = result.chunks[-1]["embeddings"]
@@ -117,12 +137,21 @@ def one_invocation(plugin: PluginProcess, creds: dict, i: int, tally: Tally, rng
             _check_error(result, tally, label)
 
 
-def run_soak(invocations: int = 400, seed: int = 7, workers: int = 6, refuse_windows: bool = True) -> tuple[Tally, dict]:
-    emu = Emulator()
+def account_key(seed: int, i: int, shared: bool) -> str:
+    return DEFAULT_KEY if shared else make_key(f"soak-{seed}-{i:05d}", f"secret-{seed}-{i}")
+
+
+def run_soak(invocations: int = 400, seed: int = 7, workers: int = 6, refuse_windows: bool = False,
+             shared_account: bool = False) -> tuple[Tally, dict]:
+    keys = {account_key(seed, i, shared_account): {"GIGACHAT_API_PERS"} for i in range(invocations)}
+    emu = Emulator(keys=keys, concurrency=None, oauth_rate_limit=None)
     emu.start()
     emu.faults.random(seed, RATES, slow_seconds=PLUGIN_TIMEOUT + 2)
-    creds = {"authorization_key": DEFAULT_KEY, "scope": "GIGACHAT_API_PERS", "base_url": emu.base_url,
-             "auth_url": emu.auth_url, "timeout": str(PLUGIN_TIMEOUT), "max_retries": "2"}
+
+    def creds(i: int) -> dict:
+        return {"authorization_key": account_key(seed, i, shared_account), "scope": "GIGACHAT_API_PERS",
+                "base_url": emu.base_url, "auth_url": emu.auth_url, "timeout": str(PLUGIN_TIMEOUT), "max_retries": "2"}
+
     plugin = PluginProcess().start()
     tally, stop = Tally(), threading.Event()
 
@@ -136,18 +165,36 @@ def run_soak(invocations: int = 400, seed: int = 7, workers: int = 6, refuse_win
     if refuse_windows:
         threading.Thread(target=refuser, daemon=True).start()
     started = time.monotonic()
-    rngs = [random.Random(seed * 1000 + i) for i in range(invocations)]
     try:
         with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(lambda i: one_invocation(plugin, creds, i, tally, rngs[i]), range(invocations)))
+            list(pool.map(lambda i: one_invocation(plugin, creds(i), seed, i, tally), range(invocations)))
     finally:
         stop.set()
         emu.faults.refuse_connections(False, mode="refuse")
         plugin.stop()
+        emu.faults.clear()  # wakes requests still sleeping in a "slow" fault
         emu.stop()
-    info = {"seconds": time.monotonic() - started, "faults": dict(emu.stats.faults),
+    info = {"seconds": time.monotonic() - started, "faults": dict(emu.stats.faults), "log": list(emu.log),
             "oauth_calls": emu.stats.oauth_calls, "protocol_errors": plugin.protocol_errors}
     return tally, info
+
+
+def figures(tally: Tally, info: dict) -> dict:
+    """What a run with a given seed always reproduces (everything report() prints but the wall
+    time and the OAuth calls)."""
+    return {
+        "invocations": tally.invocations,
+        "by_kind": dict(tally.by_kind),
+        "outcomes": dict(sorted(tally.outcomes.items())),
+        "succeeded": tally.succeeded,
+        "mapped_failures": dict(tally.mapped_failures),
+        "wrong_errors": sorted(tally.wrong_errors),
+        "hangs": sorted(tally.hangs),
+        "duplicated_or_reordered": sorted(tally.duplicated_or_reordered),
+        "incomplete_embeddings": sorted(tally.incomplete_embeddings),
+        "faults": info["faults"],
+        "protocol_errors": len(info["protocol_errors"]),
+    }
 
 
 def report(tally: Tally, info: dict) -> str:
@@ -161,7 +208,7 @@ def report(tally: Tally, info: dict) -> str:
         f"embedding batches incomplete         {len(tally.incomplete_embeddings)}  (must be 0)",
         f"protocol errors                      {len(info['protocol_errors'])}  (must be 0)",
         f"faults injected                      {info['faults']}",
-        f"OAuth calls                          {info['oauth_calls']}",
+        f"OAuth calls                          {info['oauth_calls']}  (varies with timing)",
         f"wall time                            {info['seconds']:.1f} s",
     ]
     for name in ("wrong_errors", "hangs", "duplicated_or_reordered", "incomplete_embeddings"):
@@ -175,8 +222,12 @@ def main() -> int:
     ap.add_argument("--invocations", type=int, default=400)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--workers", type=int, default=6)
+    ap.add_argument("--refuse-windows", action="store_true",
+                    help="also refuse connections in short timed windows (not reproducible)")
+    ap.add_argument("--shared-account", action="store_true",
+                    help="every invocation on one account (more sharing; not reproducible)")
     args = ap.parse_args()
-    tally, info = run_soak(args.invocations, args.seed, args.workers)
+    tally, info = run_soak(args.invocations, args.seed, args.workers, args.refuse_windows, args.shared_account)
     sys.stdout.write(report(tally, info) + "\n")
     return 0 if tally.clean and not info["protocol_errors"] else 1
 

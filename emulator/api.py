@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -14,8 +15,8 @@ from urllib.parse import parse_qs
 
 from emulator import catalog, chat, embeddings, files, oauth, v2
 from emulator.errors import NO_SUCH_MODEL, ApiError
-from emulator.faults import Injection, StreamFault
-from emulator.state import Headers, RecordedRequest
+from emulator.faults import Hold, Injection, StreamFault
+from emulator.state import Account, Headers, RecordedRequest
 
 if TYPE_CHECKING:
     from emulator.core import Emulator
@@ -58,6 +59,7 @@ class Request:
     peer_cert: dict | None = None  # verified TLS client certificate (mutual TLS)
     record: RecordedRequest | None = None
     in_flight: bool = False
+    account: Account | None = None  # set while it counts against its account's concurrency
 
 
 @dataclass
@@ -74,6 +76,8 @@ class Stream:
     headers: dict[str, str] = field(default_factory=dict)
     fault: StreamFault | None = None
     chunk_latency: float = 0.0
+    hold: Hold | None = None  # waits after hold.after_events data events
+    wake: threading.Event | None = None  # ends the stream's fault sleeps early (faults.clear())
 
 
 @dataclass
@@ -170,6 +174,9 @@ class Api:
         if req.in_flight:
             req.in_flight = False
             self.emu.stats.leave()
+        if req.account is not None:
+            account, req.account = req.account, None
+            self.emu.stats.leave_account(account.id)
         if req.record is not None:
             req.record.status = status
         if status is not None:
@@ -221,6 +228,7 @@ class Api:
     def _api(self, req: Request, rel: str, name: str, args: tuple[str, ...]) -> Reply:
         emu, faults = self.emu, self.emu.faults
         x_headers = self._x_headers(req)
+        wake = faults.waker()  # this request's fault sleeps end when faults are cleared
         req.in_flight = True
         in_flight = emu.stats.enter()
         cap = faults.concurrency_cap
@@ -231,55 +239,90 @@ class Api:
         if injected:
             return self._injected(injected, x_headers)
 
+        account = self._authorize(req)
+        if account is None:
+            return error_response(401, "Unauthorized", x_headers)
+        if not emu.stats.enter_account(account.id, emu.concurrency.get(account.kind)):
+            # the account's own limit (personal 1, business 10): the API's 429 with Retry-After
+            emu.stats.count_over_concurrency(account.id)
+            return error_response(429, "Too many requests", {**x_headers, "Retry-After": _seconds(faults.retry_after)})
+        req.account = account
+
+        # Random mode decides after authorization: a request turned away with 401 (its token
+        # really expired) takes no decision, so its retry gets the decision it would have got.
         delay = faults.latency
         cut_random: StreamFault | None = None
-        decision = faults.roll()
+        decision = faults.roll(f"{req.method} {rel}\0".encode() + req.body)
         if decision is not None:
             emu.stats.count_fault(f"random:{decision.kind}")
             if decision.kind in ("429", "500", "502", "503"):
                 status = int(decision.kind)
                 extra = {"Retry-After": _seconds(faults.retry_after)} if status == 429 else {}
                 return error_response(status, None, {**x_headers, **extra})
+            if decision.kind == "expire_token":
+                # answered as an expired token is; the token keeps working for other requests, so
+                # no other request's outcome depends on whether it came before or after this one
+                # (faults.expire_tokens() expires every token for real)
+                return error_response(401, "Unauthorized", x_headers)
+            if decision.kind == "reset":
+                return Drop()
             if decision.kind == "slow":
                 delay += faults.slow_seconds
-            elif decision.kind == "expire_token":
-                token = _bearer(req.headers.get("Authorization"))
-                if token:
-                    emu._tokens.expire(token)
             elif decision.kind == "cut_stream":
                 cut_random = StreamFault("cut", decision.after)
 
-        scope = self._authorize(req)
-        if scope is False:
-            return error_response(401, "Unauthorized", x_headers)
+        hold = faults.take_hold(rel)
+        if hold is not None and hold.after_events is None:
+            hold.block()
         if delay > 0:
-            time.sleep(delay)
+            self.fault_sleep(delay, wake)
         if cut_random is not None and not (name in ("chat", "chat_v2") and self._wants_stream(req)):
             return Drop()
         try:
             handler: Callable[..., Reply] = getattr(self, f"_ep_{name}")
-            reply = handler(req, *args, scope=scope)
+            reply = handler(req, *args, scope=account.scope)
         except ApiError as e:
             return json_response(e.status, e.body(), {**x_headers, **e.headers})
+        if hold is not None and hold.after_events is not None:
+            if isinstance(reply, Stream):
+                reply.hold = hold
+            else:
+                hold.block()
         if isinstance(reply, Stream):
             reply.fault = cut_random or faults.take_stream_fault()
             reply.chunk_latency = faults.chunk_latency
+            reply.wake = wake
             if reply.fault is not None and cut_random is None:
                 emu.stats.count_fault(f"{reply.fault.kind}_stream")
         reply.headers = {**x_headers, **reply.headers}
         return reply
 
-    def _authorize(self, req: Request) -> str | None | bool:
-        """The token's scope (None if unknown, e.g. password or mTLS auth), or False: unauthorized."""
+    def fault_sleep(self, seconds: float, wake: threading.Event) -> None:
+        """A fault's delay (latency, slow, stall, chunk latency): over early when faults are cleared.
+        `emu.stats.sleeping` lets tests see a request waiting in one, without timing it."""
+        self.emu.stats.begin_sleep()
+        try:
+            wake.wait(seconds)
+        finally:
+            self.emu.stats.end_sleep()
+
+    def _authorize(self, req: Request) -> Account | None:
+        """Whose request this is (a verified client certificate, else the bearer token), or None:
+        unauthorized."""
         if req.peer_cert:
-            if req.record is not None:
-                req.record.client_id = certificate_id(req.peer_cert)
-            return None
-        token = _bearer(req.headers.get("Authorization"))
-        info = self.emu._tokens.check(token) if token else None
-        if info is not None and req.record is not None:
-            req.record.client_id = info.owner
-        return False if info is None else info.scope
+            account = Account(certificate_id(req.peer_cert), "certificate")
+        else:
+            token = _bearer(req.headers.get("Authorization"))
+            info = self.emu._tokens.check(token) if token else None
+            if info is None:
+                return None
+            if info.scope is None:
+                account = Account(str(info.owner), "user")  # the user name (client ids are uuids)
+            else:
+                account = Account(str(info.owner), info.scope, info.scope)
+        if req.record is not None:
+            req.record.client_id = account.id
+        return account
 
     def _injected(self, rule: Injection, x_headers: dict[str, str] | None = None) -> Reply:
         self.emu.stats.count_fault(f"status:{rule.status}")
@@ -318,7 +361,7 @@ class Api:
         emu = self.emu
         body = self._json(req)
         chat.validate_chat(body, emu._files)
-        chat.check_capabilities(body, emu.capabilities)
+        chat.check_capabilities(body, emu.capabilities, emu._files)
         scripted = emu._replies.take()
         session = req.headers.get("X-Session-ID")
         previous = emu._sessions.swap(session, chat.serialize_messages(body["messages"])) if session else []

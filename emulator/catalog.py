@@ -59,7 +59,18 @@ def models_list() -> dict:
     return {"object": "list", "data": [model_entry(m) for m, _ in MODELS]}
 
 
+def is_gigachat_3(model_id: str) -> bool:
+    return model_id.startswith("GigaChat-3")
+
+
 def versioned(model_id: str) -> str:
     """Responses echo a versioned name, as recorded ("GigaChat:2.0.28.2", "GigaChat-3-Ultra:32.3.7.3")."""
-    version = "32.3.7.3" if model_id.startswith("GigaChat-3") else "2.0.28.2"
+    version = "32.3.7.3" if is_gigachat_3(model_id) else "2.0.28.2"
     return f"{model_id}:{version}"
+
+
+def completion_object(model_id: str) -> str:
+    """The blocking answer's "object": recorded "chat.completion" from GigaChat (Jan 2026) and
+    "chat.completions" from GigaChat-3-Ultra (Apr 2026). Stream chunks say "chat.completion"
+    (the only recorded v1 stream is GigaChat's)."""
+    return "chat.completions" if is_gigachat_3(model_id) else "chat.completion"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import ssl
 import threading
-from typing import Any
+import time
+from typing import Any, Callable
 
 from emulator.api import API_PREFIX, OAUTH_PATH, Api
 from emulator.capabilities import Capabilities
@@ -13,6 +14,21 @@ from emulator.files import FileStore
 from emulator.oauth import DEFAULT_KEYS, OAUTH_REQUESTS_PER_SECOND, TOKEN_SHAPES
 from emulator.server import Connections, EmulatorHTTPServer
 from emulator.state import RateWindow, RecordedRequest, ReplyQueue, RequestLog, ScriptedReply, Sessions, Stats, TokenStore
+
+
+# API requests one account may have in flight (documentation, Nov 2025: individuals 1, legal
+# entities 10 by default). Keys: token scopes, "user" (on-premise user/password tokens) and
+# "certificate" (mutual TLS, corporate clients); those two are assumed to be business accounts.
+DEFAULT_CONCURRENCY: dict[str, int | None] = {
+    "GIGACHAT_API_PERS": 1,
+    "GIGACHAT_API_B2B": 10,
+    "GIGACHAT_API_CORP": 10,
+    "user": 10,
+    "certificate": 10,
+}
+
+
+RESET_DRAIN_SECONDS = 5.0  # reset() waits at most this long for requests in flight to end
 
 
 class Emulator:
@@ -24,7 +40,13 @@ class Emulator:
     `oauth_shape`: how OAuth answers a token, "access_token" ({"access_token", "expires_at"}
     in ms, documented) or "tok" ({"tok", "exp"} in seconds, recorded June 2026); see oauth.py.
     `oauth_rate_limit`: token requests per second and client id (None: unlimited); the window
-    is `emu.oauth_limit` (its `clock` is replaceable)."""
+    is `emu.oauth_limit` (its `clock` is replaceable).
+    `concurrency`: API requests in flight per account by account kind (DEFAULT_CONCURRENCY;
+    a dict overrides the kinds it names, a value None lifts that limit, concurrency=None lifts
+    all); beyond it 429 "Too many requests" + Retry-After (`faults.retry_after`). Tests may
+    change `emu.concurrency[...]`; reset() restores the constructed limits. `faults.concurrency_cap`
+    is a separate cap on all requests together.
+    `clock`: unix seconds for issuing and expiring tokens (tests pass a fake one)."""
 
     def __init__(
         self,
@@ -37,12 +59,17 @@ class Emulator:
         oauth_shape: str = "access_token",
         oauth_rate_limit: int | None = OAUTH_REQUESTS_PER_SECOND,
         require_client_cert: bool = False,
+        concurrency: dict[str, int | None] | None = DEFAULT_CONCURRENCY,
+        clock: Callable[[], float] = time.time,
     ):
         if oauth_shape not in TOKEN_SHAPES:
             raise ValueError(f"oauth_shape must be one of {TOKEN_SHAPES}")
         if require_client_cert and not (tls and len(tls) > 2 and tls[2]):
             raise ValueError("require_client_cert needs tls=(certfile, keyfile, client_ca_file)")
         self.require_client_cert = require_client_cert
+        # None: no account limit at all; a dict overrides the defaults it names
+        self._concurrency = {k: None for k in DEFAULT_CONCURRENCY} if concurrency is None else {**DEFAULT_CONCURRENCY, **concurrency}
+        self.concurrency = dict(self._concurrency)
         self.keys = {k: set(v) for k, v in (keys if keys is not None else DEFAULT_KEYS).items()}
         self.users = dict(users or {})
         self.token_ttl_ms = token_ttl_ms
@@ -53,7 +80,7 @@ class Emulator:
         self.stats = Stats()
         self.faults = Faults()
         self.capabilities = Capabilities()
-        self._tokens = TokenStore()
+        self._tokens = TokenStore(clock)
         self._files = FileStore()
         self._sessions = Sessions()
         self._replies = ReplyQueue()
@@ -172,9 +199,14 @@ class Emulator:
         self.capabilities.refuse(feature, model, status, message)
 
     def reset(self) -> None:
-        """Healthy and empty again (tokens and files stay): faults, refusals, counters, log, scripted replies."""
+        """Healthy and empty again (tokens and files stay): faults, refusals, concurrency limits as
+        constructed, counters, log, scripted replies."""
+        self.concurrency = dict(self._concurrency)
         self.faults.clear()
         self.capabilities.clear()
+        # requests a fault kept busy (a stall whose client has gone) end now; wait for them, so
+        # they count neither against their account's concurrency nor in the fresh counters
+        self.stats.wait_until(lambda s: s.in_flight == 0, timeout=RESET_DRAIN_SECONDS)
         self.stats.reset()
         self.clear_log()
         self._replies.clear()

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import random as _random
+import hashlib
 import threading
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 
-RANDOM_KINDS = ("429", "500", "502", "503", "cut_stream", "slow", "expire_token")
+RANDOM_KINDS = ("429", "500", "502", "503", "cut_stream", "slow", "expire_token", "reset")
 
 
 @dataclass
@@ -27,12 +28,48 @@ class StreamFault:
     count: int = 1
 
 
+class Hold:
+    """Requests that stop and wait until the test releases them, so a test can have exactly N
+    requests in flight (counted against their accounts) without relying on timing."""
+
+    def __init__(self, count: int, path: str | None, after_events: int | None):
+        self.count = count  # requests still to catch
+        self.path = path
+        self.after_events = after_events  # None: before the endpoint runs; k: a stream after k data events
+        self._arrived = threading.Semaphore(0)
+        self._released = threading.Event()
+
+    def block(self) -> None:
+        """Called by the server thread of a caught request."""
+        self._arrived.release()
+        self._released.wait()
+
+    def wait_arrived(self, n: int = 1, timeout: float = 10.0) -> bool:
+        """Until `n` more caught requests are waiting (`timeout` only guards against a hang)."""
+        return all(self._arrived.acquire(timeout=timeout) for _ in range(n))
+
+    def release(self) -> None:
+        self._released.set()
+
+
 @dataclass
 class Decision:
     """What the random mode picked for one request."""
 
     kind: str  # one of RANDOM_KINDS
     after: int = 0  # cut_stream: events sent before the cut
+
+
+def decide(seed: int, digest: bytes, occurrence: int, rates: dict[str, float]) -> Decision | None:
+    """Pure: the fault (or None) for the `occurrence`-th sighting of the request with `digest`."""
+    h = hashlib.sha256(seed.to_bytes(16, "big", signed=True) + digest + occurrence.to_bytes(8, "big")).digest()
+    x = int.from_bytes(h[:8], "big") / 2**64
+    for kind in RANDOM_KINDS:
+        rate = rates.get(kind, 0.0)
+        if x < rate:
+            return Decision(kind, h[8] % 3)
+        x -= rate
+    return None
 
 
 class Faults:
@@ -48,16 +85,25 @@ class Faults:
     # ---- what tests call ----------------------------------------------------------------------
 
     def clear(self) -> None:
-        """Back to a healthy server (also accepts connections again)."""
+        """Back to a healthy server (also accepts connections again). Requests sleeping in a
+        latency, slow or stall fault wake up and go on at once."""
         with self._lock:
+            wake = getattr(self, "_wake", None)
+            self._wake = threading.Event()
+            if wake is not None:
+                wake.set()
             self.latency = 0.0
             self.chunk_latency = 0.0
             self.concurrency_cap: int | None = None
             self.retry_after: float = 1
             self._injections: list[Injection] = []
             self._stream_faults: list[StreamFault] = []
-            self._rng: _random.Random | None = None
+            for hold in getattr(self, "_holds", []):
+                hold.release()  # nobody stays stuck
+            self._holds: list[Hold] = []
+            self._seed: int | None = None
             self._rates: dict[str, float] = {}
+            self._seen: Counter[bytes] = Counter()  # request digest -> decisions taken for it
             self.slow_seconds = 3.0
             refusing, mode = getattr(self, "refusing", False), getattr(self, "refuse_mode", "reset")
             self.refusing = False
@@ -79,6 +125,23 @@ class Faults:
         429s always carry Retry-After (`retry_after`, else `faults.retry_after`)."""
         with self._lock:
             self._injections.append(Injection(status, count, path, retry_after, body))
+
+    def hold(self, count: int = 1, path: str | None = None, after_events: int | None = None) -> Hold:
+        """The next `count` API requests matching `path` (None: any) wait, in flight, until
+        `hold.release()` (or clear()). `after_events=k`: a stream waits after its k-th data event
+        (other replies just before they are sent)."""
+        hold = Hold(count, path, after_events)
+        with self._lock:
+            self._holds.append(hold)
+        return hold
+
+    def take_hold(self, path: str) -> Hold | None:
+        with self._lock:
+            for hold in self._holds:
+                if hold.count > 0 and hold.path in (None, path):
+                    hold.count -= 1
+                    return hold
+        return None
 
     def cut_stream_after(self, k: int, count: int = 1) -> None:
         """The next `count` streams send `k` data events, then the connection closes without [DONE]."""
@@ -108,22 +171,36 @@ class Faults:
             self._on_refuse(bool(on), mode)
 
     def random(self, seed: int, rates: dict[str, float], slow_seconds: float | None = None) -> None:
-        """Soak mode: each API request, with a RNG seeded by `seed`, gets at most one of RANDOM_KINDS
-        at the given rates. "slow" delays the response by `slow_seconds` (make it exceed the client
-        timeout); "cut_stream" cuts a stream (a non-streaming request loses its connection without
-        a response); "expire_token" expires the token the request presented (401)."""
+        """Soak mode: each authorised API request gets at most one of RANDOM_KINDS at the given
+        rates. The choice is a function of (seed, sha256 of method, path and body, how many times
+        that request was seen before), not of arrival order: the same requests get the same faults
+        in every run, however threads interleave, and a retry gets its own. (A request whose body
+        differs every time, such as a multipart upload with a random boundary, gets fresh choices.)
+        "slow" delays the response by `slow_seconds` (make it exceed the client timeout);
+        "cut_stream" cuts a stream after 0-2 events (a non-streaming request loses its connection
+        without a response); "expire_token" answers 401 as for an expired token (the client must
+        renew it; the token itself stays valid for other requests, whose outcomes would otherwise
+        depend on timing); "reset" closes the connection without answering (as a restarting
+        server does)."""
         unknown = set(rates) - set(RANDOM_KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds: {sorted(unknown)}; known: {RANDOM_KINDS}")
         if sum(rates.values()) > 1.0 + 1e-9 or any(r < 0 for r in rates.values()):
             raise ValueError("rates must be >= 0 and add up to at most 1")
         with self._lock:
-            self._rng = _random.Random(seed)
+            self._seed = int(seed)
             self._rates = dict(rates)
+            self._seen = Counter()
             if slow_seconds is not None:
                 self.slow_seconds = float(slow_seconds)
 
     # ---- what the server asks -----------------------------------------------------------------
+
+    def waker(self) -> threading.Event:
+        """Set by the next clear(): a request takes it when it arrives and waits on it in its
+        fault sleeps, so clear() ends those sleeps, also the ones still to come."""
+        with self._lock:
+            return self._wake
 
     def take_injection(self, path: str, is_api: bool) -> Injection | None:
         with self._lock:
@@ -145,15 +222,13 @@ class Faults:
                 self._stream_faults.pop(0)
             return StreamFault(fault.kind, fault.after, fault.seconds, 1)
 
-    def roll(self) -> Decision | None:
+    def roll(self, request: bytes) -> Decision | None:
+        """The random mode's decision for this request (its method, path and body)."""
+        digest = hashlib.sha256(request).digest()
         with self._lock:
-            if self._rng is None or not self._rates:
+            if self._seed is None or not self._rates:
                 return None
-            x = self._rng.random()
-            after = self._rng.randint(0, 2)
-            for kind in RANDOM_KINDS:
-                rate = self._rates.get(kind, 0.0)
-                if x < rate:
-                    return Decision(kind, after)
-                x -= rate
-        return None
+            seed, rates = self._seed, self._rates
+            occurrence = self._seen[digest]
+            self._seen[digest] += 1
+        return decide(seed, digest, occurrence, rates)

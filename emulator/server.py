@@ -10,7 +10,6 @@ import logging
 import socket
 import ssl
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Callable
 
@@ -244,14 +243,16 @@ class _Handler(BaseHTTPRequestHandler):
         fault_at = min(fault.after, len(stream.events) - 1) if fault else -1
         try:
             for i, event in enumerate(stream.events):
+                if stream.hold is not None and i == min(stream.hold.after_events, len(stream.events) - 1):
+                    stream.hold.block()
                 if i == fault_at and fault is not None:
                     if fault.kind == "cut":
                         finish(200)
                         self._abort()
                         return
-                    time.sleep(fault.seconds)
+                    self.server.api.fault_sleep(fault.seconds, stream.wake)
                 elif i > 0 and stream.chunk_latency > 0:
-                    time.sleep(stream.chunk_latency)
+                    self.server.api.fault_sleep(stream.chunk_latency, stream.wake)
                 self.wfile.write(b"%X\r\n%s\r\n" % (len(event), event))
                 self.wfile.flush()
             finish(200)

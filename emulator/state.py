@@ -19,6 +19,8 @@ class Stats:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self.in_flight = 0
+        self.in_flight_by_account: Counter[str] = Counter()
+        self.sleeping = 0  # requests in a fault delay right now
         self.reset()
 
     def reset(self) -> None:
@@ -31,6 +33,10 @@ class Stats:
             self.rate_limited = 0  # 429s sent, whatever the cause
             self.faults: Counter[str] = Counter()  # injected faults by kind ("status:503", "cut_stream", ...)
             self.tls_refused = 0  # TLS handshakes that failed (no/unverified client certificate, not TLS at all)
+            self.fault_sleeps = 0  # fault delays begun (latency, slow, stall, each chunk latency gap)
+            # account id -> most API requests it had in flight at once
+            self.max_concurrency_by_account: Counter[str] = Counter(self.in_flight_by_account)
+            self.over_concurrency: Counter[str] = Counter()  # account id -> 429s for its concurrency limit
             self._cond.notify_all()
 
     def wait_until(self, predicate: Callable[[Stats], bool], timeout: float = 10.0) -> bool:
@@ -90,6 +96,45 @@ class Stats:
     def leave(self) -> None:
         def change():
             self.in_flight -= 1
+
+        self._update(change)
+
+    def enter_account(self, account: str, limit: int | None) -> bool:
+        """An API request of `account` starts, unless it already has `limit` in flight (None: no
+        limit): then False and nothing is counted."""
+
+        def change():
+            if limit is not None and self.in_flight_by_account[account] >= limit:
+                return False
+            self.in_flight_by_account[account] += 1
+            self.max_concurrency_by_account[account] = max(
+                self.max_concurrency_by_account[account], self.in_flight_by_account[account]
+            )
+            return True
+
+        return self._update(change)
+
+    def begin_sleep(self) -> None:
+        def change():
+            self.sleeping += 1
+            self.fault_sleeps += 1
+
+        self._update(change)
+
+    def end_sleep(self) -> None:
+        def change():
+            self.sleeping -= 1
+
+        self._update(change)
+
+    def count_over_concurrency(self, account: str) -> None:
+        self._update(lambda: self.over_concurrency.update((account,)))
+
+    def leave_account(self, account: str) -> None:
+        def change():
+            self.in_flight_by_account[account] -= 1
+            if self.in_flight_by_account[account] <= 0:
+                del self.in_flight_by_account[account]
 
         self._update(change)
 
@@ -158,8 +203,17 @@ class RecordedRequest:
 @dataclass
 class TokenInfo:
     expires_at_ms: int
-    scope: str | None
+    scope: str | None  # None: a user/password token
     owner: str | None = None  # client id of the key (or the user) the token was issued to
+
+
+@dataclass(frozen=True)
+class Account:
+    """Who an API request is from, for limits counted per account."""
+
+    id: str  # the key's client id, the user name (user/password) or "cert:<CN>:<serial>" (mutual TLS)
+    kind: str  # the key of Emulator.concurrency: the token's scope, "user" or "certificate"
+    scope: str | None = None
 
 
 class TokenStore:
@@ -168,7 +222,8 @@ class TokenStore:
     # Real tokens are JWE strings (~1.2 KB); similar-looking ones exercise the plugin's redaction.
     _JWE_HEADER = "eyJjdHkiOiJqd3QiLCJlbmMiOiJBMjU2Q0JDLUhTNTEyIiwiYWxnIjoiUlNBLU9BRVAtMjU2In0"
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self.clock = clock  # unix seconds; tests may pass a fake one
         self._lock = threading.Lock()
         self._tokens: dict[str, TokenInfo] = {}
         self.issued: list[str] = []
@@ -178,7 +233,7 @@ class TokenStore:
             base64.urlsafe_b64encode(secrets.token_bytes(n)).decode().rstrip("=") for n in (256, 16, 600, 32)
         ]
         token = ".".join(parts)
-        expires_at = int(time.time() * 1000) + int(ttl_ms)
+        expires_at = int(self.clock() * 1000) + int(ttl_ms)
         with self._lock:
             self._tokens[token] = TokenInfo(expires_at, scope, owner)
             self.issued.append(token)
@@ -188,13 +243,13 @@ class TokenStore:
         """The token's info if it was issued here and has not expired."""
         with self._lock:
             info = self._tokens.get(token)
-        if info is None or info.expires_at_ms <= time.time() * 1000:
+        if info is None or info.expires_at_ms <= self.clock() * 1000:
             return None
         return info
 
     def expire(self, token: str | None = None) -> None:
         """Expire one token, or every token issued so far."""
-        now = int(time.time() * 1000) - 1
+        now = int(self.clock() * 1000) - 1
         with self._lock:
             for t, info in self._tokens.items():
                 if token is None or t == token:

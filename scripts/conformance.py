@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from gigachat_dify.connection.clients import get_client  # noqa: E402
 from gigachat_dify.connection.credentials import parse_credentials  # noqa: E402
+from gigachat_dify.embeddings.config import DIMENSIONS, EMBEDDING_LIMITS  # noqa: E402
 from gigachat_dify.tokens import estimate_tokens  # noqa: E402
 
 CHAT_MAX_TOKENS = 64
@@ -137,6 +138,7 @@ class Scenario:
     paid: bool
     tokens: int  # at most, estimated: prompt + output
     run: Callable[[Any], list[Finding]]
+    optional: bool = False  # expensive: only with --builtin-tools
     findings: list[Finding] = field(default_factory=list)
 
 
@@ -247,8 +249,48 @@ def s_embeddings(client) -> list[Finding]:
         dims = {len(v) for v in vectors}
         halves = all(_is_half(x) for v in vectors for x in v)
         norms = [round(sum(x * x for x in v) ** 0.5, 2) for v in vectors]
-        out.append(Finding("INFO", f"{model}: dimensions {sorted(dims)}, norms {norms}"))
+        expected = DIMENSIONS.get(model)
+        out.append(Finding("PASS" if dims == {expected} else "FAIL",
+                           f"{model}: dimensions {sorted(dims)} (the plugin assumes {expected}), norms {norms}"))
         out.append(Finding("PASS" if halves else "FAIL", f"{model}: every value float16-exact: {halves}"))
+    return out
+
+
+def s_embedding_limits(client) -> list[Finding]:
+    """The per-text limits the plugin splits at (third-party figures): a text just over a limit
+    should be refused (413/422), one well under it accepted."""
+    out = []
+    for model in EMBEDDING_MODELS:
+        limit = EMBEDDING_LIMITS[model]
+        over = " ".join(["слово"] * (limit + 64))  # one Cyrillic word ~ 1-2 tokens: surely over
+        try:
+            client.embeddings([over], model=model)
+            out.append(Finding("INFO", f"{model}: a text of ~{limit + 64}+ tokens was accepted (the plugin splits at {limit})"))
+        except Exception as exc:
+            out.append(Finding("PASS", f"{model}: a text over {limit} tokens is refused ({getattr(exc, 'status_code', '?')})"))
+    return out
+
+
+def s_builtin_tools(client) -> list[Finding]:
+    """GigaChat's v2 built-in tools as the plugin turns them on (expensive: a recorded web search
+    cost ~24,000 input tokens)."""
+    out = []
+    for tool, extra in (("web_search", {"web_search": {"type": "actual_info_web_search"}}),
+                        ("image_generate", {"image_generate": {}}), ("code_interpreter", {"code_interpreter": {}})):
+        try:
+            r = client.chat.create({"model": "GigaChat-3-Ultra", "tools": [extra],
+                                    "tool_config": {"mode": "forced", "tool_name": tool},
+                                    "messages": [{"role": "user", "content": {
+                                        "web_search": "What is new in the latest stable Python release?",
+                                        "image_generate": "Draw a simple square icon.",
+                                        "code_interpreter": "Calculate the sum of the first 20 prime numbers. Use code.",
+                                    }[tool]}]})
+            parts = [p for m in r.messages for p in (m.content or [])]
+            kinds = sorted({k for p in parts for k in ("text", "files", "inline_data", "function_call", "function_result")
+                            if getattr(p, k, None)})
+            out.append(Finding("PASS", f"{tool}: answered with parts {kinds}"))
+        except Exception as exc:
+            out.append(Finding("INFO", f"{tool}: refused ({_status(exc)})"))
     return out
 
 
@@ -275,7 +317,9 @@ def scenarios() -> list[Scenario]:
         Scenario("structured_output", True, n_chat * (120 + CHAT_MAX_TOKENS), s_structured),
         Scenario("reasoning", True, n_chat * (30 + CHAT_MAX_TOKENS), s_reasoning),
         Scenario("embeddings", True, len(EMBEDDING_MODELS) * 2 * 10, s_embeddings),
+        Scenario("embedding_limits", True, sum(EMBEDDING_LIMITS[m] * 2 for m in EMBEDDING_MODELS), s_embedding_limits),
         Scenario("v2", True, 2 * chat, s_v2),
+        Scenario("builtin_tools", True, 30_000, s_builtin_tools, optional=True),
     ]
 
 
@@ -304,6 +348,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--yes", action="store_true", help="spend the printed token budget on the real account")
     parser.add_argument("--out", type=Path, default=None, help="folder for the cassettes and report.json")
     parser.add_argument("--only", action="append", default=[], help="run only this scenario (repeatable)")
+    parser.add_argument("--builtin-tools", action="store_true",
+                        help="also web search, image generation and code interpreter (~30,000 tokens)")
     args = parser.parse_args(argv)
 
     form, real = _credentials_from_env()
@@ -314,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         emu = Emulator().start()
         form = {"authorization_key": DEFAULT_KEY, "scope": "GIGACHAT_API_PERS",
                 "base_url": emu.base_url, "auth_url": emu.auth_url}
-    chosen = [s for s in scenarios() if not args.only or s.name in args.only]
+    chosen = [s for s in scenarios() if (not args.only or s.name in args.only)
+              and (not s.optional or args.builtin_tools or s.name in args.only)]
     paid = [s for s in chosen if s.paid]
     budget = sum(s.tokens for s in paid)
     target = "your GigaChat account" if real else f"the bundled emulator ({form['base_url']})"

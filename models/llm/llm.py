@@ -9,6 +9,7 @@ from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk
 from dify_plugin.entities.model.message import PromptMessage, PromptMessageTool
 from dify_plugin.errors.model import InvokeBadRequestError
 
+from gigachat_dify import protocol
 from gigachat_dify.chat import files, invocation, json_answers, reasoning, structured
 from gigachat_dify.chat.assembly import TokenUsage
 from gigachat_dify.chat.custom_models import llm_entity
@@ -79,14 +80,16 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
         if stream:
             return self._stream(request, spec, price, error)
         try:
-            return structured.complete(request, spec, price) if spec else invocation.complete(request, price)
+            result = structured.complete(request, spec, price) if spec else invocation.complete(request, price)
+            return protocol.check_result(result)
         except Exception as exc:
             raise error(exc) from None
 
     def _stream(self, request, spec, price, error) -> Generator[LLMResultChunk, None, None]:
         # Errors raised while Dify consumes this generator are not mapped by the SDK: map them here.
         try:
-            yield from structured.stream(request, spec, price) if spec else invocation.stream(request, price)
+            yield from protocol.fit_stream(structured.stream(request, spec, price) if spec
+                                           else invocation.stream(request, price))
         except Exception as exc:
             raise error(exc) from None
 

@@ -1,5 +1,6 @@
 """Basic chat through Dify's stdio protocol: blocking and streaming, shapes Dify accepts."""
 
+from emulator import B2B_KEY
 from tests.support.daemon import collect_text, system, user
 
 
@@ -40,6 +41,8 @@ def test_concurrent_first_requests_share_one_token(fresh_plugin, credentials, em
 
     emulator.stats.reset()
     emulator.faults.latency = 0.2
+    # a business account: 8 requests at once are within its limit (a personal account allows 1)
+    credentials = {**credentials, "authorization_key": B2B_KEY, "scope": "GIGACHAT_API_B2B"}
     results = []
     threads = [threading.Thread(target=lambda i=i: results.append(
         fresh_plugin.invoke_llm("GigaChat-2", credentials, [user(f"parallel {i}")], stream=True)))

@@ -17,14 +17,14 @@ PER_ACCOUNT = 4  # 24 concurrent invocations
 def test_concurrent_sessions_with_different_credentials_do_not_cross(fresh_plugin, emulator):
     keys = {f"acct-{i:02d}": make_key(f"acct-{i:02d}", f"secret-{i}-xyz") for i in range(ACCOUNTS)}
     for key in keys.values():
-        emulator.keys[key] = {"GIGACHAT_API_PERS"}
+        emulator.keys[key] = {"GIGACHAT_API_B2B"}  # business accounts: 4 parallel requests each are allowed
     emulator.faults.latency = 0.15
     emulator.faults.chunk_latency = 0.01
     shared_image = png(5, 5, (7, 7, 7))
     results, errors = {}, []
 
     def run(account: str, n: int):
-        creds = {"authorization_key": keys[account], "scope": "GIGACHAT_API_PERS", "base_url": emulator.base_url,
+        creds = {"authorization_key": keys[account], "scope": "GIGACHAT_API_B2B", "base_url": emulator.base_url,
                  "auth_url": emulator.auth_url, "timeout": "30"}
         tag = f"{account}/conv-{n}"
         parts = [text_part(f"question from {tag}")]

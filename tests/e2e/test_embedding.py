@@ -17,7 +17,7 @@ import gigachat.exceptions as gx
 import pytest
 from gigachat import GigaChat
 
-from emulator import DEFAULT_KEY
+from emulator import B2B_KEY, DEFAULT_KEY
 from emulator.embeddings import EMBEDDING_TOKEN_OVERHEAD
 from emulator.embeddings import vector as emulator_vector
 from emulator.tokens import count_tokens
@@ -110,7 +110,8 @@ def assert_complete_and_ordered(out: dict, model: str, texts: list[str]) -> None
 
 def test_a_batch_of_190_texts_comes_back_complete_in_input_order_with_usage_summed(plugin, credentials, emulator):
     texts = distinct_texts(190)  # another plugin's backwards invocation sends all at once
-    out = embed(plugin, "Embeddings", {**credentials, "embedding_concurrency": "4"}, texts)
+    business = {**credentials, "authorization_key": B2B_KEY, "scope": "GIGACHAT_API_B2B"}  # 4 parallel requests allowed
+    out = embed(plugin, "Embeddings", {**business, "embedding_concurrency": "4"}, texts)
 
     assert_complete_and_ordered(out, "Embeddings", texts)
     for v in out["embeddings"]:

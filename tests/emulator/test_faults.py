@@ -1,10 +1,11 @@
+import hashlib
 import threading
-import time
 
 import httpx
 import pytest
 from gigachat.exceptions import RateLimitError, ServerError
 
+from emulator import B2B_KEY, Emulator
 from emulator.faults import Faults
 
 from .conftest import SHARED_SSL, get_token, make_client
@@ -76,61 +77,94 @@ def test_cut_after_everything_still_loses_done(emu, api):
         api.post("/chat/completions", json={"model": "GigaChat", "stream": True, "messages": [{"role": "user", "content": "x"}]})
 
 
+# Delays are proven by events, never by a stopwatch: a delay of LONG seconds would outlast any
+# test; the test sees the request waiting in it (`stats.sleeping`), then faults.clear() ends it.
+LONG = 60.0
+TEXT = "one two three four five six seven eight nine ten eleven twelve"
+
+
+def in_background(fn):
+    out: dict = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except Exception as e:  # noqa: BLE001
+            out["error"] = e
+
+    t = threading.Thread(target=run)
+    t.start()
+    return t, out
+
+
 def test_stalled_stream_trips_the_client_timeout(emu):
-    emu.faults.stall_stream_after(1, seconds=1.5)
-    with make_client(emu, timeout=0.3) as c:
+    emu.faults.stall_stream_after(1, seconds=LONG)
+    with make_client(emu, timeout=2) as c:
         received = []
         with pytest.raises(httpx.ReadTimeout):
-            for chunk in c.stream("one two three four five six seven eight"):
+            for chunk in c.stream(TEXT):
                 received.append(chunk)
     assert len(received) == 1
-    assert emu.stats.faults["stall_stream"] == 1
+    assert emu.stats.faults["stall_stream"] == 1 and emu.stats.sleeping == 1  # still stalled server-side
+    emu.faults.clear()
+    assert emu.stats.wait_until(lambda s: s.sleeping == 0 and s.in_flight == 0)
 
 
-def test_short_stall_only_delays(emu, client):
-    emu.faults.stall_stream_after(1, seconds=0.2)
-    start = time.monotonic()
-    assert len(list(client.stream("one two three four five six seven eight"))) >= 3
-    assert time.monotonic() - start >= 0.2
+def test_a_stall_only_delays_the_stream(emu, client):
+    emu.faults.stall_stream_after(2, seconds=LONG)
+    t, out = in_background(lambda: list(client.stream(TEXT)))
+    assert emu.stats.wait_until(lambda s: s.sleeping == 1)  # stalled after two events
+    assert t.is_alive()
+    emu.faults.clear()  # the stall ends; the stream goes on, whole
+    t.join(30)
+    assert "error" not in out, out
+    assert "".join(c.choices[0].delta.content or "" for c in out["value"]) == f"Echo: {TEXT}"
+    assert emu.stats.fault_sleeps == 1
 
 
-def test_latency_delays_api_but_not_oauth(emu, client):
-    emu.faults.latency = 0.2
-    start = time.monotonic()
-    get_token(emu)
-    assert time.monotonic() - start < 0.2
-    start = time.monotonic()
-    client.get_models()
-    assert time.monotonic() - start >= 0.2
+def test_latency_delays_api_calls_but_not_oauth(emu, client):
+    client.get_models()  # the client has its token now
+    emu.faults.latency = LONG
+    t, out = in_background(client.get_models)
+    assert emu.stats.wait_until(lambda s: s.sleeping == 1)
+    models_call = emu.log[-1]
+    get_token(emu)  # OAuth answers while the API call waits out its latency
+    assert models_call.status is None and t.is_alive()
+    emu.faults.clear()
+    t.join(30)
+    assert out["value"].data and models_call.status == 200
+    assert emu.stats.fault_sleeps == 1
 
 
-def test_chunk_latency_spaces_stream_chunks(emu, client):
-    emu.faults.chunk_latency = 0.05
-    start = time.monotonic()
-    chunks = list(client.stream("one two three four five six seven eight nine ten eleven twelve"))
-    assert time.monotonic() - start >= 0.05 * (len(chunks) - 1)
+def test_chunk_latency_spaces_every_two_stream_events(emu, client):
+    emu.faults.chunk_latency = LONG
+    t, out = in_background(lambda: list(client.stream(TEXT)))
+    assert emu.stats.wait_until(lambda s: s.sleeping == 1)  # the first event went out, then a gap
+    emu.faults.clear()  # this stream's remaining gaps are over too
+    t.join(30)
+    chunks = out["value"]
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == f"Echo: {TEXT}"
+    assert emu.stats.fault_sleeps == len(chunks)  # a gap before every event after the first ([DONE] included)
 
 
 def test_concurrency_cap_answers_429_and_counts(emu):
     emu.faults.concurrency_cap = 1
-    emu.faults.latency = 0.3
-    token = get_token(emu)
-    statuses = []
+    token = get_token(emu, B2B_KEY, "GIGACHAT_API_B2B")  # the global cap, not a personal account's limit
+    hold = emu.faults.hold(count=1)
 
     def call():
-        r = httpx.get(emu.base_url + "/models", headers={"Authorization": f"Bearer {token}"}, verify=SHARED_SSL)
-        statuses.append((r.status_code, r.headers.get("retry-after")))
+        return httpx.get(emu.base_url + "/models", headers={"Authorization": f"Bearer {token}"}, verify=SHARED_SSL)
 
-    threads = [threading.Thread(target=call) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(s for s, _ in statuses) == [200, 429, 429]
-    assert all(ra == "1" for s, ra in statuses if s == 429)
+    t, out = in_background(call)
+    assert hold.wait_arrived(1)
+    refused = [call(), call()]
+    assert [(r.status_code, r.headers.get("retry-after")) for r in refused] == [(429, "1")] * 2
+    hold.release()
+    t.join(30)
+    assert out["value"].status_code == 200
     assert emu.stats.rate_limited == 2 and emu.stats.faults["concurrency_cap"] == 2
-    assert emu.stats.max_concurrency >= 2
-    assert emu.stats.in_flight == 0
+    assert emu.stats.max_concurrency == 2  # the held one and each refused one
+    assert emu.stats.wait_until(lambda s: s.in_flight == 0)
 
 
 def test_reset_mode_drops_connections_then_recovers(emu, api):
@@ -155,14 +189,19 @@ def test_refuse_mode_stops_listening_on_the_same_port(emu, api):
     assert api.get("/models").status_code == 200
 
 
+SOAK_RATES = {"429": 0.08, "500": 0.08, "502": 0.04, "503": 0.04, "cut_stream": 0.08, "slow": 0.03,
+              "expire_token": 0.08, "reset": 0.04}
+
+
+@pytest.mark.timeout(120)  # each "slow" fault costs the client's 2 s timeout
 def test_random_faults_are_seeded_counted_and_survivable(emu):
     def soak(seed):
         emu.faults.clear()
         emu.stats.reset()
-        emu.faults.random(seed, {"429": 0.1, "500": 0.1, "502": 0.05, "503": 0.05, "cut_stream": 0.1, "slow": 0.05, "expire_token": 0.1}, slow_seconds=0.5)
+        emu.faults.random(seed, SOAK_RATES, slow_seconds=LONG)  # "slow" outlasts the client's timeout
         emu.faults.retry_after = 0
         outcomes = []
-        with make_client(emu, timeout=0.25) as c:
+        with make_client(emu, timeout=2, credentials=B2B_KEY, scope="GIGACHAT_API_B2B") as c:
             for i in range(40):
                 try:
                     if i % 2:
@@ -175,12 +214,62 @@ def test_random_faults_are_seeded_counted_and_survivable(emu):
 
     first, faults1 = soak(7)
     second, faults2 = soak(7)
+    emu.faults.clear()  # wakes the slow ones
     assert first == second and faults1 == faults2  # same seed, same run
     kinds = {k.split(":", 1)[1] for k in faults1}
-    assert {"429", "500", "cut_stream", "expire_token"} <= kinds
+    assert {"429", "500", "cut_stream", "expire_token", "reset"} <= kinds
     assert sum(faults1.values()) >= 8
     assert sum(o.startswith("Echo:") for o in first) >= 15  # most requests still get through
     assert "AuthenticationError" not in first  # expired tokens are renewed by the SDK
+
+
+def test_random_decisions_depend_on_the_request_not_on_arrival_order():
+    rates = {"429": 0.2, "500": 0.2, "503": 0.1, "reset": 0.1}  # expire_token: the SDK test above
+    bodies = [{"model": "GigaChat", "input": [f"text {i}"]} for i in range(40)]
+
+    def run(order, workers):
+        with Emulator(concurrency=None) as emu:
+            emu.faults.random(3, rates)
+            token = get_token(emu, B2B_KEY, "GIGACHAT_API_B2B")
+            results = {}
+
+            def send(i):
+                try:
+                    r = httpx.post(emu.base_url + "/tokens/count", json=bodies[i], verify=SHARED_SSL,
+                                   headers={"Authorization": f"Bearer {token}"})
+                    results[i] = r.status_code
+                except httpx.TransportError:
+                    results[i] = "reset"
+
+            chunks = [order[k::workers] for k in range(workers)]
+            threads = [threading.Thread(target=lambda c=c: [send(i) for i in c]) for c in chunks]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+            return results, dict(emu.stats.faults)
+
+    forward, faults_forward = run(list(range(40)), 1)
+    backward, faults_backward = run(list(range(39, -1, -1)), 1)
+    interleaved, faults_interleaved = run(list(range(40)), 6)  # six threads at once
+    assert forward == backward == interleaved
+    assert faults_forward == faults_backward == faults_interleaved
+    assert set(forward.values()) >= {200, 429, 500, "reset"}
+
+
+def test_decide_is_a_pure_function_of_seed_request_and_occurrence():
+    from emulator.faults import decide
+
+    rates = {"500": 0.3, "cut_stream": 0.3}
+    digests = [hashlib.sha256(str(i).encode()).digest() for i in range(400)]
+    first = [decide(1, d, n, rates) for d in digests for n in range(3)]
+    assert first == [decide(1, d, n, rates) for d in digests for n in range(3)]
+    assert first != [decide(2, d, n, rates) for d in digests for n in range(3)]
+    kinds = [d.kind if d else None for d in first]
+    assert 0.2 < kinds.count("500") / len(kinds) < 0.4 and 0.2 < kinds.count("cut_stream") / len(kinds) < 0.4
+    assert {d.after for d in first if d} == {0, 1, 2}
+    # a retry (the next occurrence) gets its own decision
+    assert [decide(1, d, 0, rates) for d in digests] != [decide(1, d, 1, rates) for d in digests]
 
 
 def test_random_rejects_unknown_kinds_and_bad_rates():

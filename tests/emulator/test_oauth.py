@@ -1,7 +1,6 @@
 import base64
 import datetime
 import json
-import time
 
 import httpx
 import pytest
@@ -46,15 +45,26 @@ def test_oauth_errors_have_the_documented_status_and_body(emu, kwargs, status, c
     assert emu.stats.oauth_calls == 1 and emu.issued_tokens == []
 
 
-def test_oauth_issues_a_token_that_lives_token_ttl(emu):
-    before = time.time() * 1000
-    r = oauth(emu)
-    assert r.status_code == 200
-    body = r.json()
-    assert set(body) == {"access_token", "expires_at"}
-    assert before + 1_790_000 < body["expires_at"] <= time.time() * 1000 + 1_800_000
-    assert emu.issued_tokens == [body["access_token"]]
-    assert len(body["access_token"]) > 500  # opaque and JWE-sized like the real ones
+NOW = 1_800_000_000.0  # a fixed "now" for the emulator's token clock (unix seconds)
+
+
+class TokenClock:
+    def __init__(self, now=NOW):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+def test_oauth_issues_a_token_that_lives_token_ttl():
+    with Emulator(clock=TokenClock()) as emu:
+        r = oauth(emu)
+        assert r.status_code == 200
+        body = r.json()
+        assert set(body) == {"access_token", "expires_at"}
+        assert body["expires_at"] == int(NOW * 1000) + 1_800_000  # unix ms, 30 minutes on
+        assert emu.issued_tokens == [body["access_token"]]
+        assert len(body["access_token"]) > 500  # opaque and JWE-sized like the real ones
 
 
 def test_each_key_gets_its_own_scope(emu):
@@ -86,21 +96,23 @@ def test_api_needs_a_valid_bearer(emu):
 
 
 def test_tokens_expire_after_their_ttl():
-    with Emulator(token_ttl_ms=150) as emu:
+    clock = TokenClock()
+    with Emulator(token_ttl_ms=250, clock=clock) as emu:
         token = get_token(emu)
         headers = {"Authorization": f"Bearer {token}"}
         assert httpx.get(emu.base_url + "/models", headers=headers, verify=SHARED_SSL).status_code == 200
-        time.sleep(0.2)
+        clock.now += 0.125  # binary fractions: the sums are exact
+        assert httpx.get(emu.base_url + "/models", headers=headers, verify=SHARED_SSL).status_code == 200
+        clock.now += 0.125  # 250 ms: expired
         assert httpx.get(emu.base_url + "/models", headers=headers, verify=SHARED_SSL).status_code == 401
 
 
 def test_token_endpoint_for_user_and_password_answers_tok_and_exp_in_seconds():
-    with Emulator(users={"bob": "pw:with:colons"}) as emu:
-        before = time.time()
+    with Emulator(users={"bob": "pw:with:colons"}, clock=TokenClock()) as emu:
         ok = httpx.post(emu.base_url + "/token", auth=("bob", "pw:with:colons"), verify=SHARED_SSL)
         assert ok.status_code == 200 and set(ok.json()) == {"tok", "exp"}
         # seconds, as the OAuth endpoint's recorded tok/exp answer (not the ms the SDK assumes)
-        assert int(before) + 1790 < ok.json()["exp"] <= time.time() + 1800
+        assert ok.json()["exp"] == int(NOW) + 1800
         bad = httpx.post(emu.base_url + "/token", auth=("bob", "nope"), verify=SHARED_SSL)
         assert bad.status_code == 401 and bad.json() == {"status": 401, "message": "Unauthorized"}
         headers = {"Authorization": f"Bearer {ok.json()['tok']}"}
@@ -156,13 +168,12 @@ def test_the_recorded_token_shapes_name_the_same_instant_in_ms_and_in_seconds():
 
 
 def test_oauth_answers_in_the_tok_shape_with_exp_in_seconds():
-    with Emulator(oauth_shape="tok") as emu:
-        before = time.time()
+    with Emulator(oauth_shape="tok", clock=TokenClock()) as emu:
         r = oauth(emu)
         assert r.status_code == 200
         body = r.json()
         assert set(body) == {"tok", "exp"}
-        assert int(before) + 1790 < body["exp"] <= time.time() + 1800
+        assert body["exp"] == int(NOW) + 1800
         assert emu.issued_tokens == [body["tok"]]
         headers = {"Authorization": f"Bearer {body['tok']}"}
         assert httpx.get(emu.base_url + "/models", headers=headers, verify=SHARED_SSL).status_code == 200

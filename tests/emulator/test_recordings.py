@@ -1,9 +1,20 @@
-"""The emulator replays recorded real traffic with the same statuses and JSON shapes, and its
-answers parse with the SDK models the SDK uses for each endpoint."""
+"""Every recorded v1 exchange replays through the emulator in the recorded order (OAuth first,
+then the API call with the token it gave), with the recorded status, content type and JSON shape,
+parsed by the SDK models the SDK uses for each endpoint, and with the VALUES the recordings fix:
+token answer keys and units, versioned model names and answer objects, error bodies, the model
+list and its types, token counts, usage, vector sizes, float16 precision and printing.
+(The v2 test_primary_* cassettes are replayed by test_recordings_v2.py; `shape`,
+`api_interactions` and `oauth_interactions` are importable for it.)"""
 
 import json
+import math
+import re
+import struct
+import uuid
 from pathlib import Path
 
+import httpx
+import jsonschema
 import pytest
 import yaml
 from gigachat.models import (
@@ -18,15 +29,16 @@ from gigachat.models import (
     UploadedFile,
     UploadedFiles,
 )
+from gigachat.models.auth import AccessToken, Token
 from gigachat.models.chat import Chat
 
-from .conftest import RECORDINGS
+from emulator import DEFAULT_KEY, Emulator
+from emulator.tokens import count_tokens
 
-CASSETTES = sorted(
-    p
-    for p in (RECORDINGS / "cassettes").glob("*.yaml")
-    if not p.name.startswith("test_primary_") and "builtin" not in p.name
-)
+from .conftest import RECORDINGS, SHARED_SSL
+
+ALL_CASSETTES = sorted((RECORDINGS / "cassettes").glob("*.yaml"))
+CASSETTES = [p for p in ALL_CASSETTES if not p.name.startswith("test_primary_")]  # v1
 FIXTURES = RECORDINGS / "fixtures"
 
 
@@ -49,19 +61,34 @@ def sse_payloads(text: str) -> list[str]:
     return [line[len("data:") :].strip() for line in text.splitlines() if line.startswith("data:")]
 
 
-def api_interactions(path: Path):
+def interactions(path: Path, api_prefix: str = "/api/v1"):
+    """The cassette's exchanges in order: {"kind": "oauth"|"api", method, path (relative to
+    `api_prefix` for API calls), body, status, content_type, text}."""
     for it in yaml.safe_load(path.read_text())["interactions"]:
         uri = it["request"]["uri"]
-        if "/api/v1/" not in uri:
-            continue  # OAuth: its own tests
+        if uri.endswith("/api/v2/oauth"):
+            kind, rel = "oauth", "/api/v2/oauth"
+        elif api_prefix + "/" in uri:
+            kind, rel = "api", uri.split(api_prefix, 1)[1]
+        else:
+            continue
         yield {
+            "kind": kind,
             "method": it["request"]["method"],
-            "path": uri.split("/api/v1", 1)[1],
+            "path": rel,
             "body": it["request"]["body"] or None,
             "status": it["response"]["status"]["code"],
             "content_type": it["response"]["headers"].get("Content-Type", [""])[0],
             "text": it["response"]["body"]["string"],
         }
+
+
+def api_interactions(path: Path, api_prefix: str = "/api/v1"):
+    return [i for i in interactions(path, api_prefix) if i["kind"] == "api"]
+
+
+def oauth_interactions(path: Path):
+    return [i for i in interactions(path) if i["kind"] == "oauth"]
 
 
 def parse_with_sdk(path: str, payload):
@@ -78,34 +105,84 @@ def parse_with_sdk(path: str, payload):
     raise AssertionError(f"no SDK model for {path}")
 
 
-def test_the_replayed_set_is_complete():
-    names = {p.name for p in CASSETTES}
-    assert len(CASSETTES) >= 20
-    assert {"test_chat_simple.yaml", "test_stream_simple.yaml", "test_get_models.yaml", "test_embeddings_multiple.yaml"} <= names
+def test_every_v1_cassette_is_replayed():
+    assert {p.name for p in CASSETTES} == {p.name for p in ALL_CASSETTES} - {
+        p.name for p in ALL_CASSETTES if p.name.startswith("test_primary_")
+    }
+    assert len(CASSETTES) == 24
+    assert all(api_interactions(p) and oauth_interactions(p) for p in CASSETTES)
 
 
-@pytest.mark.parametrize("cassette", CASSETTES, ids=lambda p: p.stem)
-def test_cassette_replays_with_the_recorded_status_and_shape(cassette, api):
-    interactions = list(api_interactions(cassette))
-    assert interactions
-    for rec in interactions:
-        headers = {"Content-Type": "application/json"} if rec["body"] else {}
-        resp = api.request(rec["method"], rec["path"], content=rec["body"], headers=headers)
-        assert resp.status_code == rec["status"], resp.text
-        assert resp.headers["content-type"].split(";")[0] == rec["content_type"].split(";")[0]
-        assert resp.headers.get("x-request-id") and resp.headers.get("x-session-id")
-        if rec["content_type"].startswith("text/event-stream"):
-            check_stream(resp.text, rec["text"])
-            continue
-        got, recorded = resp.json(), json.loads(rec["text"])
-        assert shape(got) == shape(recorded)
-        if rec["status"] == 200:
-            parse_with_sdk(rec["path"], got)
-        else:
-            assert got["status"] == rec["status"] and got["message"] == recorded["message"]
+# ---- tokens: keys and units ----------------------------------------------------------------------
+
+MS_2001, MS_2300 = 978_307_200_000, 10_413_792_000_000  # plausible unix times in milliseconds
 
 
-def check_stream(got_text: str, recorded_text: str):
+def token_shape(answer: dict) -> str:
+    return "tok" if "tok" in answer else "access_token"
+
+
+def check_token_answer(got: dict, recorded: dict) -> str:
+    """Same keys as recorded, the expiry in the same unit (ms or s); the token it carries."""
+    assert set(got) == set(recorded)
+    if "expires_at" in recorded:
+        assert MS_2001 < recorded["expires_at"] < MS_2300 and MS_2001 < got["expires_at"] < MS_2300  # ms
+        AccessToken(**got)
+        return got["access_token"]
+    assert MS_2001 // 1000 < recorded["exp"] < MS_2300 // 1000 and MS_2001 // 1000 < got["exp"] < MS_2300 // 1000  # s
+    Token(**got)
+    return got["tok"]
+
+
+def request_token(emu: Emulator) -> httpx.Response:
+    # what the SDK sends (gigachat/api/auth.py); the recorded request is redacted
+    headers = {"Authorization": f"Basic {DEFAULT_KEY}", "RqUID": str(uuid.uuid4()), "User-Agent": "GigaChat-python-lib"}
+    return httpx.post(emu.auth_url, data={"scope": "GIGACHAT_API_PERS"}, headers=headers, verify=SHARED_SSL)
+
+
+# ---- values the recordings fix, per endpoint ------------------------------------------------------
+
+
+def is_half(x: float) -> bool:
+    return struct.unpack("<e", struct.pack("<e", x))[0] == x
+
+
+def norm(v: list[float]) -> float:
+    return math.sqrt(sum(x * x for x in v))
+
+
+def check_embeddings(request: dict, got_text: str, recorded_text: str) -> None:
+    got, recorded = json.loads(got_text), json.loads(recorded_text)
+    assert (got["object"], got["model"]) == (recorded["object"], recorded["model"])
+    assert [d["index"] for d in got["data"]] == [d["index"] for d in recorded["data"]] == list(range(len(request["input"])))
+    assert [d["usage"] for d in got["data"]] == [d["usage"] for d in recorded["data"]]
+    for g, r in zip(got["data"], recorded["data"]):
+        assert len(g["embedding"]) == len(r["embedding"]) == 1024
+        assert all(is_half(x) for x in g["embedding"]) and all(is_half(x) for x in r["embedding"])
+        assert abs(norm(g["embedding"]) - norm(r["embedding"])) < 1.5  # ~29 both
+    # printed the same way: Python's json.dumps of the halves, the same framing around the vectors
+    assert got_text == json.dumps(got, ensure_ascii=False) and recorded_text == json.dumps(recorded, ensure_ascii=False)
+    assert re.sub(r"\[[^\]]*\]", "[]", got_text) == re.sub(r"\[[^\]]*\]", "[]", recorded_text)
+
+
+def check_chat(request: dict, got: dict, recorded: dict) -> None:
+    for key in ("model", "object"):
+        assert got[key] == recorded[key], key  # "GigaChat:2.0.28.2"; "chat.completions" from GigaChat-3
+    (g,), (r,) = got["choices"], recorded["choices"]
+    assert (g["index"], g["finish_reason"], g["message"]["role"]) == (r["index"], r["finish_reason"], r["message"]["role"])
+    assert got["usage"]["prompt_tokens"] == recorded["usage"]["prompt_tokens"]
+    assert got["usage"]["total_tokens"] == got["usage"]["prompt_tokens"] + got["usage"]["completion_tokens"]
+    fmt = request.get("response_format")
+    if fmt and fmt["type"] == "json_schema":
+        # the recorded answer is an instance of the schema, printed with indent 4; so is the emulator's
+        for content in (g["message"]["content"], r["message"]["content"]):
+            jsonschema.validate(json.loads(content), fmt["schema"])
+            assert content == json.dumps(json.loads(content), indent=4, ensure_ascii=False)
+    else:
+        assert isinstance(g["message"]["content"], str) and g["message"]["content"]
+
+
+def check_stream(request: dict, got_text: str, recorded_text: str):
     got, recorded = sse_payloads(got_text), sse_payloads(recorded_text)
     assert got[-1] == recorded[-1] == "[DONE]"
     got_chunks = [json.loads(p) for p in got[:-1]]
@@ -117,6 +194,74 @@ def check_stream(got_text: str, recorded_text: str):
         assert shape(middle) == shape(rec_chunks[1]) if len(rec_chunks) > 2 else "usage" not in middle
     for chunk in got_chunks:
         ChatCompletionChunk(**chunk)
+    # values: every chunk names the versioned model and the object as recorded
+    assert {(c["model"], c["object"]) for c in got_chunks} == {(c["model"], c["object"]) for c in rec_chunks}
+    assert got_chunks[0]["choices"][0]["delta"]["role"] == rec_chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    last, rec_last = got_chunks[-1], rec_chunks[-1]
+    assert last["choices"][0]["finish_reason"] == rec_last["choices"][0]["finish_reason"]
+    assert last["choices"][0]["delta"]["content"] == rec_last["choices"][0]["delta"]["content"] == ""
+    assert last["usage"]["prompt_tokens"] == rec_last["usage"]["prompt_tokens"]
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in got_chunks)
+    assert last["usage"]["completion_tokens"] == count_tokens(text)
+
+
+def check_models(got: list[dict], recorded: list[dict]) -> None:
+    # the January 2026 list exactly, in its order; GigaChat-3-Ultra (April 2026 answers) added
+    assert [m for m in got if m["id"] != "GigaChat-3-Ultra"] == recorded
+    assert {"id": "GigaChat-3-Ultra", "object": "model", "owned_by": "salutedevices", "type": "chat"} in got
+
+
+def check_values(rec: dict, resp: httpx.Response) -> None:
+    request = json.loads(rec["body"]) if rec["body"] else None
+    if rec["content_type"].startswith("text/event-stream"):
+        return check_stream(request, resp.text, rec["text"])
+    got, recorded = resp.json(), json.loads(rec["text"])
+    assert shape(got) == shape(recorded)
+    if rec["status"] != 200:
+        assert got == recorded  # {"status": 404, "message": "No such model"}
+        return None
+    parse_with_sdk(rec["path"], got)
+    if rec["path"] == "/embeddings":
+        check_embeddings(request, resp.text, rec["text"])
+    elif rec["path"] == "/chat/completions":
+        check_chat(request, got, recorded)
+    elif rec["path"] == "/models":
+        check_models(got["data"], recorded["data"])
+    else:  # /models/{id}, /tokens/count: fully fixed by the recording
+        assert got == recorded
+    return None
+
+
+@pytest.mark.parametrize("cassette", CASSETTES, ids=lambda p: p.stem)
+def test_cassette_replays_with_the_recorded_statuses_shapes_and_values(cassette):
+    exchanges = list(interactions(cassette))
+    first_oauth = json.loads(next(e for e in exchanges if e["kind"] == "oauth")["text"])
+    with Emulator(oauth_shape=token_shape(first_oauth)) as emu:
+        token = None
+        for rec in exchanges:
+            if rec["kind"] == "oauth":
+                r = request_token(emu)
+                assert r.status_code == rec["status"] == 200
+                assert r.headers["content-type"].split(";")[0] == rec["content_type"].split(";")[0]
+                token = check_token_answer(r.json(), json.loads(rec["text"]))
+                continue
+            headers = {"Authorization": f"Bearer {token}"}
+            if rec["body"]:
+                headers["Content-Type"] = "application/json"
+            resp = httpx.request(rec["method"], emu.base_url + rec["path"], content=rec["body"], headers=headers, verify=SHARED_SSL)
+            assert resp.status_code == rec["status"], resp.text
+            assert resp.headers["content-type"].split(";")[0] == rec["content_type"].split(";")[0]
+            assert resp.headers.get("x-request-id") and resp.headers.get("x-session-id")
+            check_values(rec, resp)
+
+
+def test_the_june_2026_tok_answers_replay_in_seconds():
+    # the OAuth exchanges of the v2 cassettes (their chat calls are test_recordings_v2.py's)
+    recorded = [e["text"] for p in ALL_CASSETTES if p.name.startswith("test_primary_") for e in oauth_interactions(p)]
+    assert len(recorded) == 13 and all(token_shape(json.loads(a)) == "tok" for a in recorded)
+    with Emulator(oauth_shape="tok") as emu:
+        for answer in set(recorded):  # redacted alike
+            check_token_answer(request_token(emu).json(), json.loads(answer))
 
 
 # ---- SDK fixtures ---------------------------------------------------------------------------------

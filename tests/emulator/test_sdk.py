@@ -12,7 +12,7 @@ from gigachat.exceptions import AuthenticationError, ForbiddenError, NotFoundErr
 from gigachat.models import Chat, Function, FunctionParameters, Messages
 from pydantic import BaseModel
 
-from emulator import CORP_KEY, DEFAULT_KEY, Emulator
+from emulator import B2B_KEY, CORP_KEY, DEFAULT_KEY, Emulator
 from emulator.embeddings import vector
 
 from .conftest import make_client
@@ -243,7 +243,8 @@ def test_wrong_credentials_raise_authentication_error(emu):
     assert json.loads(err.value.content) == {"code": 6, "message": "credentials doesn't match db data"}
 
 
-def test_parallel_sdk_calls_on_one_client(emu, client):
+def test_parallel_sdk_calls_on_one_client(emu):
+    client = make_client(emu, credentials=B2B_KEY, scope="GIGACHAT_API_B2B")  # 8 at once: a business account
     errors = []
 
     def work(i):
@@ -257,6 +258,7 @@ def test_parallel_sdk_calls_on_one_client(emu, client):
         t.start()
     for t in threads:
         t.join()
+    client.close()
     assert not errors
     assert emu.stats.oauth_calls == 1
     assert emu.stats.max_concurrency >= 1

@@ -7,6 +7,7 @@ import ssl
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import httpx
@@ -130,7 +131,8 @@ def pki(tmp_path_factory):
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = _cert("Test Root CA", "Test Root CA", ca_key, ca_key, ca=True)
     out = {}
-    for name, san in (("server", [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), ("client", None)):
+    server_san = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    for name, san in (("server", server_san), ("client", None), ("client2", None)):
         key = ec.generate_private_key(ec.SECP256R1())
         cert = _cert(name, "Test Root CA", ca_key, key, san=san)
         (d / f"{name}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
@@ -214,6 +216,28 @@ def test_required_client_certificate_refuses_every_handshake_without_one(pki):
         assert emu.log[0].client_id.startswith("cert:client:")  # the certificate is the account
 
 
+def test_certificate_accounts_are_limited_per_certificate(pki):
+    with Emulator(tls=(*pki["server"], pki["ca"]), require_client_cert=True, concurrency={"certificate": 1}) as emu:
+        first, second = (httpx.Client(verify=client_context(pki, n)) for n in ("client", "client2"))
+        hold = emu.faults.hold(count=2)
+        held = threading.Thread(target=lambda: first.get(emu.base_url + "/models"))
+        held.start()
+        assert hold.wait_arrived(1)
+        with httpx.Client(verify=client_context(pki, "client")) as same_certificate:
+            assert same_certificate.get(emu.base_url + "/models").status_code == 429
+        other = threading.Thread(target=lambda: second.get(emu.base_url + "/models"))
+        other.start()
+        assert hold.wait_arrived(1)  # another certificate, another account
+        hold.release()
+        held.join(30)
+        other.join(30)
+        first.close()
+        second.close()
+        assert sorted(r.status for r in emu.log) == [200, 200, 429]
+        assert len(emu.stats.over_concurrency) == 1
+        assert list(emu.stats.over_concurrency)[0].startswith("cert:client:")
+
+
 def test_required_client_certificate_needs_a_ca():
     with pytest.raises(ValueError):
         Emulator(tls=("cert.pem", "key.pem"), require_client_cert=True)
@@ -256,13 +280,17 @@ GEVENT_SCRIPT = textwrap.dedent(
     import sys
     import gevent
     import gigachat
-    from emulator import DEFAULT_KEY, Emulator
+    from emulator import B2B_KEY, Emulator
 
     with Emulator() as emu:
-        emu.faults.latency = 0.2
-        client = gigachat.GigaChat(base_url=emu.base_url, auth_url=emu.auth_url, credentials=DEFAULT_KEY,
-                                   scope="GIGACHAT_API_PERS", verify_ssl_certs=True, model="GigaChat", timeout=10)
+        # a business account: 6 requests in flight at once are within its limit of 10
+        client = gigachat.GigaChat(base_url=emu.base_url, auth_url=emu.auth_url, credentials=B2B_KEY,
+                                   scope="GIGACHAT_API_B2B", verify_ssl_certs=True, model="GigaChat", timeout=10)
+        client.get_models()  # the token first
+        hold = emu.faults.hold(count=6)
         jobs = [gevent.spawn(client.chat, f"g{i}") for i in range(6)]
+        assert hold.wait_arrived(6)  # all six in flight at once, served by greenlets
+        hold.release()
         gevent.joinall(jobs, timeout=10, raise_error=True)
         texts = sorted(j.value.choices[0].message.content for j in jobs)
         parts = [c.choices[0].delta.content or "" for c in client.stream("green stream")]
@@ -281,7 +309,7 @@ def test_works_in_a_gevent_patched_process():
     _, same, *rest = line.split(" ")
     assert same == "True"
     assert " ".join(rest[:-1]) == "Echo: green stream"
-    assert int(rest[-1]) >= 2  # greenlets were served concurrently
+    assert int(rest[-1]) == 6  # greenlets were served concurrently
 
 
 def _free_port() -> int:

@@ -22,6 +22,8 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 PLUGIN_DIR = Path(__file__).resolve().parents[2]
+#: PLUGIN_RUNTIME_MAX_BUFFER_SIZE of dify-plugin-daemon (internal/types/app/config.go), default 5 MiB.
+DAEMON_LINE_LIMIT = 5 * 1024 * 1024
 # When set, every plugin process leaves here all it wrote (stdout, stderr), every secret it was
 # sent, and any file it created (its TMPDIR/HOME): tests/security scans it for leaked secrets.
 CAPTURE_ENV = "PLUGIN_TEST_CAPTURE_DIR"
@@ -173,6 +175,11 @@ class PluginProcess:
     def _read_stdout(self) -> None:
         assert self.proc and self.proc.stdout
         for raw in self.proc.stdout:
+            if len(raw.rstrip(b"\r\n")) > DAEMON_LINE_LIMIT:
+                # What the daemon does: its scanner fails (bufio.ErrTooLong) and the plugin is killed.
+                self.protocol_errors.append(f"stdout line of {len(raw):,} bytes exceeds the daemon's limit: plugin killed")
+                self.proc.kill()
+                break
             line = raw.decode("utf-8", "replace").strip()
             if not line:
                 continue
