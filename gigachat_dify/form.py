@@ -24,6 +24,18 @@ class FormValueError(ValueError):
     """A form value is unusable; ``str(exc)`` says which field and what it accepts."""
 
 
+def _shown(value: Any) -> str:
+    """A value as quoted back in a message: short (a pasted blob or 10**400 must not flood it)."""
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _range(lo: float, hi: float) -> str:
+    if math.isinf(lo) and math.isinf(hi):
+        return "a finite number"
+    return f"a number between {lo:g} and {hi:g}"
+
+
 def is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
@@ -46,7 +58,7 @@ def switch(value: Any, label: str, default: bool) -> bool:
         return True
     if word in _FALSE:
         return False
-    raise FormValueError(f"{label} must be on or off (true/false), got '{value}'.")
+    raise FormValueError(f"{label} must be on or off (true/false), got '{_shown(value)}'.")
 
 
 def number(value: Any, label: str, default: float, lo: float, hi: float) -> float:
@@ -54,13 +66,13 @@ def number(value: Any, label: str, default: float, lo: float, hi: float) -> floa
     if is_blank(value):
         return default
     if isinstance(value, bool):
-        raise FormValueError(f"{label} must be a number between {lo:g} and {hi:g}, got '{value}'.")
+        raise FormValueError(f"{label} must be {_range(lo, hi)}, got '{_shown(value)}'.")
     try:
         result = float(str(value).strip())
     except (TypeError, ValueError, OverflowError):
-        raise FormValueError(f"{label} must be a number between {lo:g} and {hi:g}, got '{value}'.") from None
+        raise FormValueError(f"{label} must be {_range(lo, hi)}, got '{_shown(value)}'.") from None
     if not math.isfinite(result) or not lo <= result <= hi:
-        raise FormValueError(f"{label} must be between {lo:g} and {hi:g}, got {value}.")
+        raise FormValueError(f"{label} must be {_range(lo, hi).replace('a number ', '')}, got {_shown(value)}.")
     return result
 
 
@@ -69,16 +81,16 @@ def whole_number(value: Any, label: str, default: int, lo: int, hi: int) -> int:
     if is_blank(value):
         return default
     if isinstance(value, bool):
-        raise FormValueError(f"{label} must be a whole number between {lo} and {hi}, got '{value}'.")
+        raise FormValueError(f"{label} must be a whole number between {lo} and {hi}, got '{_shown(value)}'.")
     try:
         as_float = float(str(value).strip())
     except (TypeError, ValueError, OverflowError):
-        raise FormValueError(f"{label} must be a whole number between {lo} and {hi}, got '{value}'.") from None
+        raise FormValueError(f"{label} must be a whole number between {lo} and {hi}, got '{_shown(value)}'.") from None
     if not math.isfinite(as_float) or as_float != int(as_float):
-        raise FormValueError(f"{label} must be a whole number between {lo} and {hi}, got '{value}'.")
+        raise FormValueError(f"{label} must be a whole number between {lo} and {hi}, got '{_shown(value)}'.")
     result = int(as_float)
     if not lo <= result <= hi:
-        raise FormValueError(f"{label} must be between {lo} and {hi}, got {result}.")
+        raise FormValueError(f"{label} must be between {lo} and {hi}, got {_shown(result)}.")
     return result
 
 
@@ -89,7 +101,7 @@ def choice(value: Any, label: str, options: Iterable[str], default: str) -> str:
     options = tuple(options)
     word = str(value).strip()
     if word not in options:
-        raise FormValueError(f"{label} must be one of {', '.join(options)}, got '{value}'.")
+        raise FormValueError(f"{label} must be one of {', '.join(options)}, got '{_shown(value)}'.")
     return word
 
 

@@ -352,10 +352,11 @@ def test_a_personal_account_serves_difys_ten_parallel_indexing_workers_without_a
 ):
     """Dify's indexing runner embeds with 10 workers at once, `max_chunks` (90) texts per call;
     GigaChat allows a personal (PERS) account 1 request in flight and answers 429 beyond it. The
-    plugin's default for PERS is 1 parallel request, shared by every call with the same key."""
-    emulator.faults.concurrency_cap = 1
+    plugin's default for PERS is 1 parallel request, shared by every call with the same key. The
+    emulator's own per-account default is what limits it here (no cap set by the test)."""
     emulator.faults.retry_after = 1
     emulator.faults.latency = 0.05
+    assert emulator.concurrency["GIGACHAT_API_PERS"] == 1 and emulator.faults.concurrency_cap is None
     assert credentials["scope"] == "GIGACHAT_API_PERS" and "embedding_concurrency" not in credentials
     texts = distinct_texts(900, seed=13)
     calls = [texts[i:i + 90] for i in range(0, 900, 90)]

@@ -58,3 +58,11 @@ def test_url_needs_a_scheme_and_host_and_loses_its_trailing_slash():
     for bad in ("api.giga.chat/v1", "ftp://x", "https://[::1"):
         with pytest.raises(form.FormValueError, match="is not a URL"):
             form.url(bad, "Base URL", "https://d")
+
+
+def test_messages_quote_a_value_shortly_and_an_unbounded_number_asks_for_a_finite_one():
+    with pytest.raises(form.FormValueError) as exc:
+        form.number(10**400, "temperature", 1.0, -float("inf"), float("inf"))
+    assert str(exc.value).startswith("temperature must be a finite number, got 1000") and len(str(exc.value)) < 100
+    with pytest.raises(form.FormValueError, match=r"got 'x{37}\.\.\.'"):
+        form.switch("x" * 500, "Verify TLS", True)

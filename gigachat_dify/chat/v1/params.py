@@ -30,17 +30,14 @@ _REASONING_EFFORTS = ("low", "medium", "high")
 
 
 def _number(value: Any, name: str) -> float | None:
-    if value is None or value == "" or isinstance(value, bool):
-        return None
+    """A finite number, or None: Dify's SDK has already checked declared parameters' types and
+    ranges, so what is left (a caller bypassing the UI) is ignored with a log line, not refused;
+    the ranges GigaChat needs are applied where each parameter is read."""
     try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float range
-        logger.warning("parameter %s=%r is not a number; ignored", name, value)
+        return None if form.is_blank(value) else form.number(value, name, 0.0, -math.inf, math.inf)
+    except form.FormValueError as exc:
+        logger.warning("%s; ignored", exc)
         return None
-    if math.isnan(number) or math.isinf(number):
-        logger.warning("parameter %s is not finite; ignored", name)
-        return None
-    return number
 
 
 def _sampling(model_parameters: Mapping[str, Any], payload: dict[str, Any]) -> None:
