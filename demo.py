@@ -1,20 +1,39 @@
-"""The main job: what Dify would show when it drives this plugin.
+"""The main job: what Dify would show when it drives this plugin (run it with `bash scripts/demo.sh`).
 
 Starts the plugin exactly as the Dify plugin daemon does (a subprocess speaking the stdio
-protocol), then validates credentials, streams a chat answer and embeds a few texts.
-By default it talks to the bundled GigaChat emulator on loopback; with a real authorization key
-in GIGACHAT_AUTHORIZATION_KEY (and optionally GIGACHAT_SCOPE, GIGACHAT_CA_FILE) it talks to real
-GigaChat instead.
+protocol), then: saves the provider credentials (validation), streams a chat answer, asks a
+question with GigaChat's web search (an answer linking its sources), has GigaChat draw an image
+(saved to a file), and embeds a few texts for a knowledge base.
+
+Where it talks to: with no key set, to the bundled GigaChat emulator on loopback (every answer
+then comes from the emulator, not from GigaChat). With GIGACHAT_AUTHORIZATION_KEY (and
+GIGACHAT_SCOPE, GIGACHAT_CA_FILE, optionally GIGACHAT_BASE_URL / GIGACHAT_AUTH_URL) set, to that
+GigaChat; scripts/demo.sh passes them on as GIGACHAT_DEMO_* (scripts/env.sh clears GIGACHAT_*
+so the SDK cannot read them behind the plugin's back).
+
+    bash scripts/demo.sh [--out DIR]      # DIR: where generated images are saved (default demo-out/)
 """
 
 from __future__ import annotations
 
+import argparse
+import base64
 import math
 import os
 import sys
 import time
+from pathlib import Path
 
-from tests.support.daemon import PluginProcess, system, user
+from tests.support.daemon import PluginProcess, ProtocolError, system, user
+
+ROOT = Path(__file__).resolve().parent
+CHAT_MODEL = "GigaChat-2-Max"  # declares web search and image generation (models/llm/GigaChat-2-Max.yaml)
+EMBEDDING_MODEL = "Embeddings"
+EXIT_FAILED, EXIT_SETUP = 1, 2
+
+
+class SetupError(Exception):
+    """The demo cannot start as configured; the message says what to change."""
 
 
 def say(text: str = "") -> None:
@@ -22,46 +41,86 @@ def say(text: str = "") -> None:
     sys.stdout.flush()
 
 
-def main() -> int:
-    real_key = os.environ.get("GIGACHAT_DEMO_KEY")
-    emu = None
-    if real_key:
-        credentials = {"authorization_key": real_key, "scope": os.environ.get("GIGACHAT_DEMO_SCOPE") or "GIGACHAT_API_PERS"}
-        ca_file = os.environ.get("GIGACHAT_DEMO_CA")
-        if ca_file:
-            with open(ca_file) as fh:
-                credentials["ca_certificate"] = fh.read()
-        say("Target: real GigaChat (key from GIGACHAT_AUTHORIZATION_KEY)")
-    else:
-        from emulator import DEFAULT_KEY, Emulator
+def read_ca_file(path: str) -> str:
+    """The PEM text of GIGACHAT_CA_FILE, or a SetupError that says what is wrong with the file."""
+    where = f"GIGACHAT_CA_FILE={path}"
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SetupError(f"{where}: no such file. Point it at the Russian Trusted Root CA's PEM file "
+                         "(README, 'The Russian Trusted Root CA'), or unset it.") from None
+    except OSError as exc:
+        raise SetupError(f"{where} cannot be read ({exc.strerror}). Give the path of a readable PEM file.") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SetupError(f"{where} is a binary (DER) certificate, not PEM. Convert it first: "
+                         f"openssl x509 -inform der -in {path} -out russian_trusted_root_ca.pem") from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise SetupError(f"{where} holds no PEM certificate (no '-----BEGIN CERTIFICATE-----' line): "
+                         "give the CA certificate's PEM file.")
+    return text
 
-        emu = Emulator()
-        emu.faults.chunk_latency = 0.05  # make streaming visible
-        emu.start()
-        credentials = {"authorization_key": DEFAULT_KEY, "scope": "GIGACHAT_API_PERS",
-                       "base_url": emu.base_url, "auth_url": emu.auth_url}
-        say(f"Target: bundled GigaChat emulator at {emu.base_url}")
-        say("        (set GIGACHAT_AUTHORIZATION_KEY to use real GigaChat)")
 
+def real_credentials(env: dict) -> dict:
+    credentials = {"authorization_key": env["GIGACHAT_DEMO_KEY"],
+                   "scope": env.get("GIGACHAT_DEMO_SCOPE") or "GIGACHAT_API_PERS"}
+    for field, var in (("base_url", "GIGACHAT_DEMO_BASE_URL"), ("auth_url", "GIGACHAT_DEMO_AUTH_URL")):
+        if env.get(var):
+            credentials[field] = env[var]
+    return credentials
+
+
+def show_error(result) -> None:
+    say(f"   {result.error_type}: {result.error_message}")
+
+
+def text_and_images(chunks: list[dict]) -> tuple[str, list[dict]]:
+    """An answer's text and its image content items (a chunk's content is a string or a list)."""
+    text, images = [], []
+    for chunk in chunks:
+        content = chunk["delta"]["message"]["content"]
+        if isinstance(content, str):
+            text.append(content)
+            continue
+        for item in content:
+            if item["type"] == "image":
+                images.append(item)
+            elif item["type"] == "text":
+                text.append(item["data"])
+    return "".join(text), images
+
+
+def indented(text: str) -> str:
+    return "\n".join("   " + line if line else "" for line in text.strip().splitlines())
+
+
+def run(credentials: dict, out_dir: Path, emulated: bool) -> int:
     plugin = PluginProcess()
+    try:
+        plugin.start()
+    except ProtocolError as exc:
+        say(f"The plugin did not start: {exc}")
+        return EXIT_FAILED
     failures = 0
+    origin = " (from the emulator)" if emulated else ""
     try:
         t0 = time.monotonic()
-        plugin.start()
         say(f"\nPlugin started as Dify's daemon starts it; first heartbeat after {plugin.ready_after:.2f}s")
 
-        say("\n1. Settings -> Model Provider -> GigaChat -> Save (validate credentials)")
+        say("\n1. Settings -> Model Provider -> GigaChat -> Save (validate credentials, free of charge)")
         res = plugin.validate_provider(credentials)
-        if res.ok:
-            say("   OK: credentials are valid")
-        else:
-            failures += 1
-            say(f"   {res.error_type}: {res.error_message}")
+        if not res.ok:
+            show_error(res)
+            say("\nStopped: Dify would not save these credentials, so nothing else can work. "
+                "Fix what the message says and run the demo again.")
+            return EXIT_FAILED
+        say("   OK: credentials are valid")
 
-        say("\n2. Chat app, streaming answer from GigaChat-2-Max:")
+        say(f"\n2. Chat app, a streamed answer{origin} from {CHAT_MODEL}:")
         sys.stdout.write("   ")
         res = plugin.invoke_llm(
-            "GigaChat-2-Max", credentials,
+            CHAT_MODEL, credentials,
             [system("You are a concise assistant."), user("Расскажи в двух предложениях, что такое Dify.")],
             model_parameters={"temperature": 0.7, "max_tokens": 200}, stream=True,
             on_chunk=lambda c: (sys.stdout.write(c["delta"]["message"]["content"]), sys.stdout.flush()),
@@ -74,32 +133,97 @@ def main() -> int:
                 f"prompt_tokens={usage.get('prompt_tokens')}  completion_tokens={usage.get('completion_tokens')}")
         else:
             failures += 1
-            say(f"   {res.error_type}: {res.error_message}")
+            show_error(res)
 
-        say("\n3. Knowledge base: embedding three chunks with Embeddings:")
+        say(f"\n3. GigaChat's own web search (model parameter web_search=always), answer{origin} with its sources:")
+        res = plugin.invoke_llm(CHAT_MODEL, credentials, [user("Что нового в Python 3.13?")],
+                                model_parameters={"web_search": "always"}, stream=True)
+        if res.ok:
+            text, _ = text_and_images(res.chunks)
+            say(indented(text))
+            say(f"   ({text.count('](http')} links to its sources: Dify shows them as clickable links)")
+        else:
+            failures += 1
+            show_error(res)
+
+        say(f"\n4. Image generation (model parameter image_generation=on), image{origin} saved to a file:")
+        res = plugin.invoke_llm(CHAT_MODEL, credentials, [user("Нарисуй кота в шапке-ушанке")],
+                                model_parameters={"image_generation": True}, stream=False)
+        if res.ok:
+            text, images = text_and_images(res.chunks)
+            say(indented(text))
+            if not images:
+                failures += 1
+                say("   No image came back (GigaChat answered with text only).")
+            out_dir.mkdir(parents=True, exist_ok=True)
+            for item in images:
+                path = out_dir / Path(item.get("filename") or "gigachat-image.jpg").name
+                data = base64.b64decode(item["base64_data"])
+                path.write_bytes(data)
+                say(f"   saved {item['mime_type']}, {len(data):,} bytes -> {path}")
+            say("   (In Dify, an LLM node of a workflow or chatflow saves such an image as a file and shows it.)")
+        else:
+            failures += 1
+            show_error(res)
+
+        say(f"\n5. Knowledge base: embedding three chunks with {EMBEDDING_MODEL}:")
         texts = ["GigaChat is a large language model by Sber.", "Dify is an LLM application platform.",
                  "Борщ — суп из свёклы."]
-        res = plugin.invoke_embedding("Embeddings", credentials, texts)
+        res = plugin.invoke_embedding(EMBEDDING_MODEL, credentials, texts)
         if res.ok:
             vectors = res.chunks[-1]["embeddings"]
             usage = res.chunks[-1]["usage"]
-            say(f"   {len(vectors)} vectors of {len(vectors[0])} dimensions, {usage['tokens']} tokens")
+            say(f"   {len(vectors)} vectors of {len(vectors[0])} dimensions, {usage['tokens']} tokens "
+                "(GigaChat's own values; Dify normalises them)")
             for i, t in enumerate(texts):
                 norm = math.sqrt(sum(x * x for x in vectors[i]))
                 say(f"   [{i}] |v|={norm:.3f}  {t}")
         else:
             failures += 1
-            say(f"   {res.error_type}: {res.error_message}")
+            show_error(res)
 
-        if emu is not None:
-            say(f"\nEmulator saw {emu.stats.oauth_calls} OAuth call(s) for all of the above "
-                f"(one token per credentials, reused).")
-        say(f"\nDone in {time.monotonic() - t0:.1f}s; {'all steps succeeded' if not failures else f'{failures} step(s) failed'}.")
-        return 1 if failures else 0
+        say(f"\nDone in {time.monotonic() - t0:.1f}s; "
+            f"{'all steps succeeded' if not failures else f'{failures} step(s) failed'}.")
+        return EXIT_FAILED if failures else 0
     finally:
         plugin.stop()
-        if emu is not None:
-            emu.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "demo-out",
+                        help="where generated images are saved (default: demo-out/ in this directory)")
+    args = parser.parse_args(argv)
+    env = os.environ
+    try:
+        ca_file = env.get("GIGACHAT_DEMO_CA")
+        ca_pem = read_ca_file(ca_file) if ca_file else None
+    except SetupError as exc:
+        say(f"Cannot start the demo: {exc}")
+        return EXIT_SETUP
+
+    if env.get("GIGACHAT_DEMO_KEY"):
+        credentials = real_credentials(env)
+        if ca_pem:
+            credentials["ca_certificate"] = ca_pem
+        say(f"Target: GigaChat at {credentials.get('base_url', 'its default host')} "
+            f"(key from GIGACHAT_AUTHORIZATION_KEY, scope {credentials['scope']})")
+        return run(credentials, args.out, emulated=False)
+
+    from emulator import DEFAULT_KEY, Emulator
+
+    with Emulator() as emu:
+        emu.faults.chunk_latency = 0.05  # make streaming visible
+        credentials = {"authorization_key": DEFAULT_KEY, "scope": "GIGACHAT_API_PERS",
+                       "base_url": emu.base_url, "auth_url": emu.auth_url}
+        say(f"Target: the bundled GigaChat emulator at {emu.base_url}")
+        say("        Every answer below comes from this emulator, not from GigaChat: it echoes questions,")
+        say("        invents search results and draws placeholder images. The plugin's side is real.")
+        say("        Set GIGACHAT_AUTHORIZATION_KEY (and GIGACHAT_SCOPE, GIGACHAT_CA_FILE) to use real GigaChat.")
+        code = run(credentials, args.out, emulated=True)
+        say(f"Emulator saw {emu.stats.oauth_calls} OAuth call(s) for all of the above "
+            "(one token per credentials, reused).")
+        return code
 
 
 if __name__ == "__main__":

@@ -122,10 +122,10 @@ def parse_credentials(credentials: dict) -> ConnectionSettings:
             ca_pem=ca_pem,
             verify_ssl=form.switch(credentials.get("verify_ssl"), "Verify TLS certificates", True),
             proxy_url=proxy.parse_proxy_url(credentials.get("proxy_url")),
-            timeout=form.number(credentials.get("timeout"), "Request timeout", DEFAULT_TIMEOUT, 1, 600),
-            max_retries=form.whole_number(credentials.get("max_retries"), "Retries", DEFAULT_MAX_RETRIES, 0, 10),
+            timeout=form.number(credentials.get("timeout"), "Request timeout (seconds)", DEFAULT_TIMEOUT, 1, 600),
+            max_retries=form.whole_number(credentials.get("max_retries"), "Retries on temporary errors", DEFAULT_MAX_RETRIES, 0, 10),
             embedding_concurrency=form.whole_number(
-                credentials.get("embedding_concurrency"), "Embedding concurrency", concurrency, 1, 32
+                credentials.get("embedding_concurrency"), "Parallel embedding requests", concurrency, 1, 32
             ),
         )
     except form.FormValueError as exc:

@@ -249,7 +249,7 @@ def embed_texts(
 ) -> EmbeddingOutcome:
     """Embed `texts` with `call` (one list of strings -> an SDK `Embeddings`-like answer).
 
-    `max_retries` repeats per batch after a transient failure (the form's "Retries").
+    `max_retries` repeats per batch after a transient failure (the form's "Retries on temporary errors").
     `check_first_answer(dimensions)`, when given, runs after the first batch's answer and before
     any other request: it may raise (e.g. the answer could not fit Dify's protocol line).
     Returns every vector in input order, or raises one Dify InvokeError naming the failed batch.

@@ -68,7 +68,7 @@ def embed(model: str, credentials: Mapping[str, Any], texts: Sequence[str],
         max_per_request=config.max_per_request,
         concurrency=config.concurrency,
         limiter=shared_limiter(client, config.concurrency),
-        max_retries=settings.max_retries,  # the form's "Retries"
+        max_retries=settings.max_retries,  # the form's "Retries on temporary errors"
         context=f"model {model}",
         check_first_answer=None if dimensions else first_answer,
     )

@@ -46,7 +46,7 @@ MANIFEST = yaml.safe_load((ROOT / "manifest.yaml").read_text(encoding="utf-8"))
 
 # What an installed plugin needs at the top of the package, and what may sit beside it.
 REQUIRED_TOP = {"manifest.yaml", "main.py", "provider", "models", "gigachat_dify", "_assets", "PRIVACY.md",
-                "README.md", "requirements.txt"}
+                "README.md", "requirements.txt", "pyproject.toml", "uv.lock"}
 ALLOWED_TOP = REQUIRED_TOP | {"readme", "CHANGELOG.md", "LICENSE", "LICENSE.md"}
 # Whole directories shipped as they are in the working tree (less caches).
 SHIPPED_DIRS = ("provider", "models", "gigachat_dify", "_assets", "readme")
@@ -163,7 +163,10 @@ def test_copy_of_the_plugin_builds(plugin_copy, names):
 
 def test_refuses_version_and_meta_version_that_differ(plugin_copy):
     manifest = plugin_copy / "manifest.yaml"
-    manifest.write_text(manifest.read_text().replace("  version: 0.1.0", "  version: 0.1.1"))
+    text = manifest.read_text()
+    meta = f"  version: {MANIFEST['version']}"
+    assert meta in text
+    manifest.write_text(text.replace(meta, "  version: 9.9.9"))
     assert "meta.version" in _build_error(plugin_copy)
 
 

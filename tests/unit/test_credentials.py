@@ -28,7 +28,7 @@ def test_business_scopes_get_more_embedding_concurrency():
         ({"authorization_key": KEY, "scope": "GIGACHAT_API_FOO"}, "Scope must be one of"),
         ({"authorization_key": KEY, "base_url": "gigachat.devices.sberbank.ru/api/v1"}, "must start with https://"),
         ({"authorization_key": KEY, "auth_url": "ftp://x"}, "OAuth URL"),
-        ({"authorization_key": KEY, "timeout": "soon"}, "Request timeout must be a number"),
+        ({"authorization_key": KEY, "timeout": "soon"}, "Request timeout (seconds) must be a number"),
         ({"authorization_key": KEY, "ca_certificate": "garbage"}, "BEGIN CERTIFICATE"),
     ],
 )
