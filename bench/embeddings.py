@@ -8,10 +8,10 @@ Figures, not assertions. What it does:
 
 1. Starts the emulator in this process (`--latency` seconds per request; more than `--cap`
    requests in flight are answered 429 with Retry-After `--retry-after`). Its answers for the
-   benchmark's texts are JSON-encoded before the clock starts (`PreEncodedAnswers`): encoding
-   1,024 floats per text would otherwise cost this 2-core machine as much CPU as the plugin.
+   benchmark's texts are encoded before the clock starts (`PreEncodedAnswers`).
 2. Starts the plugin as Dify's daemon does (`python -m main`, tests/support/daemon.py), with
-   credentials whose `embedding_concurrency` is `--concurrency` (default: the cap).
+   business-account credentials (10 requests in flight per account, so `--cap` is the limit that
+   binds) whose `embedding_concurrency` is `--concurrency` (default: the cap).
 3. Sends `--chunks` knowledge-base chunks (500-1,500 characters, Russian and English, generated
    deterministically) as Dify's indexing does (api/core/indexing_runner.py `_load`): the chunks
    are spread over 10 worker threads by the hash of their text; each thread embeds its share
@@ -28,9 +28,12 @@ Figures, not assertions. What it does:
    another).
 5. Measures a naive client on the same emulator: the bare gigachat SDK sending each Dify batch
    as one request, one after the other (on the first `--naive-batches` batches, extrapolated).
-6. Times the plugin's own CPU work per step in a separate process (`--no-components` skips it);
+6. Indexes the same chunks with a personal account (`--no-personal` skips it): the plugin's
+   default concurrency for it (1) against the account's documented limit of 1 request in flight.
+7. Times the plugin's own CPU work per step in a separate process (`--no-components` skips it);
    `--sample-plugin` also shows where the plugin's one (gevent) thread spent the run.
 
+`measure()` does all of it and returns the figures; bench/run.py calls it for its section (d).
 Figures vary by +-25% from run to run on a shared 2-core machine: compare runs made together.
 The main process never imports the plugin (dify_plugin would gevent-patch it, emulator included).
 """
@@ -56,7 +59,8 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.common import ROOT, cpu_seconds
+
 #: The plugin before the embeddings rework (engine.py: L2-normalised float64 vectors), for "before".
 BASELINE_COMMIT = "5155f54"
 #: What a plugin directory needs to run (`python -m main`).
@@ -144,27 +148,22 @@ def model_max_chunks(model: str) -> int:
 # --- measuring helpers ---------------------------------------------------------------------------
 
 
-def proc_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc), or NaN elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return float("nan")
+def credentials_for(emu, concurrency: int | None, personal: bool = False) -> dict:
+    """A business account with `concurrency` parallel embedding requests, or a personal account
+    with the plugin's default (concurrency None)."""
+    from emulator import B2B_KEY, DEFAULT_KEY
 
-
-def credentials_for(emu, concurrency: int) -> dict:
-    from emulator import DEFAULT_KEY
-
-    return {
-        "authorization_key": DEFAULT_KEY,
-        "scope": "GIGACHAT_API_PERS",
+    creds = {
+        "authorization_key": DEFAULT_KEY if personal else B2B_KEY,
+        "scope": "GIGACHAT_API_PERS" if personal else "GIGACHAT_API_B2B",
         "base_url": emu.base_url,
         "auth_url": emu.auth_url,
         "verify_ssl": True,
         "timeout": "60",
-        "embedding_concurrency": str(concurrency),
     }
+    if concurrency is not None:
+        creds["embedding_concurrency"] = str(concurrency)
+    return creds
 
 
 def embedding_posts(emu) -> int:
@@ -182,39 +181,32 @@ def restart_counting(emu, latency: float, cap: int | None, retry_after: float) -
 # --- the emulator's answers, pre-encoded ---------------------------------------------------------
 
 
-def _encode_answer(item: tuple[str, str]) -> tuple[str, int]:
-    from emulator.embeddings import EMBEDDING_TOKEN_OVERHEAD, vector
-    from emulator.tokens import count_tokens
-
-    model, text = item
-    return json.dumps(vector(model, text)), count_tokens(text) + EMBEDDING_TOKEN_OVERHEAD
-
-
 class PreEncodedAnswers:
-    """The emulator's /embeddings answers for the benchmark's texts, JSON-encoded in advance.
+    """The emulator's /embeddings answers for the benchmark's texts, encoded in advance.
 
-    Deriving and JSON-encoding 90 x 1,024 floats costs the emulator ~0.1-0.2 s of CPU per request,
-    on the same two cores as the plugin (real GigaChat does that on Sber's servers), and holding
-    the GIL that long also stalls the emulator's other connections. Answers for known texts are
-    assembled from fragments encoded before the clock starts: the same JSON the emulator sends
-    (checked at install). Anything else (unknown texts, over-long ones, other models) goes to the
-    emulator's own endpoint. Latency, the concurrency cap, 429s and auth run as usual (they are
-    handled before the endpoint)."""
+    The emulator prints its float16 values from a table (`emulator.embeddings.embeddings_json`),
+    but an answer of 90 x 1,024 values still costs it ~20 ms of CPU, on the same two cores as the
+    plugin (real GigaChat does that on Sber's servers), holding the GIL of the process that also
+    plays Dify's daemon. Measured on 10,000 chunks (1 December 2026): +2.3 s of CPU in the
+    benchmark's process, two thirds of the plugin's own, and a 35% longer wall time (1,150 instead
+    of 1,570 chunks/s). So answers for known texts are assembled from per-text fragments the
+    emulator's own encoder printed before the clock starts (the same bytes: checked at install).
+    Anything else (unknown texts, over-long ones, other models) goes to the emulator's own
+    endpoint. Latency, the concurrency caps, 429s and auth run as usual (they come before the
+    endpoint). `--live-emulator-json` measures without it."""
 
     def __init__(self, model: str, texts: list[str]) -> None:
         from emulator import catalog
-        from emulator.embeddings import MAX_BATCH
+        from emulator.embeddings import EMBEDDING_TOKEN_OVERHEAD, MAX_BATCH, _vector_json
         from emulator.tokens import count_tokens
 
-        import multiprocessing
-
         limit = catalog.EMBEDDING_TOKEN_LIMITS[model]
-        texts = [t for t in dict.fromkeys(texts) if t.strip() and count_tokens(t) <= limit]
-        ctx = multiprocessing.get_context("fork" if sys.platform == "linux" else "spawn")
-        with ctx.Pool(os.cpu_count() or 1) as pool:
-            encoded = pool.map(_encode_answer, [(model, t) for t in texts], chunksize=256)
         self.model, self.max_batch = model, MAX_BATCH
-        self.fragments = dict(zip(texts, encoded))
+        self.fragments: dict[str, tuple[str, int]] = {}
+        for text in dict.fromkeys(texts):
+            tokens = count_tokens(text)
+            if text.strip() and tokens <= limit:
+                self.fragments[text] = (_vector_json(model, text), tokens + EMBEDDING_TOKEN_OVERHEAD)
 
     def _answer(self, body: dict) -> bytes | None:
         texts = body.get("input") if isinstance(body, dict) else None
@@ -341,12 +333,12 @@ def cosine(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
 
 
-def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int, faults: tuple,
-               sample_dir: Path | None = None, plugin_dir: Path = ROOT) -> dict:
+def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int | None, faults: tuple,
+               sample_dir: Path | None = None, plugin_dir: Path = ROOT, personal: bool = False) -> dict:
     from emulator.embeddings import vector as emulator_vector
     from tests.support.daemon import PluginProcess
 
-    creds = credentials_for(emu, concurrency)
+    creds = credentials_for(emu, concurrency, personal)
     plugin = PluginProcess(env=sampler_env(sample_dir) if sample_dir else None, plugin_dir=plugin_dir).start()
     try:
         warm = plugin.invoke_embedding(model, creds, ["warm-up"], timeout=60)  # OAuth token, connection
@@ -384,7 +376,7 @@ def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int, f
         if samples:
             time.sleep(0.6)  # the counts so far (start-up, warm-up) are taken off at the end
             before = json.loads(samples.read_text()) if samples.exists() else {}
-        cpu_plugin0 = proc_cpu_seconds(plugin.proc.pid)
+        cpu_plugin0 = cpu_seconds(plugin.proc.pid)
         cpu_self0 = time.process_time()
         started = time.perf_counter()
         with ThreadPoolExecutor(max_workers=DIFY_INDEXING_WORKERS) as pool:
@@ -392,7 +384,7 @@ def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int, f
         wall = time.perf_counter() - started
         outcome.update(
             wall=wall,
-            cpu_plugin=proc_cpu_seconds(plugin.proc.pid) - cpu_plugin0,
+            cpu_plugin=cpu_seconds(plugin.proc.pid) - cpu_plugin0,
             cpu_bench=time.process_time() - cpu_self0,
             requests=embedding_posts(emu),
             rate_limited=emu.stats.rate_limited,
@@ -481,11 +473,11 @@ def sdk_cpu(emu, chunks: list[str], schedule, model: str, faults: tuple, directo
 def _sdk_child(job_path: str) -> None:
     from gigachat import GigaChat
 
-    from emulator import DEFAULT_KEY
+    from emulator import B2B_KEY
 
     job = json.loads(Path(job_path).read_text())
-    with GigaChat(base_url=job["base_url"], auth_url=job["auth_url"], credentials=DEFAULT_KEY,
-                  scope="GIGACHAT_API_PERS", verify_ssl_certs=False, timeout=60, max_retries=0) as sdk:
+    with GigaChat(base_url=job["base_url"], auth_url=job["auth_url"], credentials=B2B_KEY,
+                  scope="GIGACHAT_API_B2B", verify_ssl_certs=False, timeout=60, max_retries=0) as sdk:
         sdk.embeddings(["warm-up"], model=job["model"])  # token and connection, as for the plugin
         vectors = 0
         cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -502,13 +494,13 @@ def run_naive(emu, chunks: list[str], schedule, model: str, sample_batches: int,
     """The bare SDK, each Dify batch as one request, strictly one after another."""
     from gigachat import GigaChat
 
-    from emulator import DEFAULT_KEY
+    from emulator import B2B_KEY
 
     batches = [b for calls in schedule for b in calls]
     sample = batches if sample_batches <= 0 else batches[:sample_batches]
     restart_counting(emu, *faults)
-    with GigaChat(base_url=emu.base_url, auth_url=emu.auth_url, credentials=DEFAULT_KEY,
-                  scope="GIGACHAT_API_PERS", verify_ssl_certs=False, timeout=60, max_retries=0) as sdk:
+    with GigaChat(base_url=emu.base_url, auth_url=emu.auth_url, credentials=B2B_KEY,
+                  scope="GIGACHAT_API_B2B", verify_ssl_certs=False, timeout=60, max_retries=0) as sdk:
         sdk.embeddings(["warm-up"], model=model)  # token and connection, as for the plugin
         restart_counting(emu, *faults)
         started = time.perf_counter()
@@ -627,32 +619,162 @@ def _median_run(runs: list[dict]) -> dict:
     return sorted(runs, key=lambda r: r["cpu_plugin"])[len(runs) // 2]
 
 
-def print_comparison(results: dict[str, list[dict]], sdk: list[dict], rounds: int) -> dict:
-    sdk_cpu_1000 = sorted(r["cpu_per_1000_vectors"] for r in sdk)[len(sdk) // 2] if sdk else float("nan")
-    print()
-    print(f"Code paths on the same batches (the median of {rounds} round(s) by plugin CPU; rounds interleave the paths)")
-    print(f"  {'code path':34s}{'CPU s':>7s}{'CPU per 1,000 vectors':>23s}{'vs bare SDK':>13s}"
-          f"{'bytes/value':>13s}{'longest line':>14s}{'wall s':>8s}{'wrong':>7s}")
-    table = {}
-    for name, runs in results.items():
-        r = _median_run(runs)
-        table[name] = r
-        print(f"  {name:34s}{r['cpu_plugin']:7.2f}{r['cpu_per_1000_vectors'] * 1000:20.0f} ms"
-              f"{r['cpu_per_1000_vectors'] / sdk_cpu_1000:12.2f}x{r['bytes_per_value']:13.2f}"
-              f"{r['longest_line'] / 1e6:12.2f} MB{r['wall']:8.1f}{r['wrong'] + len(r['failed']):7d}")
+def short_form_verdict(after: dict, short: dict) -> dict:
+    """Issue 9's rule: the short form is kept only with fewer bytes per value AND less plugin CPU."""
+    fewer_bytes = short["bytes_per_value"] < after["bytes_per_value"]
+    less_cpu = short["cpu_per_1000_vectors"] < after["cpu_per_1000_vectors"]
+    return {"fewer_bytes": fewer_bytes, "less_cpu": less_cpu, "pays": fewer_bytes and less_cpu,
+            "bytes_ratio": short["bytes_per_value"] / after["bytes_per_value"],
+            "cpu_ratio": short["cpu_per_1000_vectors"] / after["cpu_per_1000_vectors"]}
+
+
+def _plain(value):
+    if isinstance(value, set):
+        return sorted(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def measure(emu, chunks: list[str], model: str = "Embeddings", *, latency: float = 0.15, cap: int = 4,
+            retry_after: float = 1.0, concurrency: int | None = None, baseline: str | None = BASELINE_COMMIT,
+            variants: bool = True, rounds: int = 1, naive_batches: int | None = 40, personal: bool = True,
+            components_seed: int | None = None, sample_plugin: bool = False, log=print) -> dict:
+    """Every embeddings figure on `chunks`, on a started emulator: today's plugin as Dify indexes
+    (and, with `variants`, "before" and the short form, rounds interleaved, with the bare SDK's CPU
+    on the same batches), the naive loop (`naive_batches` None: skipped), a personal account, and
+    the plugin's CPU per step (`components_seed`: the seed `chunks` were made with; None: skipped).
+    Leaves the emulator's faults cleared."""
+    concurrency = concurrency or cap
+    max_chunks = model_max_chunks(model)
+    schedule = dify_schedule(chunks, max_chunks)
+    faults = (latency, cap, retry_after)
+    results: dict[str, list[dict]] = {}
+    sdk: list[dict] = []
+    naive = personal_run = comp = None
+    try:
+        restart_counting(emu, *faults)
+        with tempfile.TemporaryDirectory(prefix="bench-embeddings-") as tmp:
+            paths = plugin_variants(Path(tmp), baseline) if variants else [("after", ROOT)]
+            for round_ in range(max(1, rounds)):
+                shift = round_ % len(paths)
+                for name, directory in paths[shift:] + paths[:shift]:
+                    sample_dir = None
+                    if sample_plugin and name == "after":
+                        sample_dir = Path(tmp) / f"samples-{round_}"
+                        sample_dir.mkdir()
+                    log(f"  embeddings round {round_ + 1}/{max(1, rounds)}: {name} ...")
+                    results.setdefault(name, []).append(
+                        run_plugin(emu, chunks, schedule, model, concurrency, faults, sample_dir, directory))
+                if variants:
+                    log(f"  embeddings round {round_ + 1}/{max(1, rounds)}: bare SDK on the same batches ...")
+                    sdk.append(sdk_cpu(emu, chunks, schedule, model, faults, Path(tmp)))
+        if naive_batches is not None:
+            log("  embeddings: the naive loop ...")
+            naive = run_naive(emu, chunks, schedule, model, naive_batches, faults)
+        if personal:
+            log("  embeddings: a personal account ...")
+            personal_run = run_plugin(emu, chunks, schedule, model, None, faults, personal=True)
+            personal_run["account_limit"] = emu.concurrency.get("GIGACHAT_API_PERS") or cap
+    finally:
+        emu.faults.clear()
+    if components_seed is not None:
+        log("  embeddings: plugin CPU per step ...")
+        comp = run_components(len(chunks), model, components_seed)
+
+    needed = math.ceil(len(chunks) / max_chunks)  # the plugin's texts per request: MAX_TEXTS_PER_REQUEST = max_chunks
+    ideal = needed * latency / cap
+    after = _median_run(results["after"])
+    record = {
+        "chunks": len(chunks), "model": model, "max_chunks": max_chunks, "latency": latency, "cap": cap,
+        "retry_after": retry_after, "concurrency": concurrency, "baseline": baseline, "rounds": max(1, rounds),
+        "invocations": sum(len(calls) for calls in schedule), "mean_chars": sum(map(len, chunks)) / len(chunks),
+        "needed_requests": needed, "ideal_wall": ideal, "ceiling_chunks_per_s": len(chunks) / ideal,
+        "plugin": after, "chunks_per_s": len(chunks) / after["wall"],
+        "variants": results, "median_runs": {name: _median_run(runs) for name, runs in results.items()},
+        "sdk": sdk, "naive": naive, "components": comp,
+    }
     if sdk:
-        s = sorted(sdk, key=lambda r: r["cpu"])[len(sdk) // 2]
-        print(f"  {'bare gigachat SDK (sequential)':34s}{s['cpu']:7.2f}{s['cpu_per_1000_vectors'] * 1000:20.0f} ms"
+        record["sdk_median"] = sorted(sdk, key=lambda r: r["cpu"])[len(sdk) // 2]
+        record["sdk_cpu_per_1000_vectors"] = record["sdk_median"]["cpu_per_1000_vectors"]
+    if SHORT_FORM in record["median_runs"]:
+        record["short_form"] = short_form_verdict(after, record["median_runs"][SHORT_FORM])
+    if naive:
+        record["naive_chunks_per_s"] = len(chunks) / naive["wall"]
+    if personal_run:
+        limit = personal_run["account_limit"]
+        personal_run.update(ideal_wall=needed * latency / limit, chunks_per_s=len(chunks) / personal_run["wall"],
+                            ceiling_chunks_per_s=len(chunks) / (needed * latency / limit))
+        record["personal"] = personal_run
+    return _plain(record)
+
+
+def print_report(r: dict) -> None:
+    plugin, wall = r["plugin"], r["plugin"]["wall"]
+    print()
+    print("Plugin (as Dify indexes a knowledge base)")
+    print(f"  wall time:                {wall:.1f} s")
+    print(f"  chunks/s:                 {r['chunks_per_s']:.0f}")
+    print(f"  vectors returned:         {plugin['vectors']:,} of {r['chunks']:,} (dims {plugin['dims']}), "
+          f"calls out of order: {plugin['wrong']}, failed calls: {len(plugin['failed'])}")
+    print(f"  requests sent:            {plugin['requests']} (minimum {r['needed_requests']} at {r['max_chunks']} texts "
+          f"per request; Dify's {r['invocations']} invocations)")
+    print(f"  429s seen:                {plugin['rate_limited']}")
+    print(f"  max concurrency seen:     {plugin['max_concurrency']} (cap {r['cap']})")
+    print(f"  ideal time:               {r['ideal_wall']:.1f} s = {r['needed_requests']} requests x {r['latency']:g} s / {r['cap']}")
+    print(f"  ratio to ideal:           {r['ideal_wall'] / wall:.2f} (ideal / actual)")
+    print(f"  CPU: plugin process       {plugin['cpu_plugin']:.1f} s ({plugin['cpu_plugin'] / wall:.0%} of one core)")
+    print(f"  CPU: bench process        {plugin['cpu_bench']:.1f} s (emulator + Dify stand-in, {plugin['cpu_bench'] / wall:.0%} of one core)")
+    print(f"  protocol line:            {plugin['bytes_per_value']:.2f} bytes per vector value, longest line "
+          f"{plugin['longest_line'] / 1e6:.2f} MB (the daemon's limit: 5.24 MB)")
+    if plugin["failed"]:
+        print(f"  first failure:            {plugin['failed'][0]}")
+    if plugin.get("samples"):
+        total = sum(plugin["samples"].values())
+        print(f"  where the plugin's thread spent the run ({total} samples, every 5 ms):")
+        for label, n in sorted(plugin["samples"].items(), key=lambda kv: -kv[1])[:9]:
+            print(f"    {n / total:5.0%}  {label}")
+    if r["sdk"]:
+        sdk_1000 = r["sdk_cpu_per_1000_vectors"]
+        print()
+        print(f"Code paths on the same batches (the median of {r['rounds']} round(s) by plugin CPU; rounds interleave the paths)")
+        print(f"  {'code path':34s}{'CPU s':>7s}{'CPU per 1,000 vectors':>23s}{'vs bare SDK':>13s}"
+              f"{'bytes/value':>13s}{'longest line':>14s}{'wall s':>8s}{'wrong':>7s}")
+        for name, m in r["median_runs"].items():
+            print(f"  {name:34s}{m['cpu_plugin']:7.2f}{m['cpu_per_1000_vectors'] * 1000:20.0f} ms"
+                  f"{m['cpu_per_1000_vectors'] / sdk_1000:12.2f}x{m['bytes_per_value']:13.2f}"
+                  f"{m['longest_line'] / 1e6:12.2f} MB{m['wall']:8.1f}{m['wrong'] + len(m['failed']):7d}")
+        s = r["sdk_median"]
+        print(f"  {'bare gigachat SDK (sequential)':34s}{s['cpu']:7.2f}{sdk_1000 * 1000:20.0f} ms"
               f"{1:12.2f}x{'':13s}{'':14s}{s['wall']:8.1f}")
-    raw, short = table.get("after"), table.get(SHORT_FORM)
-    if raw and short:
-        fewer_bytes = short["bytes_per_value"] < raw["bytes_per_value"]
-        less_cpu = short["cpu_per_1000_vectors"] < raw["cpu_per_1000_vectors"]
-        print(f"  short form vs values as they came: {short['bytes_per_value']:.2f} vs {raw['bytes_per_value']:.2f} "
-              f"bytes per value, {short['cpu_per_1000_vectors'] * 1000:.0f} vs {raw['cpu_per_1000_vectors'] * 1000:.0f} "
-              f"ms CPU per 1,000 vectors -> "
-              f"{'pays (fewer bytes and less CPU)' if fewer_bytes and less_cpu else 'does not pay on both counts'}")
-    return {"sdk_cpu_per_1000_vectors": sdk_cpu_1000, "sdk": sdk}
+        v = r.get("short_form")
+        if v:
+            print(f"  short form vs values as they came: {v['bytes_ratio']:.2f}x the bytes, {v['cpu_ratio']:.2f}x the CPU -> "
+                  f"{'pays (fewer bytes and less CPU)' if v['pays'] else 'does not pay on both counts'}")
+    naive = r["naive"]
+    if naive:
+        print()
+        how = (f"extrapolated from {naive['sample_batches']} of {naive['total_batches']} batches "
+               f"({naive['sample_wall']:.1f} s)") if naive["extrapolated"] else "all batches"
+        print("Naive loop (bare gigachat SDK, one request per Dify batch, sequential)")
+        print(f"  wall time:                {naive['wall']:.1f} s ({how})")
+        print(f"  chunks/s:                 {r['naive_chunks_per_s']:.0f}")
+        print(f"  plugin speed-up:          {naive['wall'] / wall:.1f}x (naive / plugin)")
+    p = r.get("personal")
+    if p:
+        print()
+        print(f"Personal account (the plugin's default concurrency, the account's limit {p['account_limit']} in flight)")
+        print(f"  wall time:                {p['wall']:.1f} s, {p['chunks_per_s']:.0f} chunks/s (ceiling "
+              f"{p['ceiling_chunks_per_s']:.0f}), {p['rate_limited']} 429s, {len(p['failed'])} failed calls")
+    comp = r["components"]
+    if comp:
+        print()
+        print(f"Plugin CPU per step for {r['chunks']:,} chunks (single-threaded, separate process)")
+        for name, seconds in comp.items():
+            print(f"  {name + ':':50s}{seconds:6.2f} s")
+        print(f"  {'measured plugin CPU in the run:':50s}{plugin['cpu_plugin']:6.2f} s (the rest: HTTP, stdin, gevent)")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -668,11 +790,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=1, help="rounds of every code path, interleaved (1)")
     ap.add_argument("--naive-batches", type=int, default=40, help="batches timed for the naive loop, then extrapolated (0: all)")
     ap.add_argument("--no-naive", action="store_true")
+    ap.add_argument("--no-personal", action="store_true", help="skip the personal-account run")
     ap.add_argument("--no-components", action="store_true", help="skip the per-step CPU timings")
     ap.add_argument("--sample-plugin", action="store_true",
                     help="sample where the plugin's thread spends its time (a sitecustomize on its PYTHONPATH)")
     ap.add_argument("--live-emulator-json", action="store_true",
-                    help="let the emulator derive and encode every answer while timed (costs its CPU; see PreEncodedAnswers)")
+                    help="let the emulator encode every answer while timed (costs its CPU; see PreEncodedAnswers)")
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--json", type=Path, default=None, help="also write the figures to this file (e.g. bench/results/x.json)")
     ap.add_argument("--_components", type=int, default=None, help=argparse.SUPPRESS)
@@ -686,26 +809,18 @@ def main(argv: list[str] | None = None) -> None:
         _sdk_child(args._sdk)
         return
 
-    sys.path.insert(0, str(ROOT))
     from emulator import Emulator
 
-    concurrency = args.concurrency or args.cap
-    max_chunks = model_max_chunks(args.model)
     t = time.perf_counter()
     chunks = make_chunks(args.chunks, args.seed)
     gen_seconds = time.perf_counter() - t
-    schedule = dify_schedule(chunks, max_chunks)
-    invocations = sum(len(calls) for calls in schedule)
     sizes = [len(c) for c in chunks]
-
     print("Embeddings benchmark (GigaChat plugin via Dify's stdio protocol, emulator on loopback)")
     print(f"  machine: {os.cpu_count()} cores, Python {platform.python_version()}, {platform.system()} {platform.machine()}, "
           f"{_dt.date.today().isoformat()}")
     print(f"  workload: {len(chunks):,} chunks, {min(sizes)}-{max(sizes)} chars (mean {sum(sizes) / len(sizes):.0f}), "
           f"~60% Russian / 40% English, model {args.model} (generated in {gen_seconds:.1f} s)")
     print(f"  emulator: {args.latency * 1000:.0f} ms per request, 429 above {args.cap} in flight (Retry-After {args.retry_after:g} s)")
-    print(f"  Dify: {DIFY_INDEXING_WORKERS} indexing threads, invoke_text_embedding with max_chunks={max_chunks} texts "
-          f"-> {invocations} invocations; plugin embedding_concurrency={concurrency}")
 
     emu = Emulator()
     if not args.live_emulator_json:
@@ -713,85 +828,17 @@ def main(argv: list[str] | None = None) -> None:
         PreEncodedAnswers(args.model, chunks).install(emu)
         print(f"  emulator answers pre-encoded in {time.perf_counter() - t:.1f} s (--live-emulator-json: encode while timed)")
     emu.start()
-    results: dict[str, list[dict]] = {}
-    sdk: list[dict] = []
     try:
-        faults = (args.latency, args.cap, args.retry_after)
-        restart_counting(emu, *faults)
-        with tempfile.TemporaryDirectory(prefix="bench-embeddings-") as tmp:
-            variants = [("after", ROOT)] if args.no_variants else plugin_variants(Path(tmp), args.baseline)
-            for round_ in range(max(1, args.rounds)):
-                shift = round_ % len(variants)
-                for name, directory in variants[shift:] + variants[:shift]:
-                    sample_dir = None
-                    if args.sample_plugin and name == "after":
-                        sample_dir = Path(tmp) / f"samples-{round_}"
-                        sample_dir.mkdir()
-                    print(f"  round {round_ + 1}: {name} ...", flush=True)
-                    results.setdefault(name, []).append(
-                        run_plugin(emu, chunks, schedule, args.model, concurrency, faults, sample_dir, directory))
-                if not args.no_variants:
-                    sdk.append(sdk_cpu(emu, chunks, schedule, args.model, faults, Path(tmp)))
-        naive = None if args.no_naive else run_naive(emu, chunks, schedule, args.model, args.naive_batches, faults)
+        record = measure(emu, chunks, args.model, latency=args.latency, cap=args.cap, retry_after=args.retry_after,
+                         concurrency=args.concurrency, baseline=args.baseline, variants=not args.no_variants,
+                         rounds=args.rounds, naive_batches=None if args.no_naive else args.naive_batches,
+                         personal=not args.no_personal, components_seed=None if args.no_components else args.seed,
+                         sample_plugin=args.sample_plugin)
     finally:
         emu.stop()
-
-    plugin = _median_run(results["after"])
-    per_request = max_chunks  # the plugin's texts per request (MAX_TEXTS_PER_REQUEST, also max_chunks)
-    needed = math.ceil(len(chunks) / per_request)
-    ideal = needed * args.latency / args.cap
-    wall = plugin["wall"]
-    print()
-    print("Plugin (as Dify indexes a knowledge base)")
-    print(f"  wall time:                {wall:.1f} s")
-    print(f"  chunks/s:                 {len(chunks) / wall:.0f}")
-    print(f"  vectors returned:         {plugin['vectors']:,} of {len(chunks):,} (dims {sorted(plugin['dims'])}), "
-          f"calls out of order: {plugin['wrong']}, failed calls: {len(plugin['failed'])}")
-    print(f"  requests sent:            {plugin['requests']} (minimum {needed} at {per_request} texts per request; "
-          f"Dify's {invocations} invocations)")
-    print(f"  429s seen:                {plugin['rate_limited']}")
-    print(f"  max concurrency seen:     {plugin['max_concurrency']} (cap {args.cap})")
-    print(f"  ideal time:               {ideal:.1f} s = {needed} requests x {args.latency:g} s / {args.cap}")
-    print(f"  ratio to ideal:           {ideal / wall:.2f} (ideal / actual)")
-    print(f"  CPU: plugin process       {plugin['cpu_plugin']:.1f} s ({plugin['cpu_plugin'] / wall:.0%} of one core)")
-    print(f"  CPU: bench process        {plugin['cpu_bench']:.1f} s (emulator + Dify stand-in, {plugin['cpu_bench'] / wall:.0%} of one core)")
-    print(f"  protocol line:            {plugin['bytes_per_value']:.2f} bytes per vector value, longest line "
-          f"{plugin['longest_line'] / 1e6:.2f} MB (the daemon's limit: 5.24 MB)")
-    if plugin["failed"]:
-        print(f"  first failure:            {plugin['failed'][0]}")
-    if plugin.get("samples"):
-        total = sum(plugin["samples"].values())
-        print(f"  where the plugin's thread spent the run ({total} samples, every 5 ms):")
-        for label, n in sorted(plugin["samples"].items(), key=lambda kv: -kv[1])[:9]:
-            print(f"    {n / total:5.0%}  {label}")
-    comparison = print_comparison(results, sdk, max(1, args.rounds)) if not args.no_variants else None
-    if naive:
-        print()
-        how = (f"extrapolated from {naive['sample_batches']} of {naive['total_batches']} batches "
-               f"({naive['sample_wall']:.1f} s)") if naive["extrapolated"] else "all batches"
-        print("Naive loop (bare gigachat SDK, one request per Dify batch, sequential)")
-        print(f"  wall time:                {naive['wall']:.1f} s ({how})")
-        print(f"  chunks/s:                 {len(chunks) / naive['wall']:.0f}")
-        print(f"  plugin speed-up:          {naive['wall'] / wall:.1f}x (naive / plugin)")
-    comp = None
-    if not args.no_components:
-        comp = run_components(len(chunks), args.model, args.seed)
-        if comp:
-            print()
-            print(f"Plugin CPU per step for {len(chunks):,} chunks (single-threaded, separate process)")
-            for name, seconds in comp.items():
-                print(f"  {name + ':':50s}{seconds:6.2f} s")
-            print(f"  {'measured plugin CPU in the run:':50s}{plugin['cpu_plugin']:6.2f} s (the rest: HTTP, stdin, gevent)")
+    print_report(record)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        record = {
-            "args": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items() if not k.startswith("_")},
-            "plugin": {k: (sorted(v) if isinstance(v, set) else v) for k, v in plugin.items()},
-            "variants": {name: [{k: (sorted(v) if isinstance(v, set) else v) for k, v in r.items()} for r in runs]
-                         for name, runs in results.items()},
-            "comparison": comparison,
-            "naive": naive, "components": comp, "ideal": ideal, "needed_requests": needed,
-        }
         args.json.write_text(json.dumps(record, indent=2, ensure_ascii=False))
 
 

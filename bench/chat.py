@@ -1,0 +1,225 @@
+"""(a) blocking chat latency and (b) streaming, plugin vs the bare `gigachat` SDK sending the very
+same request body; (c) OAuth calls per 1,000 invocations vs a new SDK client per invocation."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from bench.common import check, median, out, p90
+from emulator import B2B_KEY, Emulator
+from tests.support.daemon import PluginProcess, system, user
+
+MODEL = "GigaChat-2"
+# A business account (10 requests in flight): the account's limit never throttles a comparison.
+KEY, SCOPE = B2B_KEY, "GIGACHAT_API_B2B"
+
+# The same conversation for both sides. The emulator answers "Echo: <last user message>", ~4
+# tokens per stream chunk: the blocking answer is short, the streamed one ~60 chunks.
+BLOCKING_MESSAGES = [system("You are a concise assistant."),
+                     user("Сколько планет в Солнечной системе? Ответь одним предложением.")]
+STREAM_MESSAGES = [system("You are a helpful assistant."),
+                   user("Расскажи подробно, как работает индексация базы знаний: "
+                        + "разбиение документа на фрагменты, векторы, поиск ближайших соседей, ранжирование. " * 12)]
+# For the relay ceiling: ten times as long (~600 chunks), so the rate is not one burst's.
+RELAY_MESSAGES = [system("You are a helpful assistant."),
+                  user("Перечисли шаги индексации ещё раз, подробно. " + STREAM_MESSAGES[1]["content"] * 10)]
+
+
+def credentials(emu: Emulator, timeout: str = "30") -> dict:
+    """The provider form. Any difference (here: the timeout) is a different fingerprint, so a new
+    client and a new OAuth token in the plugin."""
+    return {"authorization_key": KEY, "scope": SCOPE, "base_url": emu.base_url,
+            "auth_url": emu.auth_url, "verify_ssl": True, "timeout": timeout}
+
+
+def sdk_client(emu: Emulator):
+    from gigachat import GigaChat
+
+    return GigaChat(base_url=emu.base_url, auth_url=emu.auth_url, credentials=KEY, scope=SCOPE)
+
+
+# --- (a) + (b) -------------------------------------------------------------------------------
+
+
+def plugin_blocking(plugin: PluginProcess, creds: dict) -> float:
+    t0 = time.perf_counter()
+    result = plugin.invoke_llm(MODEL, creds, BLOCKING_MESSAGES, stream=False, timeout=60)
+    elapsed = time.perf_counter() - t0
+    check(result, "plugin blocking chat")
+    return elapsed
+
+
+def sdk_blocking(client, payload: dict) -> float:
+    t0 = time.perf_counter()
+    response = client.chat(payload)
+    elapsed = time.perf_counter() - t0
+    if not response.choices[0].message.content:
+        raise SystemExit("SDK blocking chat returned no content")
+    return elapsed
+
+
+def _stream_figures(t0: float, stamps: list[float]) -> dict:
+    first, last = stamps[0], stamps[-1]
+    return {"ttfc": first - t0, "total": last - t0, "chunks": len(stamps),
+            "chunks_per_s": (len(stamps) - 1) / (last - first) if last > first else float("nan")}
+
+
+def plugin_stream(plugin: PluginProcess, creds: dict, messages: list[dict] = STREAM_MESSAGES) -> dict:
+    stamps: list[float] = []
+    t0 = time.perf_counter()
+    result = plugin.invoke_llm(MODEL, creds, messages, stream=True, timeout=60,
+                               on_chunk=lambda _c: stamps.append(time.perf_counter()))
+    check(result, "plugin streaming chat")
+    return _stream_figures(t0, stamps)
+
+
+def sdk_stream(client, payload: dict) -> dict:
+    stamps: list[float] = []
+    t0 = time.perf_counter()
+    for _chunk in client.stream(payload):
+        stamps.append(time.perf_counter())
+    return _stream_figures(t0, stamps)
+
+
+def captured_payload(emu: Emulator, plugin: PluginProcess, creds: dict, messages: list[dict], stream: bool) -> dict:
+    """The body the plugin sends for `messages`: the SDK side sends exactly this."""
+    emu.clear_log()
+    check(plugin.invoke_llm(MODEL, creds, messages, stream=stream, timeout=60), "capture")
+    body = dict([e.json for e in emu.log if e.path.endswith("/chat/completions")][-1])
+    body.pop("stream", None)  # client.stream() sets it
+    return body
+
+
+def measure_chat(emu: Emulator, plugin: PluginProcess, creds: dict, rounds: int, warmup: int) -> dict:
+    blocking_payload = captured_payload(emu, plugin, creds, BLOCKING_MESSAGES, stream=False)
+    stream_payload = captured_payload(emu, plugin, creds, STREAM_MESSAGES, stream=True)
+    client = sdk_client(emu)
+    data = {k: [] for k in ("plugin_blocking", "sdk_blocking", "plugin_stream", "sdk_stream")}
+    steps = {
+        "plugin_blocking": lambda: plugin_blocking(plugin, creds),
+        "sdk_blocking": lambda: sdk_blocking(client, blocking_payload),
+        "plugin_stream": lambda: plugin_stream(plugin, creds),
+        "sdk_stream": lambda: sdk_stream(client, stream_payload),
+    }
+    for r in range(warmup + rounds):
+        # plugin first on even rounds, SDK first on odd ones: neither always follows the other
+        order = (["plugin_blocking", "sdk_blocking", "plugin_stream", "sdk_stream"] if r % 2 == 0
+                 else ["sdk_blocking", "plugin_blocking", "sdk_stream", "plugin_stream"])
+        for name in order:
+            value = steps[name]()
+            if r >= warmup:
+                data[name].append(value)
+        if r >= warmup and (r - warmup + 1) % 10 == 0:
+            out(f"  chat rounds: {r - warmup + 1}/{rounds}")
+    client.close()
+    return data
+
+
+def summarise_chat(chat: dict) -> dict:
+    pb, sb = [x * 1000 for x in chat["plugin_blocking"]], [x * 1000 for x in chat["sdk_blocking"]]
+    ps, ss = chat["plugin_stream"], chat["sdk_stream"]
+
+    def col(rows, key, scale=1.0):
+        return [r[key] * scale for r in rows]
+
+    def both(plugin_values, sdk_values):
+        return {"plugin": {"median": median(plugin_values), "p90": p90(plugin_values)},
+                "sdk": {"median": median(sdk_values), "p90": p90(sdk_values)}}
+
+    pairs = [a - b for a, b in zip(pb, sb)]
+    ttfc_pairs = [(a["ttfc"] - b["ttfc"]) * 1000 for a, b in zip(ps, ss)]
+    return {
+        "rounds": len(pb),
+        "blocking_ms": both(pb, sb),
+        "paired_overhead_ms": median(pairs),
+        "paired_overhead_range_ms": [min(pairs), max(pairs)] if pairs else [],
+        "ttfc_ms": both(col(ps, "ttfc", 1000), col(ss, "ttfc", 1000)),
+        "paired_ttfc_overhead_ms": median(ttfc_pairs),
+        "stream_total_ms": both(col(ps, "total", 1000), col(ss, "total", 1000)),
+        "chunks_per_s": both(col(ps, "chunks_per_s"), col(ss, "chunks_per_s")),
+        "chunks": {"plugin": median(col(ps, "chunks")), "sdk": median(col(ss, "chunks"))},
+    }
+
+
+def measure_relay_ceiling(emu: Emulator, plugin: PluginProcess, creds: dict, rounds: int) -> dict:
+    """(b) without the emulator's pause between chunks: how many chunks/s the plugin itself relays,
+    next to the SDK reading the same stream (interleaved)."""
+    saved = emu.faults.chunk_latency
+    emu.faults.chunk_latency = 0.0
+    try:
+        payload = captured_payload(emu, plugin, creds, RELAY_MESSAGES, stream=True)
+        client = sdk_client(emu)
+        plugin_runs, sdk_runs = [], []
+        for r in range(rounds):
+            sides = [("plugin", lambda: plugin_stream(plugin, creds, RELAY_MESSAGES)),
+                     ("sdk", lambda: sdk_stream(client, payload))]
+            for name, step in sides if r % 2 == 0 else sides[::-1]:
+                (plugin_runs if name == "plugin" else sdk_runs).append(step())
+        client.close()
+    finally:
+        emu.faults.chunk_latency = saved
+    plugin_total = median([x["total"] * 1000 for x in plugin_runs])
+    sdk_total = median([x["total"] * 1000 for x in sdk_runs])
+    chunks = median([x["chunks"] for x in plugin_runs])
+    return {"rounds": rounds, "chunks": chunks,
+            "plugin_chunks_per_s": median([x["chunks_per_s"] for x in plugin_runs]),
+            "sdk_chunks_per_s": median([x["chunks_per_s"] for x in sdk_runs]),
+            "plugin_total_ms": plugin_total, "sdk_total_ms": sdk_total,
+            # what the whole stream costs more through the plugin, per chunk
+            "extra_ms_per_chunk": (plugin_total - sdk_total) / chunks if chunks else float("nan")}
+
+
+# --- (c) -------------------------------------------------------------------------------------
+
+
+def measure_oauth(emu: Emulator, plugin: PluginProcess, invocations: int, naive_sample: int) -> dict:
+    saved = (emu.faults.latency, emu.faults.chunk_latency)
+    emu.faults.latency = emu.faults.chunk_latency = 0.0  # cheap invocations: only the counting matters
+    creds = credentials(emu, timeout="29")  # credentials this plugin process has not seen yet
+    before, requests_before = emu.stats.oauth_calls, sum(emu.stats.requests.values())
+    kinds = {"blocking": 0, "streaming": 0, "embedding": 0}
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        kind = ("blocking", "streaming", "embedding")[i % 3]
+        if kind == "embedding":
+            result = plugin.invoke_embedding("Embeddings", creds, [f"text {i}", f"другой текст {i}"], timeout=60)
+        else:
+            result = plugin.invoke_llm(MODEL, creds, [user(f"question {i}")], stream=kind == "streaming", timeout=60)
+        with lock:
+            kinds[kind] += 1
+            if not result.ok:
+                failures.append(f"{kind}: {result.error_type}: {result.error_message[:120]}")
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(one, range(invocations)))
+    wall = time.perf_counter() - started
+    plugin_oauth = emu.stats.oauth_calls - before
+    api_requests = sum(emu.stats.requests.values()) - requests_before - plugin_oauth
+
+    # The naive way: a new SDK client per invocation (what a provider keeping its client on the
+    # model instance gets, since Dify builds a new instance for every request). One after another,
+    # it meets the OAuth endpoint's limit (10 tokens/s): those invocations fail, and are counted.
+    from gigachat import GigaChat
+    from gigachat.exceptions import RateLimitError
+
+    before, naive_refused = emu.stats.oauth_calls, 0
+    for i in range(naive_sample):
+        with GigaChat(base_url=emu.base_url, auth_url=emu.auth_url, credentials=KEY, scope=SCOPE) as c:
+            try:
+                c.chat({"model": MODEL, "messages": [{"role": "user", "content": f"question {i}"}]})
+            except RateLimitError:
+                naive_refused += 1
+    naive_oauth = emu.stats.oauth_calls - before
+    emu.faults.latency, emu.faults.chunk_latency = saved
+    return {
+        "invocations": invocations, "kinds": kinds, "failures": failures, "wall": wall,
+        "plugin_oauth_calls": plugin_oauth, "plugin_api_requests": api_requests,
+        "plugin_per_1000": plugin_oauth * 1000 / invocations if invocations else float("nan"),
+        "naive_sample": naive_sample, "naive_oauth_calls": naive_oauth, "naive_refused": naive_refused,
+        "naive_per_1000": naive_oauth * 1000 / naive_sample if naive_sample else float("nan"),
+    }
