@@ -31,8 +31,8 @@ TOKENS_PER_ATTACHMENT = 256  # images and binary documents; text files count the
 # ---- validation (pure) --------------------------------------------------------------------------
 
 
-def validate_chat(body: Any, files: FileStore) -> None:
-    """Raise ApiError for a request the real API rejects; order: model, messages, params, functions."""
+def validate_model_and_messages(body: Any) -> list:
+    """What both contracts check first: a JSON object, a known chat model, messages; the messages."""
     if not isinstance(body, dict):
         raise invalid("request body must be a JSON object")
     model = body.get("model")
@@ -43,6 +43,20 @@ def validate_chat(body: Any, files: FileStore) -> None:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise invalid("messages must not be empty")
+    return messages
+
+
+def check_media_totals(images: int, media_bytes: int) -> None:
+    """The per-request attachment limits of both contracts (public docs, Oct 2025)."""
+    if images > MAX_IMAGES_PER_REQUEST:
+        raise invalid(f"too many images in request: {images} (at most {MAX_IMAGES_PER_REQUEST})")
+    if media_bytes >= MEDIA_PER_REQUEST_LIMIT:  # the docs: "less than 80 MB"
+        raise ApiError(413, "Attachments are too large: images and audio of one request must be under 80 MB")
+
+
+def validate_chat(body: Any, files: FileStore) -> None:
+    """Raise ApiError for a request the real API rejects; order: model, messages, params, functions."""
+    messages = validate_model_and_messages(body)
     _validate_messages(messages)
     _validate_attachments(messages, files)
     _validate_params(body)
@@ -106,10 +120,7 @@ def _validate_attachments(messages: list, files: FileStore) -> None:
         if in_message > 1:
             raise invalid(f"only one image per message is allowed (messages[{i}] has {in_message})")
         images += in_message
-    if images > MAX_IMAGES_PER_REQUEST:
-        raise invalid(f"too many images in request: {images} (at most {MAX_IMAGES_PER_REQUEST})")
-    if media_bytes >= MEDIA_PER_REQUEST_LIMIT:  # the docs: "less than 80 MB"
-        raise ApiError(413, "Attachments are too large: images and audio of one request must be under 80 MB")
+    check_media_totals(images, media_bytes)
 
 
 def _is_number(v: Any) -> bool:

@@ -60,9 +60,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator import catalog, chat
-from emulator.chat import MAX_IMAGES_PER_REQUEST, TOKENS_PER_ATTACHMENT, TOKENS_PER_STREAM_CHUNK, attachment_line
-from emulator.errors import NO_SUCH_MODEL, ApiError, invalid
-from emulator.files import MEDIA_PER_REQUEST_LIMIT, FileStore, kind_of
+from emulator.chat import TOKENS_PER_ATTACHMENT, TOKENS_PER_STREAM_CHUNK, attachment_line
+from emulator.errors import invalid
+from emulator.files import FileStore, kind_of
 from emulator.schema_rules import FUNCTION_NAME, function_schema_problems, make_instance
 from emulator.state import ScriptedReply
 from emulator.tokens import count_tokens, split_tokens
@@ -98,16 +98,7 @@ def versioned(model: str) -> str:
 
 def validate(body: Any, files: FileStore) -> None:
     """Raise ApiError for a request the API rejects (the v1 rules where the contracts share them)."""
-    if not isinstance(body, dict):
-        raise invalid("request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise invalid("model is required")
-    if model not in catalog.CHAT_MODELS:
-        raise ApiError(404, NO_SUCH_MODEL)
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise invalid("messages must not be empty")
+    messages = chat.validate_model_and_messages(body)
     _validate_messages(messages, files)
     _validate_options(body.get("model_options"))
     _validate_tools(body)
@@ -153,10 +144,7 @@ def _validate_messages(messages: list, files: FileStore) -> None:
             images += in_message
         if _calls(m) and (i + 1 >= len(messages) or not _results(messages[i + 1])):
             raise invalid("every assistant function call must have a result in history")
-    if images > MAX_IMAGES_PER_REQUEST:
-        raise invalid(f"too many images in request: {images} (at most {MAX_IMAGES_PER_REQUEST})")
-    if media > MEDIA_PER_REQUEST_LIMIT:
-        raise ApiError(413, "Attachments are too large: images and audio of one request must be under 80 MB")
+    chat.check_media_totals(images, media)
 
 
 def _calls(m: dict) -> list[dict]:

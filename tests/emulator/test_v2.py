@@ -208,3 +208,18 @@ def test_v1_text2image_answers_with_an_img_tag_and_serves_the_jpeg(emu):
     assert emu.files[file_id].data == make_jpeg("Нарисуй кота") and emu.files[file_id].mime == "image/jpeg"
     plain = client.chat({"model": "GigaChat-2", "messages": [{"role": "user", "content": "Нарисуй кота"}]})
     assert "<img" not in plain.choices[0].message.content  # without function_call auto there is no drawing
+
+
+def test_images_and_audio_of_one_v2_request_must_stay_under_80_mb_as_on_v1(emu, v2):
+    mb = 1024 * 1024
+    a1 = emu._files.add("a1.mp3", b"\0" * (35 * mb), "general", "audio/mpeg")
+    a2 = emu._files.add("a2.mp3", b"\0" * (35 * mb), "general", "audio/mpeg")
+    img = emu._files.add("i.png", b"\0" * (10 * mb - 1), "general", "image/png")
+    body = {"model": MODEL, "messages": [
+        {"role": "user", "content": [{"files": [{"id": a1}]}, {"text": "one"}]},
+        {"role": "user", "content": [{"files": [{"id": a2}, {"id": img}]}, {"text": "two"}]}]}
+    assert v2(body).status_code == 200
+    emu._files.files[img] = emu._files.files[img]._replace(data=b"\0" * (10 * mb))  # exactly 80 MB now
+    over = v2(body)
+    assert over.status_code == 413
+    assert over.json()["message"] == "Attachments are too large: images and audio of one request must be under 80 MB"
