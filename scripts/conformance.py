@@ -33,6 +33,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from demo import SetupError, read_ca_file, real_credentials  # noqa: E402
 from gigachat_dify.connection.clients import get_client  # noqa: E402
 from gigachat_dify.connection.credentials import parse_credentials  # noqa: E402
 from gigachat_dify.embeddings.config import DIMENSIONS, EMBEDDING_LIMITS  # noqa: E402
@@ -327,19 +328,17 @@ def scenarios() -> list[Scenario]:
 
 
 def _credentials_from_env() -> tuple[dict, bool]:
-    key = os.environ.get("GIGACHAT_DEMO_KEY", "")
-    if not key:
+    """A real account's form from the GIGACHAT_DEMO_* variables (scripts/real_account.sh), read as
+    the demo reads them; ({}, False) when no key is set."""
+    if not os.environ.get("GIGACHAT_DEMO_KEY"):
         return {}, False
-    form = {"authorization_key": key, "scope": os.environ.get("GIGACHAT_DEMO_SCOPE") or "GIGACHAT_API_PERS"}
-    for env, field_name in (("GIGACHAT_DEMO_BASE_URL", "base_url"), ("GIGACHAT_DEMO_AUTH_URL", "auth_url")):
-        if os.environ.get(env):
-            form[field_name] = os.environ[env]
-    ca = os.environ.get("GIGACHAT_DEMO_CA")
-    if ca:
+    form = real_credentials(os.environ)
+    ca_file = os.environ.get("GIGACHAT_DEMO_CA")
+    if ca_file:
         try:
-            form["ca_certificate"] = Path(ca).read_text()
-        except OSError as exc:
-            raise SystemExit(f"conformance: cannot read the CA file {ca}: {exc.strerror}. Set GIGACHAT_CA_FILE to a PEM file.") from None
+            form["ca_certificate"] = read_ca_file(ca_file)
+        except SetupError as exc:
+            raise SystemExit(f"conformance: {exc}") from None
     return form, True
 
 

@@ -4,12 +4,8 @@
 # GIGACHAT_BASE_URL / GIGACHAT_AUTH_URL), else against the bundled emulator. With a key it prints
 # the token budget and spends it only with --yes. Writes redacted cassettes to conformance-out/.
 set -euo pipefail
-GIGACHAT_DEMO_KEY="${GIGACHAT_AUTHORIZATION_KEY:-}"
-GIGACHAT_DEMO_SCOPE="${GIGACHAT_SCOPE:-}"
-GIGACHAT_DEMO_CA="${GIGACHAT_CA_FILE:-}"
-GIGACHAT_DEMO_BASE_URL="${GIGACHAT_BASE_URL:-}"
-GIGACHAT_DEMO_AUTH_URL="${GIGACHAT_AUTH_URL:-}"
+source "$(dirname "${BASH_SOURCE[0]}")/real_account.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
-export GIGACHAT_DEMO_KEY GIGACHAT_DEMO_SCOPE GIGACHAT_DEMO_CA GIGACHAT_DEMO_BASE_URL GIGACHAT_DEMO_AUTH_URL
+export_real_account
 exec "$PY" scripts/conformance.py "$@"

@@ -4,12 +4,8 @@
 # GIGACHAT_CA_FILE and optionally GIGACHAT_BASE_URL / GIGACHAT_AUTH_URL). Options: --out DIR
 # (where generated images are saved; default demo-out/).
 set -euo pipefail
-GIGACHAT_DEMO_KEY="${GIGACHAT_AUTHORIZATION_KEY:-}"
-GIGACHAT_DEMO_SCOPE="${GIGACHAT_SCOPE:-}"
-GIGACHAT_DEMO_CA="${GIGACHAT_CA_FILE:-}"
-GIGACHAT_DEMO_BASE_URL="${GIGACHAT_BASE_URL:-}"
-GIGACHAT_DEMO_AUTH_URL="${GIGACHAT_AUTH_URL:-}"
+source "$(dirname "${BASH_SOURCE[0]}")/real_account.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
-export GIGACHAT_DEMO_KEY GIGACHAT_DEMO_SCOPE GIGACHAT_DEMO_CA GIGACHAT_DEMO_BASE_URL GIGACHAT_DEMO_AUTH_URL
+export_real_account
 exec "$PY" demo.py "$@"
