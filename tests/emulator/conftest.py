@@ -1,15 +1,13 @@
 import os
 import ssl
-from pathlib import Path
 
 import gigachat
 import httpx
 import pytest
 
 from emulator import DEFAULT_KEY, Emulator
+from tests.support.recordings import RECORDINGS
 
-# shared/ sits beside the checkout (here and in CI clones)
-RECORDINGS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "gigachat-recordings"
 assert RECORDINGS.is_dir(), f"the recorded GigaChat traffic is missing: {RECORDINGS}"
 
 DEFAULT_TEST_TIMEOUT = 30

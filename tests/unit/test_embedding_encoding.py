@@ -10,7 +10,6 @@ import json
 import math
 import struct
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import yaml
@@ -21,7 +20,7 @@ from pydantic_core import to_json
 
 from bench import float16 as encoding
 
-RECORDINGS = Path(__file__).resolve().parents[3] / "shared" / "reference" / "gigachat-recordings"
+from tests.support.recordings import RECORDINGS
 USAGE = EmbeddingUsage(tokens=1, total_tokens=1, unit_price=0, price_unit=0, total_price=0, currency="RUB", latency=0)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-from pathlib import Path
 
 import pytest
 import yaml
@@ -22,7 +21,7 @@ from dify_plugin.entities.model.message import (
 from gigachat_dify import tokens
 from gigachat_dify.tokens import CONTEXT_MARGIN, IMAGE_TOKENS, context_overflow, estimate_prompt_tokens, estimate_tokens
 
-CASSETTES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "gigachat-recordings" / "cassettes"
+from tests.support.recordings import CASSETTES
 
 
 @pytest.mark.parametrize(

@@ -3,7 +3,6 @@ the recorded responses, built-in tool activity, refusals."""
 
 import base64
 import json
-from pathlib import Path
 
 import gigachat.exceptions as gx
 import pytest
@@ -33,7 +32,7 @@ from gigachat_dify.chat.v2.params import builtin_tools
 from gigachat_dify.chat.v2.stream import StreamAssembler, Streamed, token_usage
 from gigachat_dify.errors import builtin_tool_refusal
 
-CASSETTES = Path(__file__).resolve().parents[3] / "shared" / "reference" / "gigachat-recordings" / "cassettes"
+from tests.support.recordings import CASSETTES
 MODEL = "GigaChat-3-Ultra"
 
 
