@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.tenants import open_descriptors, rss_bytes
+
 ROOT = Path(__file__).resolve().parents[1]
 #: What the figures describe: a change under these paths makes a committed report stale.
 CODE_PATHS = ("main.py", "manifest.yaml", "requirements.txt", "provider", "models", "gigachat_dify",
@@ -33,14 +35,11 @@ def p90(xs: list[float]) -> float:
 
 
 def rss_mb(pid: int) -> float:
-    """Resident set size (VmRSS) of a process in MiB, from /proc."""
+    """Resident set size (VmRSS) of a process in MiB, from /proc; NaN when unreadable."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
+        return rss_bytes(pid) / 2**20
+    except (OSError, LookupError):
+        return float("nan")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -53,8 +52,9 @@ def cpu_seconds(pid: int) -> float:
 
 
 def open_fds(pid: int) -> int:
+    """Open descriptors of a process; -1 when unreadable."""
     try:
-        return len(os.listdir(f"/proc/{pid}/fd"))
+        return open_descriptors(pid)
     except OSError:
         return -1
 

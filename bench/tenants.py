@@ -10,11 +10,9 @@ import tempfile
 import yaml
 
 from bench.common import ROOT, check, open_fds, rss_mb
-from emulator import make_key
 from tests.support.certs import https_emulator, make_ca
-from tests.support.daemon import PluginProcess, user
-
-CERTIFICATE_EVERY = 4
+from tests.support.daemon import PluginProcess
+from tests.support.tenants import CERTIFICATE_EVERY, serve_tenant, tenant_credentials
 
 
 def checkpoints(n: int) -> list[int]:
@@ -34,19 +32,7 @@ def measure_tenants(credentials_n: int) -> dict:
                 pid = plugin.proc.pid
                 curve.append({"credentials": 0, "rss_mb": rss_mb(pid), "fds": open_fds(pid)})
                 for i in range(credentials_n):
-                    base = {"base_url": emu.base_url, "auth_url": emu.auth_url, "ca_certificate": ca.cert_pem,
-                            "timeout": "20"}
-                    if i % CERTIFICATE_EVERY == 0:
-                        creds = ca.issue_client_cert(f"tenant-{i}").form(**base)
-                    else:
-                        key = make_key(f"tenant-{i:04d}", f"secret-{i:04d}-{'x' * 20}")
-                        emu.keys[key] = {"GIGACHAT_API_PERS"}
-                        creds = {"authorization_key": key, **base}
-                    if i % 3 == 2:
-                        result = plugin.invoke_embedding("Embeddings", creds, [f"tenant {i}"], timeout=60)
-                    else:
-                        result = plugin.invoke_llm("GigaChat-2", creds, [user(f"tenant {i}")], stream=i % 2 == 0,
-                                                   timeout=60)
+                    result = serve_tenant(plugin, i, tenant_credentials(i, emu, ca))
                     check(result, f"(h) tenant {i}")
                     if i + 1 in marks:
                         curve.append({"credentials": i + 1, "rss_mb": rss_mb(pid), "fds": open_fds(pid)})

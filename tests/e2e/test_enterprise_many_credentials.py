@@ -6,33 +6,20 @@ process itself (/proc), through Dify's stdio protocol."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import yaml
 
-from emulator import make_key
 from gigachat_dify.connection.clients import MAX_CLIENTS
 from tests.support.certs import https_emulator, make_ca
-from tests.support.daemon import PluginProcess, user
+from tests.support.daemon import PluginProcess
+from tests.support.tenants import open_descriptors, rss_bytes, serve_tenant, tenant_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 CREDENTIALS = 300
-CERTIFICATE_EVERY = 4  # every 4th workspace uses a client certificate: 75 distinct SSL contexts
 CHECKPOINTS = (60, 150, 300)
-CA = make_ca("Many Tenants Root CA")
-
-
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
-def open_descriptors(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
+CA = make_ca("Many Tenants Root CA")  # signs every 4th workspace's client certificate: 75 SSL contexts
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="measures the process through /proc (Linux)")
@@ -42,17 +29,7 @@ def test_rss_and_descriptors_stay_bounded_over_300_distinct_credentials(tmp_path
         pid = plugin.proc.pid
         figures = {}
         for i in range(CREDENTIALS):
-            base = {"base_url": emu.base_url, "auth_url": emu.auth_url, "ca_certificate": CA.cert_pem, "timeout": "20"}
-            if i % CERTIFICATE_EVERY == 0:
-                creds = CA.issue_client_cert(f"tenant-{i}").form(**base)
-            else:
-                key = make_key(f"tenant-{i:03d}", f"secret-{i:03d}-{'x' * 20}")
-                emu.keys[key] = {"GIGACHAT_API_PERS"}
-                creds = {"authorization_key": key, **base}
-            if i % 3 == 2:
-                result = plugin.invoke_embedding("Embeddings", creds, [f"tenant {i}"])
-            else:
-                result = plugin.invoke_llm("GigaChat-2", creds, [user(f"tenant {i}")], stream=i % 2 == 0)
+            result = serve_tenant(plugin, i, tenant_credentials(i, emu, CA))
             assert result.ok, (i, result.error)
             if i + 1 in CHECKPOINTS:
                 figures[i + 1] = (rss_bytes(pid), open_descriptors(pid))
