@@ -17,6 +17,7 @@ Function names: GigaChat needs ``^[a-zA-Z_][a-zA-Z0-9_]*$``; Dify tool names may
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import re
@@ -513,6 +514,26 @@ def clean_schema(schema: Mapping[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+#: Distinct tool schemas whose cleaned form is kept (an MCP tool set is a few dozen).
+CLEANED_CACHE_SIZE = 512
+
+
+@functools.lru_cache(maxsize=CLEANED_CACHE_SIZE)
+def _cleaned_json(schema_json: str) -> str:
+    return json.dumps(clean_schema(json.loads(schema_json)), ensure_ascii=False)
+
+
+def cleaned_parameters(schema: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``clean_schema``, computed once per distinct schema: each request reads its tools twice (the
+    context estimate, then the payload) and an agent sends the same tools every turn. Every caller
+    gets its own copy (the cache keeps JSON text)."""
+    try:
+        key = json.dumps(schema, ensure_ascii=False)  # insertion order kept: it is the order sent
+    except (TypeError, ValueError, RecursionError):
+        return clean_schema(schema)
+    return json.loads(_cleaned_json(key))
+
+
 # --------------------------------------------------------------------------- names
 
 
@@ -589,7 +610,7 @@ def to_gigachat_function(tool: PromptMessageTool, name: str | None = None) -> di
     name). GigaChat needs a description; an empty one is replaced by a neutral sentence."""
     gname = name or gigachat_function_name(tool.name)
     description = (tool.description or "").strip() or f"Tool {tool.name}."
-    return {"name": gname, "description": description, "parameters": clean_schema(tool.parameters)}
+    return {"name": gname, "description": description, "parameters": cleaned_parameters(tool.parameters)}
 
 
 def to_gigachat_functions(tools: Iterable[PromptMessageTool] | None) -> tuple[list[dict[str, Any]], dict[str, str]]:

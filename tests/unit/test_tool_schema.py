@@ -536,3 +536,23 @@ def test_any_schema_is_cleaned_to_something_gigachat_accepts(schema):
     assert root == before
     assert_top_level(out)
     assert function_schema_problems(out) == []
+
+
+def test_a_schema_is_cleaned_once_for_the_estimate_the_payload_and_later_turns(monkeypatch):
+    from dify_plugin.entities.model.message import UserPromptMessage
+
+    from gigachat_dify.chat import tool_schema
+    from gigachat_dify.tokens import context_overflow
+
+    tool_schema._cleaned_json.cache_clear()
+    calls = []
+    real = tool_schema.clean_schema
+    monkeypatch.setattr(tool_schema, "clean_schema", lambda schema: calls.append(1) or real(schema))
+    tools = [PromptMessageTool(name="search_issues", description="Search issues", parameters=copy.deepcopy(MCP_SEARCH_ISSUES))]
+    for _turn in range(3):  # an agent loop resends the same tools
+        assert context_overflow([UserPromptMessage(content="find bugs")], tools, 131072) is None
+        functions, _ = to_gigachat_functions(tools)
+    assert len(calls) == 1
+    assert functions[0]["parameters"] == real(MCP_SEARCH_ISSUES)
+    functions[0]["parameters"]["properties"].clear()  # a caller changing its copy changes nothing else
+    assert to_gigachat_functions(tools)[0][0]["parameters"] == real(MCP_SEARCH_ISSUES)
