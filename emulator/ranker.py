@@ -3,8 +3,8 @@
 v1 ``function_ranker {enabled, top_n}`` (SDK 0.2.3), v2 ``ranker_options {enabled, top_n,
 embeddings_model}`` (the Sept 2026 spec: "the number of tools passed to the model after
 ranking"). The real ranker compares embeddings; this one is deterministic: a function's relevance
-is how many words of the last user message (words of 4 or more letters, case-folded, so "get",
-"the", "как" do not count) it shares with the function's name (split at ``_ . -`` and camelCase),
+is how many words of the last user message (words of 3 or more letters, case-folded; "a", "in",
+"и" do not count) it shares with the function's name (split at ``_ . -`` and camelCase),
 description and parameter names and descriptions; ties keep the offered order. Only the kept
 functions count toward prompt tokens and can be called; a function the request forces
 (``function_call {"name"}``, ``tool_config.function_name``) is always kept. Assumed: ranking is
@@ -20,7 +20,7 @@ from emulator import catalog
 from emulator.errors import NO_SUCH_MODEL, ApiError, invalid
 
 DEFAULT_TOP_N = 4
-MIN_WORD = 4
+MIN_WORD = 3
 _WORD = re.compile(r"[^\W\d_]+")
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
