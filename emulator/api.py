@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qs
 
 from emulator import catalog, chat, embeddings, files, oauth, v2
+from emulator import finish as rare
+from emulator.dialects import INVALID_JSON, RECORDED_BASE, BasePath, Dialect, plan_of
 from emulator.errors import NO_SUCH_MODEL, ApiError
 from emulator.faults import Hold, Injection, StreamFault
 from emulator.state import Account, Headers, RecordedRequest
@@ -21,9 +23,8 @@ from emulator.state import Account, Headers, RecordedRequest
 if TYPE_CHECKING:
     from emulator.core import Emulator
 
-API_PREFIX = "/api/v1"
+API_PREFIX = RECORDED_BASE.v1  # the recorded host's base path; emulator/dialects.py has both
 OAUTH_PATH = "/api/v2/oauth"
-INVALID_JSON = "Your request contains invalid JSON syntax."  # the real API's 400 wording
 
 STATUS_MESSAGES = {
     400: "Bad Request",
@@ -41,10 +42,13 @@ STATUS_MESSAGES = {
 }
 
 # What a web server that is not the GigaChat API answers for an unknown path.
-NOT_FOUND_HTML = (
-    b"<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n"
-    b"<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-)
+def nginx_page(status: str) -> bytes:
+    return (f"<html>\r\n<head><title>{status}</title></head>\r\n<body>\r\n"
+            f"<center><h1>{status}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n").encode()
+
+
+NOT_FOUND_HTML = nginx_page("404 Not Found")
+FORBIDDEN_HTML = nginx_page("403 Forbidden")  # api.giga.chat's /v2/files (observed: "403 Forbidden (nginx)")
 
 
 # ---- what goes in and out -------------------------------------------------------------------------
@@ -60,6 +64,12 @@ class Request:
     record: RecordedRequest | None = None
     in_flight: bool = False
     account: Account | None = None  # set while it counts against its account's concurrency
+    base: BasePath | None = None  # the base path (host) it came to
+    dialect: Dialect | None = None  # how that host speaks
+
+    @property
+    def plan(self) -> str | None:
+        return self.account.plan if self.account is not None else None
 
 
 @dataclass
@@ -118,10 +128,10 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
 ]
 
 
-def relative_path(path: str) -> tuple[str, bool]:
+def relative_path(path: str, base: BasePath | None = RECORDED_BASE) -> tuple[str, bool]:
     """(path relative to the API base, whether it is under the API base)."""
-    if path.startswith(API_PREFIX + "/"):
-        return path[len(API_PREFIX) :], True
+    if base is not None and path.startswith(base.v1 + "/"):
+        return path[len(base.v1) :], True
     return path, False
 
 
@@ -142,9 +152,12 @@ class Api:
     # The server calls handle(), writes the reply, then finished() with the status sent (None: none).
     def handle(self, req: Request) -> Reply:
         emu = self.emu
-        rel, under_api = relative_path(req.path)
+        req.base = emu._hosts.base_of(req.path)
+        req.dialect = emu._hosts.dialect(req.base) if req.base is not None else None
+        rel, under_api = relative_path(req.path, req.base)
         headers, scheme = _redacted(req.headers)
-        req.record = RecordedRequest(req.method, rel, headers, None, time.time(), scheme)
+        req.record = RecordedRequest(req.method, rel, headers, None, time.time(), scheme,
+                                     dialect=req.dialect.name if req.dialect else None)
         content_type = req.headers.get("Content-Type", "") or ""
         if "json" in content_type and req.body:
             try:
@@ -158,10 +171,13 @@ class Api:
 
         if req.path == OAUTH_PATH:
             return self._oauth(req) if req.method == "POST" else error_response(405, "Method Not Allowed")
-        if under_api and rel == "/token":
+        if under_api and rel == "/token" and req.dialect.offers_token_endpoint:
             return self._token(req) if req.method == "POST" else error_response(405, "Method Not Allowed")
-        if req.path == v2.PATH:  # the v2 chat contract, under /api/v2 (the SDK rewrites /v1 to /v2)
+        if req.base is not None and req.path == req.base.v2_chat:  # the SDK rewrites the base's /v1 to /v2
             return self._api(req, rel, "chat_v2", ()) if req.method == "POST" else error_response(405, "Method Not Allowed")
+        if req.base is not None and req.dialect.v2_files_forbidden and (
+                req.path == req.base.v2_root + "/files" or req.path.startswith(req.base.v2_root + "/files/")):
+            return Response(403, FORBIDDEN_HTML, "text/html")
         route = self._route(req.method, rel) if under_api else None
         if route is None:
             if under_api and any(p.match(rel) for _, p, _ in _ROUTES):
@@ -319,7 +335,8 @@ class Api:
             if info.scope is None:
                 account = Account(str(info.owner), "user")  # the user name (client ids are uuids)
             else:
-                account = Account(str(info.owner), info.scope, info.scope)
+                plan = plan_of(info.scope, info.owner, self.emu.paid_accounts)
+                account = Account(str(info.owner), info.scope, info.scope, plan)
         if req.record is not None:
             req.record.client_id = account.id
         return account
@@ -357,15 +374,31 @@ class Api:
         except (ValueError, AttributeError):
             return False
 
+    def _chat_body(self, req: Request) -> Any:
+        body = self._json(req)
+        if isinstance(body, dict):  # a model this account's plan does not get is no model at all
+            req.dialect.check_model(body.get("model"), req.plan)
+        return body
+
+    def _finish_fault(self, req: Request, contract: str) -> str | None:
+        reason = self.emu.faults.take_finish(req.record.path if req.record else req.path)
+        if reason is None:
+            return None
+        self.emu.stats.count_fault(f"finish:{reason}")
+        return rare.for_contract(reason, contract)
+
     def _ep_chat(self, req: Request, *, scope: Any) -> Reply:
         emu = self.emu
-        body = self._json(req)
+        body = self._chat_body(req)
         chat.validate_chat(body, emu._files)
         chat.check_capabilities(body, emu.capabilities, emu._files)
-        scripted = emu._replies.take()
+        body, ranked = chat.rank_functions(body)
+        req.record.ranked_functions = ranked
+        finish_reason = self._finish_fault(req, "v1")
+        scripted = emu._replies.take() if finish_reason is None else None
         session = req.headers.get("X-Session-ID")
         previous = emu._sessions.swap(session, chat.serialize_messages(body["messages"])) if session else []
-        completion = chat.complete(body, emu._files, scripted, previous)
+        completion = chat.complete(body, emu._files, scripted, previous, finish_reason)
         if body.get("stream"):
             events = [sse(c) for c in chat.stream_chunks(completion, body["model"])] + [b"data: [DONE]\n\n"]
             return Stream(events)
@@ -373,28 +406,31 @@ class Api:
 
     def _ep_chat_v2(self, req: Request, *, scope: Any) -> Reply:
         emu = self.emu
-        body = self._json(req)
-        v2.validate(body, emu._files)
+        body = self._chat_body(req)
+        v2.validate(body, emu._files, req.dialect, req.plan)
         v2.check_capabilities(body, emu.capabilities, emu._files)
-        scripted = emu._replies.take()
+        body, ranked = v2.rank_functions(body)
+        req.record.ranked_functions = ranked
+        finish_reason = self._finish_fault(req, "v2")
+        scripted = emu._replies.take() if finish_reason is None else None
         session = req.headers.get("X-Session-ID")
         previous = emu._sessions.swap(session, v2.serialize_messages(body["messages"])) if session else []
-        answer = v2.complete(body, emu._files, scripted, previous)
+        answer = v2.complete(body, emu._files, scripted, previous, req.dialect, finish_reason)
         if body.get("stream"):
-            return Stream(v2.stream_events(answer, body["model"]))
+            return Stream(v2.stream_events(answer, body["model"], req.dialect))
         return json_response(200, v2.response_body(answer, body["model"]))
 
     def _ep_embeddings(self, req: Request, *, scope: Any) -> Reply:
         return Response(200, embeddings.embeddings_json(self._json(req)))
 
     def _ep_tokens_count(self, req: Request, *, scope: Any) -> Reply:
-        return json_response(200, embeddings.tokens_count(self._json(req)))
+        return json_response(200, embeddings.tokens_count(self._chat_body(req)))
 
     def _ep_models(self, req: Request, *, scope: Any) -> Reply:
-        return json_response(200, catalog.models_list())
+        return json_response(200, req.dialect.models_list(req.plan))
 
     def _ep_model(self, req: Request, model_id: str, *, scope: Any) -> Reply:
-        if model_id not in catalog.MODEL_TYPES:
+        if model_id not in catalog.MODEL_TYPES or not req.dialect.offers_model(model_id, req.plan):
             raise ApiError(404, NO_SUCH_MODEL)
         return json_response(200, catalog.model_entry(model_id))
 
@@ -409,7 +445,7 @@ class Api:
         mime = files.resolve_mime(filename, upload.content_type)
         files.check_upload(filename, mime, len(upload.data), purpose)
         file_id = self.emu._files.add(filename, upload.data, purpose, mime)
-        return json_response(200, self.emu._files.describe(file_id))
+        return json_response(200, req.dialect.describe_upload(self.emu._files.describe(file_id), mime))
 
     def _ep_list_files(self, req: Request, *, scope: Any) -> Reply:
         return json_response(200, self.emu._files.listing())

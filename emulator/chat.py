@@ -9,7 +9,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from emulator import catalog
+from emulator import catalog, ranker
+from emulator import finish as rare
 from emulator.errors import NO_SUCH_MODEL, ApiError, invalid
 from emulator.files import MEDIA_PER_REQUEST_LIMIT, FileStore, kind_of
 from emulator.schema_rules import FUNCTION_NAME, function_schema_problems, make_instance
@@ -61,6 +62,7 @@ def validate_chat(body: Any, files: FileStore) -> None:
     _validate_attachments(messages, files)
     _validate_params(body)
     _validate_functions(body)
+    ranker.validate(body.get("function_ranker"), "function_ranker")
 
 
 def _validate_messages(messages: list) -> None:
@@ -199,6 +201,18 @@ def check_capabilities(body: dict, capabilities, files: FileStore | None = None)
         capabilities.check("audio", model)
 
 
+def rank_functions(body: dict) -> tuple[dict, list[str] | None]:
+    """The request as the model sees it after `function_ranker` (emulator/ranker.py), and the names
+    it kept (None: no ranking)."""
+    fc = body.get("function_call")
+    forced = fc.get("name") if isinstance(fc, dict) else None
+    question = (_last_user(body["messages"]) or {}).get("content") or ""
+    kept = ranker.select(body.get("functions") or [], question, body.get("function_ranker"), forced)
+    if kept is None:
+        return body, None
+    return {**body, "functions": kept}, [f["name"] for f in kept]
+
+
 # ---- the deterministic model ----------------------------------------------------------------------
 
 
@@ -307,14 +321,33 @@ def _compose(body: dict, files: FileStore) -> tuple[str, dict | None]:
     return "\n".join(lines), None
 
 
-def complete(body: dict, files: FileStore, scripted: ScriptedReply | None, previous: list[str]) -> Completion:
-    """The reply to a validated request. `previous`: the session's previous messages (caching)."""
+def _finished_early(body: dict, reason: str) -> tuple[str, dict | None]:
+    """(content, function_call) of an answer that ends with a rare reason (emulator/finish.py)."""
+    if rare.is_function_error(reason):
+        if not body.get("functions"):
+            return "", None
+        function = _pick_function(body, (_last_user(body["messages"]) or {}).get("content") or "")
+        params = function.get("parameters")
+        return "", rare.bad_call(function, make_instance(params, required_only=True) if isinstance(params, dict) else {})
+    return rare.refusal_text(reason), None
+
+
+def complete(body: dict, files: FileStore, scripted: ScriptedReply | None, previous: list[str],
+             finish_reason: str | None = None) -> Completion:
+    """The reply to a validated request. `previous`: the session's previous messages (caching);
+    `finish_reason`: a rare reason it must end with (faults.finish), v1's name for it."""
     reasoning = None
     chunks = None
     usage_override: dict = {}
-    if scripted is not None:
+    if finish_reason is not None:
+        content, function_call = _finished_early(body, finish_reason)
+        finish = finish_reason
+    elif scripted is not None:
+        if len(scripted.calls()) > 1:
+            raise invalid(f"emulator: the scripted reply has {len(scripted.calls())} function calls, "
+                          "a v1 answer carries one (send it to the v2 contract)")
         content = scripted.content if scripted.content or not scripted.chunks else "".join(scripted.chunks)
-        function_call = scripted.function_call
+        function_call = (scripted.calls() or [None])[0]
         reasoning = scripted.reasoning_content
         chunks = scripted.chunks
         finish = scripted.finish_reason
@@ -326,7 +359,7 @@ def complete(body: dict, files: FileStore, scripted: ScriptedReply | None, previ
         finish = "function_call" if function_call else "stop"
 
     max_tokens = body.get("max_tokens")
-    if max_tokens and not function_call:
+    if max_tokens and not function_call and finish_reason is None:
         pieces = split_tokens(content)
         if len(pieces) > max_tokens:
             content = "".join(pieces[:max_tokens])

@@ -9,9 +9,10 @@ from typing import Any, Callable
 
 from emulator.api import API_PREFIX, OAUTH_PATH, Api
 from emulator.capabilities import Capabilities
+from emulator.dialects import BASE_PATHS, GIGA_CHAT_BASE, Hosts
 from emulator.faults import Faults
 from emulator.files import FileStore
-from emulator.oauth import DEFAULT_KEYS, OAUTH_REQUESTS_PER_SECOND, TOKEN_SHAPES
+from emulator.oauth import DEFAULT_KEYS, OAUTH_REQUESTS_PER_SECOND, PAID_CLIENT_ID, TOKEN_SHAPES
 from emulator.server import Connections, EmulatorHTTPServer
 from emulator.state import RateWindow, RecordedRequest, ReplyQueue, RequestLog, ScriptedReply, Sessions, Stats, TokenStore
 
@@ -46,7 +47,12 @@ class Emulator:
     all); beyond it 429 "Too many requests" + Retry-After (`faults.retry_after`). Tests may
     change `emu.concurrency[...]`; reset() restores the constructed limits. `faults.concurrency_cap`
     is a separate cap on all requests together.
-    `clock`: unix seconds for issuing and expiring tokens (tests pass a fake one)."""
+    `clock`: unix seconds for issuing and expiring tokens (tests pass a fake one).
+
+    Two hosts on one port, each with its dialect (emulator/dialects.py): `base_url` speaks as the
+    recordings show gigachat.devices.sberbank.ru, `giga_base_url` as api.giga.chat was probed in
+    September 2026; `set_dialect(base_url, name)` switches one. `paid_accounts`: client ids of
+    personal keys on a paid plan (PAID_KEY's by default)."""
 
     def __init__(
         self,
@@ -80,6 +86,8 @@ class Emulator:
         self.stats = Stats()
         self.faults = Faults()
         self.capabilities = Capabilities()
+        self.paid_accounts: set[str] = {PAID_CLIENT_ID}
+        self._hosts = Hosts()
         self._tokens = TokenStore(clock)
         self._files = FileStore()
         self._sessions = Sessions()
@@ -157,7 +165,34 @@ class Emulator:
 
     @property
     def base_url(self) -> str:
+        """The recorded host's base URL (gigachat.devices.sberbank.ru's dialect unless switched)."""
         return self.origin + API_PREFIX
+
+    @property
+    def giga_base_url(self) -> str:
+        """The second host's base URL (api.giga.chat's dialect unless switched): `{origin}/v1`, its
+        v2 chat at `{origin}/v2/chat/completions`, as on the real host."""
+        return self.origin + GIGA_CHAT_BASE.v1
+
+    def base_url_for(self, dialect: str) -> str:
+        """The base URL whose default dialect is `dialect` (emulator.dialects.RECORDED or GIGA_CHAT)."""
+        base = next((b for b in BASE_PATHS if b.default == dialect), None)
+        if base is None:
+            raise ValueError(f"unknown dialect {dialect!r}")
+        return self.origin + base.v1
+
+    def set_dialect(self, base_url: str, dialect: str) -> None:
+        """The base path of `base_url` (either base URL, or its path) speaks `dialect` from now on
+        (a host that changed); reset() restores both defaults."""
+        path = base_url[len(self.origin):] if base_url.startswith(self.origin) else base_url
+        self._hosts.set(path.rstrip("/"), dialect)
+
+    def dialect_of(self, base_url: str) -> str:
+        path = base_url[len(self.origin):] if base_url.startswith(self.origin) else base_url
+        base = self._hosts.base_of(path.rstrip("/") + "/")
+        if base is None:
+            raise ValueError(f"{base_url!r} is not a base URL of this emulator")
+        return self._hosts.dialect(base).name
 
     @property
     def auth_url(self) -> str:
@@ -189,10 +224,14 @@ class Emulator:
         finish_reason: str | None = None,
         chunks: list[str] | None = None,
         usage: dict | None = None,
+        function_calls: list[dict] | None = None,
     ) -> None:
         """The next valid chat request gets this reply (FIFO). finish_reason defaults to
-        "function_call" with a function_call, else "stop"; `chunks` splits a stream."""
-        self._replies.put(ScriptedReply(content, reasoning_content, function_call, finish_reason, chunks, usage))
+        "function_call" with a function_call, else "stop"; `chunks` splits a stream.
+        `function_calls`: several calls in one answer (a parallel step; v2 only: a v1 request
+        that meets it gets 422), after `function_call` if both are given."""
+        self._replies.put(ScriptedReply(content, reasoning_content, function_call, finish_reason, chunks, usage,
+                                        function_calls))
 
     def refuse(self, feature: str, model: str | None = None, status: int = 422, message: str | None = None) -> None:
         """This host stops offering `feature` (see emulator/capabilities.py) for `model` (None: all)."""
@@ -200,10 +239,11 @@ class Emulator:
 
     def reset(self) -> None:
         """Healthy and empty again (tokens and files stay): faults, refusals, concurrency limits as
-        constructed, counters, log, scripted replies."""
+        constructed, both base paths' dialects, counters, log, scripted replies."""
         self.concurrency = dict(self._concurrency)
         self.faults.clear()
         self.capabilities.clear()
+        self._hosts.reset()
         # requests a fault kept busy (a stall whose client has gone) end now; wait for them, so
         # they count neither against their account's concurrency nor in the fresh counters
         self.stats.wait_until(lambda s: s.in_flight == 0, timeout=RESET_DRAIN_SECONDS)

@@ -198,6 +198,8 @@ class RecordedRequest:
     form: dict[str, str] | None = None  # url-encoded form body (OAuth), or None
     status: int | None = None  # filled in when the response is sent (None: connection dropped)
     client_id: str | None = None  # whose token authorised this API call (tests check for cross-talk)
+    dialect: str | None = None  # the dialect of the base path it came to (emulator/dialects.py)
+    ranked_functions: list[str] | None = None  # the functions the ranker let the model see (None: no ranking)
 
 
 @dataclass
@@ -214,6 +216,7 @@ class Account:
     id: str  # the key's client id, the user name (user/password) or "cert:<CN>:<serial>" (mutual TLS)
     kind: str  # the key of Emulator.concurrency: the token's scope, "user" or "certificate"
     scope: str | None = None
+    plan: str = "business"  # "freemium" | "paid" (personal accounts) | "business" (dialects.plan_of)
 
 
 class TokenStore:
@@ -279,6 +282,10 @@ class ScriptedReply:
     finish_reason: str | None = None  # None: "function_call" with a function_call, else "stop"
     chunks: list[str] | None = None  # how a stream splits `content`
     usage: dict | None = None  # overrides the computed usage fields given
+    function_calls: list[dict] | None = None  # several calls in one answer (v2 only), after function_call
+
+    def calls(self) -> list[dict]:
+        return ([self.function_call] if self.function_call else []) + list(self.function_calls or [])
 
 
 class ReplyQueue:

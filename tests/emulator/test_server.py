@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_unknown_paths_get_an_html_404(emu):
-    for url in (emu.origin + "/", emu.origin + "/v1/models", emu.base_url + "/nothing/here", emu.origin + "/api/v2/nothing"):
+    for url in (emu.origin + "/", emu.origin + "/api/models", emu.origin + "/v3/models", emu.base_url + "/nothing/here", emu.origin + "/api/v2/nothing"):
         r = httpx.get(url, verify=SHARED_SSL)
         assert r.status_code == 404 and r.headers["content-type"] == "text/html"
         assert b"<html>" in r.content
