@@ -28,6 +28,7 @@ from gigachat_dify import retry
 from gigachat_dify.chat import builtin_tools, files
 from gigachat_dify.chat.assembly import TokenUsage, to_result, usage_report
 from gigachat_dify.chat.media import Images
+from gigachat_dify.chat.tool_calls import kept_state
 from gigachat_dify.chat.tool_schema import function_schemas
 from gigachat_dify.chat.v1 import call as v1
 from gigachat_dify.chat.v2 import call as v2
@@ -195,10 +196,14 @@ def assembler(request: ChatRequest, *, show_reasoning: bool = True, blocking: bo
 
 
 def final(asm, price: Price, usage: TokenUsage | None = None) -> LLMResultChunk:
-    """The last chunk: ``usage`` (default: the assembler's) priced, and the usage report."""
+    """The last chunk: ``usage`` (default: the assembler's) priced, the usage report and the tool state."""
     usage = usage if usage is not None else asm.usage
     chunk = asm.finish(price(usage))
-    chunk.delta.message.opaque_body = usage_report(usage, asm.response_model)
+    body = usage_report(usage, asm.response_model)
+    # GigaChat's state of a function-calling step, for Dify versions that return opaque_body with
+    # the message in later turns (the tool-call ids carry it too, for those that do not).
+    body["gigachat"].update(kept_state(chunk.delta.message.tool_calls))
+    chunk.delta.message.opaque_body = body
     return chunk
 
 

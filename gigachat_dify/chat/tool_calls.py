@@ -77,6 +77,13 @@ def state_body(state_id: str | None, call_ids: Sequence[str | None]) -> dict[str
     return {OPAQUE_KEY: {"id": state_id, "call_ids": list(call_ids)}}
 
 
+def kept_state(tool_calls: Sequence[Any]) -> dict[str, Any]:
+    """``state_body`` of an answer's tool calls (Dify ``ToolCall``s whose ids ``make_tool_call_id`` made)."""
+    refs = [read_tool_call_id(getattr(c, "id", None)) for c in tool_calls]
+    state_id = next((r.state_id for r in refs if r and r.state_id), None)
+    return state_body(state_id, [r.call_id if r else None for r in refs])
+
+
 def read_state(opaque_body: Any) -> KeptState:
     """The state in an ``opaque_body`` Dify returned (any JSON: only well-formed strings are taken)."""
     kept = opaque_body.get("gigachat") if isinstance(opaque_body, dict) else None
