@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from tests.support.daemon import assistant, message, tool, tool_result, user
+from tests.support.daemon import assistant, many_tools, message, tool, tool_result, user
 
 MODEL = "GigaChat-2-Max"
 WEATHER = tool("get-weather", "Current weather for a city",
@@ -246,13 +246,7 @@ def test_url_reading_refused_by_the_host_names_its_switch(plugin, credentials, e
 # ---- the tool ranker ------------------------------------------------------------------------------------
 
 
-MANY = [tool(f"tool_{i}_{topic}", f"Answers questions about {topic}",
-             {"type": "object", "properties": {"query": {"type": "string", "description": f"{topic} question"}},
-              "required": ["query"]})
-        for i, topic in enumerate(["weather", "currency", "flights", "hotels", "news", "stocks", "recipes", "movies",
-                                   "music", "books", "sports", "traffic", "health", "law", "taxes", "jobs", "cars",
-                                   "pets", "garden", "travel", "maps", "translation", "calendar", "email", "notes",
-                                   "files", "photos", "shopping", "banking", "insurance"])]
+MANY = many_tools(30)
 
 
 @pytest.mark.parametrize("params", [{}, {"web_search": "auto"}], ids=["v1", "v2"])
