@@ -249,12 +249,14 @@ def test_url_reading_refused_by_the_host_names_its_switch(plugin, credentials, e
 MANY = many_tools(30)
 
 
+@DIALECTS
 @pytest.mark.parametrize("params", [{}, {"web_search": "auto"}], ids=["v1", "v2"])
 def test_the_ranker_gives_the_model_only_the_most_relevant_tools_and_costs_fewer_prompt_tokens(
-        plugin, credentials, emulator, params):
+        plugin, credentials, emulator, params, host):
+    creds = on(credentials, emulator, host)
     question = [user("What is the weather in Sochi?")]
-    off = plugin.invoke_llm(MODEL, credentials, question, tools=MANY, model_parameters=params, stream=False)
-    on_ = plugin.invoke_llm(MODEL, credentials, question, tools=MANY, stream=False,
+    off = plugin.invoke_llm(MODEL, creds, question, tools=MANY, model_parameters=params, stream=False)
+    on_ = plugin.invoke_llm(MODEL, creds, question, tools=MANY, stream=True,
                             model_parameters={**params, "tool_ranking": True, "tool_ranking_top_n": 3})
     assert off.ok and on_.ok, (off.error, on_.error)
     sent = emulator.log[-1]
