@@ -533,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     client = get_client(settings)
     global RECORDER, BASE_URL
     BASE_URL = settings.base_url
-    recorder = RECORDER = Recorder([settings.authorization_key])
+    recorder = RECORDER = Recorder(list(settings.auth.process_secrets()))
     recorder.attach(client._client)  # the SDK's own httpx clients: what they send is what is recorded
     recorder.attach(client._auth_client)
     failed = 0

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import gigachat.exceptions as gx
 from gigachat import GigaChat
 
 from gigachat_dify.chat import builtin_tools, conversation, parameters
@@ -23,7 +22,6 @@ from gigachat_dify.chat.v2.dialect import ResultForm
 from gigachat_dify.chat.v2.params import model_options, ranker_options, tools_and_config
 from gigachat_dify.chat.v2.stream import StreamAssembler as Assembler
 from gigachat_dify.chat.v2.stream import Streamed
-from gigachat_dify.errors import builtin_tool_refusal
 
 __all__ = ["Assembler", "accepted", "alternative", "build", "open_stream", "send", "telling"]
 
@@ -84,28 +82,15 @@ def _on(payload: dict[str, Any]) -> list[builtin_tools.BuiltinTool]:
 def send(client: GigaChat, payload: dict[str, Any]):
     """A blocking answer. With a tool whose activity only streams (the code interpreter) it is read
     from a stream: the recorded blocking answer carries only the final text, and the code GigaChat
-    ran comes with the stream's ``response.tool.completed`` events."""
-    try:
-        if any(t.read_from_stream for t in _on(payload)):
-            return Streamed(list(client.chat.stream(payload)))
-        return client.chat.create(payload)
-    except gx.ResponseError as exc:
-        _raise_refusal(exc, payload)
-        raise
-
-
-def _raise_refusal(exc: gx.ResponseError, payload: dict[str, Any]) -> None:
-    refusal = builtin_tool_refusal(exc, {t.api_name: t.label["en_US"] for t in _on(payload)})
-    if refusal is not None:
-        raise refusal from None
+    ran comes with the stream's ``response.tool.completed`` events. A refused tool is told by the
+    error table from what the request asked (``invocation.asked``), naming its switch."""
+    if any(t.read_from_stream for t in _on(payload)):
+        return Streamed(list(client.chat.stream(payload)))
+    return client.chat.create(payload)
 
 
 def open_stream(client: GigaChat, payload: dict[str, Any]) -> Iterator:
-    try:
-        yield from client.chat.stream(payload)
-    except gx.ResponseError as exc:
-        _raise_refusal(exc, payload)
-        raise
+    yield from client.chat.stream(payload)
 
 
 def alternative(exc: BaseException, payload: dict[str, Any]) -> dict[str, Any] | None:

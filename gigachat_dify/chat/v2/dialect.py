@@ -29,7 +29,8 @@ from urllib.parse import urlsplit
 
 import gigachat.exceptions as gx
 
-from gigachat_dify.errors import api_message
+from gigachat_dify import failures
+from gigachat_dify.hosts import SPEC_HOST
 
 
 class ResultForm(Enum):
@@ -45,12 +46,11 @@ TOOL = ResultForm.TOOL
 FUNCTION = ResultForm.FUNCTION
 
 #: Verified per host: api.giga.chat refuses TOOL and takes FUNCTION (live probes, Sep 2026).
-HOST_RULES = {"api.giga.chat": FUNCTION}
+HOST_RULES = {SPEC_HOST: FUNCTION}
 #: The answer api.giga.chat gives to a result in the other form (a refusal telling nothing else).
 FORM_REFUSAL_TEXT = "invalid json syntax"
 TTL = 3600.0
 MAX_HOSTS = 256
-_REFUSAL_STATUSES = (400, 422)
 
 
 class FormMemory:
@@ -105,13 +105,13 @@ def form_of(payload: dict[str, Any]) -> ResultForm | None:
 
 
 def may_be_form_refusal(exc: BaseException, payload: dict[str, Any]) -> bool:
-    """Could ``exc`` be the host refusing the form of this payload's results?"""
-    return (isinstance(exc, gx.ResponseError) and exc.status_code in _REFUSAL_STATUSES
-            and form_of(payload) is not None)
+    """Could ``exc`` be the host refusing the form of this payload's results (an invalid request,
+    400 or 422, of a payload that has results)?"""
+    return form_of(payload) is not None and failures.classify(exc).kind is failures.Kind.INVALID_REQUEST
 
 
 def is_form_refusal_text(exc: BaseException) -> bool:
-    return isinstance(exc, gx.ResponseError) and FORM_REFUSAL_TEXT in api_message(exc).lower()
+    return isinstance(exc, gx.ResponseError) and FORM_REFUSAL_TEXT in failures.api_message(exc).lower()
 
 
 def telling(first: BaseException, second: BaseException) -> BaseException:
