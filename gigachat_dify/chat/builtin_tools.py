@@ -6,7 +6,7 @@ the v2 ``tools`` list, the name in answers and refusals), how a sentence names i
 predefined models offer it. Everything else is derived from this table or checked against it:
 which contract serves a request (``chat/invocation.py``), the ``tools`` list and ``tool_config``
 (``chat/v2/params.py``), which function calls in an answer are GigaChat's own
-(``chat/v2/stream.py``), the refusal naming the switch (``errors.builtin_tool_refusal``), the
+(``chat/v2/stream.py``), the refusal naming the switch (``invocation.asked`` for ``failures.refusal``), the
 customizable-model schema (``chat/custom_models.py``); the model YAMLs, the provider form and the
 README are checked against it (tests/unit/test_builtin_tools.py, tests/docs/test_readme_models.py).
 
