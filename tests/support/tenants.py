@@ -67,12 +67,22 @@ def serve_tenant(plugin, i: int, credentials: dict) -> SessionResult:
     return plugin.invoke_llm("GigaChat-2", credentials, [user(f"tenant {i}")], stream=i % 2 == 0, timeout=60)
 
 
+def _status_bytes(pid: int, field: str) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    raise LookupError(f"no {field} for process {pid}")
+
+
 def rss_bytes(pid: int) -> int:
     """Resident set size (VmRSS) of a process, from /proc; OSError or LookupError when unreadable."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise LookupError(f"no VmRSS for process {pid}")
+    return _status_bytes(pid, "VmRSS")
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The most resident memory a process has had so far (VmHWM), from /proc: what a request took at
+    its worst, however briefly, without sampling."""
+    return _status_bytes(pid, "VmHWM")
 
 
 def open_descriptors(pid: int) -> int:
