@@ -1,4 +1,7 @@
-"""POST /chat/completions: request validation, the deterministic "model", response and stream shapes."""
+"""The v1 contract, POST /chat/completions: request validation, the deterministic "model", response and
+stream shapes. A chat_flow.Contract (this module's NAME, validate, check_capabilities,
+rank_functions, serialize_messages, complete, response_body, stream_events); v1 is the same on
+both hosts (assumed: the live probes were of v2), so the dialect is accepted and not consulted."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from emulator import catalog, ranker
 from emulator import finish as rare
@@ -17,7 +20,12 @@ from emulator.schema_rules import FUNCTION_NAME, function_schema_problems, make_
 from emulator.state import ScriptedReply
 from emulator.tokens import count_tokens, split_tokens
 from emulator.v2_images import make_jpeg, wants_image
+from emulator.wire import sse
 
+if TYPE_CHECKING:
+    from emulator.dialects import Dialect
+
+NAME = "v1"
 ROLES = ("system", "user", "assistant", "function", "search_result", "function_in_progress")
 MAX_IMAGES_PER_REQUEST = 10
 TOKENS_PER_STREAM_CHUNK = 4
@@ -53,6 +61,10 @@ def check_media_totals(images: int, media_bytes: int) -> None:
         raise invalid(f"too many images in request: {images} (at most {MAX_IMAGES_PER_REQUEST})")
     if media_bytes >= MEDIA_PER_REQUEST_LIMIT:  # the docs: "less than 80 MB"
         raise ApiError(413, "Attachments are too large: images and audio of one request must be under 80 MB")
+
+
+def validate(body: Any, files: FileStore, dialect: Dialect | None = None, plan: str | None = None) -> None:
+    validate_chat(body, files)
 
 
 def validate_chat(body: Any, files: FileStore) -> None:
@@ -333,7 +345,7 @@ def _finished_early(body: dict, reason: str) -> tuple[str, dict | None]:
 
 
 def complete(body: dict, files: FileStore, scripted: ScriptedReply | None, previous: list[str],
-             finish_reason: str | None = None) -> Completion:
+             dialect: Dialect | None = None, finish_reason: str | None = None) -> Completion:
     """The reply to a validated request. `previous`: the session's previous messages (caching);
     `finish_reason`: a rare reason it must end with (faults.finish), v1's name for it."""
     reasoning = None
@@ -393,19 +405,19 @@ def complete(body: dict, files: FileStore, scripted: ScriptedReply | None, previ
 # ---- wire shapes --------------------------------------------------------------------------------
 
 
-def response_body(c: Completion, model: str) -> dict:
-    message: dict[str, Any] = {"content": c.content, "role": "assistant"}
-    if c.reasoning_content is not None:
-        message["reasoning_content"] = c.reasoning_content
-    if c.function_call is not None:
-        message["function_call"] = c.function_call
-        message["functions_state_id"] = c.functions_state_id
+def response_body(answer: Completion, model: str) -> dict:
+    message: dict[str, Any] = {"content": answer.content, "role": "assistant"}
+    if answer.reasoning_content is not None:
+        message["reasoning_content"] = answer.reasoning_content
+    if answer.function_call is not None:
+        message["function_call"] = answer.function_call
+        message["functions_state_id"] = answer.functions_state_id
     return {
-        "choices": [{"message": message, "index": 0, "finish_reason": c.finish_reason}],
+        "choices": [{"message": message, "index": 0, "finish_reason": answer.finish_reason}],
         "created": int(time.time()),
         "model": catalog.versioned(model),
         "object": catalog.completion_object(model),
-        "usage": c.usage,
+        "usage": answer.usage,
     }
 
 
@@ -440,3 +452,8 @@ def stream_chunks(c: Completion, model: str) -> list[dict]:
         return out
 
     return [chunk(d, False) for d in deltas] + [chunk(last, True)]
+
+
+def stream_events(answer: Completion, model: str, dialect: Dialect | None = None) -> list[bytes]:
+    """The stream as sent: a data event per chunk, then [DONE]."""
+    return [sse(chunk) for chunk in stream_chunks(answer, model)] + [b"data: [DONE]\n\n"]

@@ -1,5 +1,8 @@
-"""POST /api/v2/chat/completions: the v2 ("primary") chat contract, faithful to the test_primary_*
-cassettes (June 2026, GigaChat-3-Ultra) and the SDK's v2 models (gigachat/models/chat_completions.py).
+"""The v2 ("primary") chat contract, POST {v2 root}/chat/completions on either host, faithful to the
+test_primary_* cassettes (June 2026, GigaChat-3-Ultra) and the SDK's v2 models
+(gigachat/models/chat_completions.py). A chat_flow.Contract; where the two hosts differ (function
+results, call ids, parallel calls, names, formats, tools, streams) its `Dialect` decides
+(dialects.py); below, the recorded host's behaviour.
 
 Shapes (recorded): messages carry ``content`` lists of parts (``text``, ``files``,
 ``function_call``, ``function_result``, ``inline_data``); the answer is ``{"model": <versioned>,
@@ -11,14 +14,16 @@ request had tools. Streams are named SSE events: ``response.message.delta`` (mes
 
 The deterministic model, in priority order (the v1 rules where they apply):
 1. a scripted reply (``emu.enqueue_reply``);
-2. the last message is a tool result: ``Function <name> returned: <result JSON>``;
+2. the last message is a function result (role ``tool``; on api.giga.chat ``function``): one line
+   ``Function <name> returned: <result>`` per result of the trailing result messages;
 3. ``tool_config`` forcing a function: a call of it (arguments from its schema); forcing a
    built-in tool: that tool runs;
 4. ``auto``: each offered built-in tool runs when the user's words ask for it (web search:
    search/web/latest/news/current/today/найди/поиск/новост/актуальн; image: draw/image/picture/
    icon/нарисуй/изображ/картин/рисун; code: code/calculate/compute/python/посчитай/вычисли/код;
    URL reading: a URL); a function whose name is in the user's text is called (with any tool's
-   text in the same message), else, when no tool ran, the first function (as v1);
+   text in the same message; on api.giga.chat every such function, in one step), else, when no
+   tool ran, the first function (as v1); with ``ranker_options`` only among the ranked ones;
 5. ``model_options.response_format``: a JSON instance of the schema (indent 4, as recorded), or
    the shortest string a simple ``regex`` matches (a format set, built-in tools do not run);
 6. files of the last user message: one ``Attachment <id> <filename> <mime> <bytes> bytes
@@ -39,7 +44,8 @@ Built-in tools (deterministic answers):
   ``tool_execution``) and on gpt2giga reading built-in calls/results from those parts. The code
   "runs" one of two tasks: the sum of the first N primes (the recorded prompt: 639), else the
   length of the question.
-- ``url_content_extraction``: a short summary naming the URL.
+- ``url_content_extraction``: each page's text as if read (deterministic per URL); on api.giga.chat
+  cited ``[sources=[n]]`` with ``inline_data.sources``.
 Image generation in streams likewise sends a ``response.tool.completed`` event with a
 ``tool_execution`` part (``{"name": "image_generate", "status": "success", "censored": false}``,
 the SDK's test shape) before the ``files`` delta. Where a stream puts ``tool_state_id`` is
@@ -71,8 +77,9 @@ from emulator.schema_rules import function_schema_problems, make_instance
 from emulator.state import ScriptedReply
 from emulator.tokens import count_tokens, split_tokens
 from emulator.v2_images import IMAGE_TRIGGERS, make_jpeg
+from emulator.wire import named_event
 
-PATH = "/api/v2/chat/completions"
+NAME = "v2"
 ROLES = ("system", "user", "assistant", "tool", "reasoning", "function")
 PART_KEYS = ("text", "files", "function_call", "function_result", "tool_execution", "inline_data")
 TOOL_MODES = ("auto", "forced", "none")
@@ -595,11 +602,6 @@ def _groups(text: str, size: int) -> list[str]:
     return ["".join(pieces[i : i + size]) for i in range(0, len(pieces), size)]
 
 
-def event(name: str, payload: dict) -> bytes:
-    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    return b"event: " + name.encode() + b"\ndata: " + data + b"\n\n"
-
-
 def stream_events(answer: Answer, model: str, dialect: Dialect = DIALECTS[RECORDED]) -> list[bytes]:
     """Named SSE events: tool executions, reasoning and answer deltas, then the done event (which
     carries the function calls where the host sends them there)."""
@@ -610,10 +612,10 @@ def stream_events(answer: Answer, model: str, dialect: Dialect = DIALECTS[RECORD
 
     out: list[bytes] = []
     if answer.tool_events:
-        out.append(event("response.tool.completed",
+        out.append(named_event("response.tool.completed",
                          {**head(), "messages": [{"role": "reasoning", "content": answer.tool_events}]}))
     for piece in _groups(answer.reasoning or "", size):
-        out.append(event("response.message.delta", {**head(), "messages": [{"role": "reasoning", "content": [{"text": piece}]}]}))
+        out.append(named_event("response.message.delta", {**head(), "messages": [{"role": "reasoning", "content": [{"text": piece}]}]}))
     first = True
     in_done = [p for p in answer.parts if "function_call" in p] if dialect.calls_in_done else []
     for part in answer.parts:
@@ -627,8 +629,8 @@ def stream_events(answer: Answer, model: str, dialect: Dialect = DIALECTS[RECORD
         else:
             deltas = [part]
         for delta in deltas:
-            out.append(event("response.message.delta", {**head(), "messages": [_assistant(answer, [delta], first)]}))
+            out.append(named_event("response.message.delta", {**head(), "messages": [_assistant(answer, [delta], first)]}))
             first = False
     done = {**head(), "messages": [_assistant(answer, in_done, True)]} if in_done else head()
-    out.append(event("response.message.done", {**done, "finish_reason": answer.finish_reason, "usage": answer.usage}))
+    out.append(named_event("response.message.done", {**done, "finish_reason": answer.finish_reason, "usage": answer.usage}))
     return out

@@ -329,9 +329,10 @@ def test_cli_prints_urls_and_serves():
         text=True,
     )
     try:
-        lines = [proc.stdout.readline() for _ in range(4)]
+        lines = [proc.stdout.readline() for _ in range(5)]
         text = "".join(lines)
         assert f"http://127.0.0.1:{port}/api/v1" in text and f"http://127.0.0.1:{port}/api/v2/oauth" in text
+        assert f"http://127.0.0.1:{port}/v1 " in text  # the second host
         assert DEFAULT_KEY in text
         r = httpx.post(
             f"http://127.0.0.1:{port}/api/v2/oauth",
