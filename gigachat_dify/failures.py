@@ -305,9 +305,11 @@ def refusal(exc: BaseException, asked: Asked = NOTHING_ASKED) -> Refusal | None:
     if not isinstance(exc, gx.ResponseError) or exc.status_code not in _REFUSAL_STATUSES or is_oauth_error(exc):
         return None
     where = address(exc)
-    if where is None or where.endpoint not in (Endpoint.CHAT, Endpoint.EMBEDDINGS) or not where.versioned:
+    if where is None or where.endpoint not in (Endpoint.CHAT, Endpoint.EMBEDDINGS):
         return None
     status = exc.status_code
+    if status == 404 and not where.versioned:  # the Base URL lacks the API's path: nothing was refused
+        return None
     if not error_body(exc):  # not the API's own answer (a web page, an empty body)
         return None
     text = api_message(exc).lower()

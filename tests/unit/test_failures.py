@@ -72,11 +72,17 @@ def test_the_refusal_classifier_names_what_was_refused(exc, asked, features, too
     (answer(404, "Not Found"), EVERYTHING),  # names nothing: an address problem
     (answer(400, "Invalid params: file 4a5b not found"), EVERYTHING),  # a lost attachment
     (answer(404, body=b"<html>404</html>"), EVERYTHING),  # not the API's answer
-    (answer(422, "Invalid params: reasoning", url="https://x/chat/completions"), EVERYTHING),  # no /v1: the URL
+    (answer(404, "No such model", url="https://x/chat/completions"), EVERYTHING),  # no /v1: the Base URL's fault
     (answer(422, "Invalid params", url=f"{API}/files"), EVERYTHING),  # not a chat request
 ])
 def test_what_is_not_a_refusal(exc, asked):
     assert refusal(exc, asked) is None
+
+
+def test_an_installation_whose_base_url_has_no_version_still_has_its_refusals_recognised():
+    refused = refusal(answer(422, "Invalid params", "https://gigachat.company.local/gigachat/chat/completions"),
+                      Asked(json_schema=True))
+    assert refused is not None and Feature.STRUCTURED_OUTPUT in refused
 
 
 # ---- the error table's words for a refusal ----------------------------------------------------------
