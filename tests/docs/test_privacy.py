@@ -7,18 +7,17 @@ material goes through to OpenSSL."""
 from __future__ import annotations
 
 import base64
-import http.server
 import re
 import shutil
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from tests.support.certs import https_emulator, make_ca
 from tests.support.daemon import PluginProcess, image_part, text_part, user
+from tests.support.net import dify_file_service
 
 ROOT = Path(__file__).resolve().parents[2]
 PRIVACY = (ROOT / "PRIVACY.md").read_text(encoding="utf-8")
@@ -61,22 +60,8 @@ def files_created(trace: str) -> tuple[list[str], list[str]]:
 
 @pytest.fixture
 def file_service():
-    """Dify's file service, for an image passed by URL (MULTIMODAL_SEND_FORMAT=url)."""
-    class Files(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(len(PNG)))
-            self.end_headers()
-            self.wfile.write(PNG)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/files/abc/file-preview"
-    server.shutdown()
+    with dify_file_service(PNG) as url:
+        yield url
 
 
 def test_the_plugin_creates_no_file_only_the_in_memory_one_for_key_material(tmp_path, file_service):
