@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.certs import https_emulator, make_ca
 from tests.support.daemon import PluginProcess, image_part, text_part, user
-from tests.support.net import dify_file_service
+from tests.support.net import file_service
 
 ROOT = Path(__file__).resolve().parents[2]
 PRIVACY = (ROOT / "PRIVACY.md").read_text(encoding="utf-8")
@@ -59,12 +59,12 @@ def files_created(trace: str) -> tuple[list[str], list[str]]:
 
 
 @pytest.fixture
-def file_service():
-    with dify_file_service(PNG) as url:
-        yield url
+def image_url():
+    with file_service(lambda: [PNG], {"Content-Type": "image/png", "Content-Length": str(len(PNG))}) as files:
+        yield files.url
 
 
-def test_the_plugin_creates_no_file_only_the_in_memory_one_for_key_material(tmp_path, file_service):
+def test_the_plugin_creates_no_file_only_the_in_memory_one_for_key_material(tmp_path, image_url):
     trace = tmp_path / "plugin.trace"
     traced_python = tmp_path / "python"
     traced_python.write_text(f'#!/bin/sh\nexec strace -f -qq -o "{trace}" -e trace={CALLS} "{sys.executable}" "$@"\n')
@@ -76,7 +76,7 @@ def test_the_plugin_creates_no_file_only_the_in_memory_one_for_key_material(tmp_
             plugin_tmp = plugin.tmp_dir
             assert plugin.validate_provider(credentials).ok
             pictures = user([text_part("What is in these pictures?"), image_part(base64.b64encode(PNG).decode()),
-                             image_part(url=file_service)])
+                             image_part(url=image_url)])
             for messages, parameters in (([pictures], {}), ([user("Draw a cat")], {"image_generation": True})):
                 result = plugin.invoke_llm("GigaChat-2-Max", credentials, messages, model_parameters=parameters)
                 assert result.ok, result.error

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from tests.support.daemon import assistant, collect_text, document_part, image_part, system, text_part, user
-from tests.support.net import dify_file_service
+from tests.support.net import file_service
 
 
 def png(width: int, height: int, rgb=(200, 30, 30)) -> bytes:
@@ -162,6 +162,26 @@ def test_second_turn_of_a_conversation_is_billed_from_the_prompt_cache(plugin, c
     assert [r.headers.get("X-Session-ID") for r in emulator.log if r.path == "/chat/completions"][-1] != sessions[0]
 
 
+def test_two_accounts_with_the_same_system_prompt_or_conversation_never_share_a_session(plugin, credentials, emulator):
+    # issue 17 item 9: the session id hashed only the prompt, so two accounts shared one (and, if
+    # GigaChat's prompt cache is not scoped by account, one another's cached prompts)
+    from emulator import B2B_KEY
+
+    other = {**credentials, "authorization_key": B2B_KEY, "scope": "GIGACHAT_API_B2B"}
+    prompt = [system("You are the support bot of ACME. Answer briefly."), user("q")]
+    for creds in (credentials, other, credentials):
+        assert plugin.invoke_llm("GigaChat-2", creds, prompt, stream=False).ok
+    for creds in (credentials, other, credentials):
+        assert plugin.invoke_llm("GigaChat-2", creds, prompt, stream=True, conversation_id="conv-7").ok
+    chats = [r for r in emulator.log if r.path == "/chat/completions"]
+    assert len({r.client_id for r in chats}) == 2
+    by_prompt, by_conversation = [r.headers.get("X-Session-ID") for r in chats[:3]], [r.headers.get("X-Session-ID") for r in chats[3:]]
+    # one account: the same id every time (the prompt cache works); two accounts: two ids
+    assert by_prompt[0] == by_prompt[2] and by_prompt[1] not in (by_prompt[0], None)
+    assert by_conversation[0] == by_conversation[2] and by_conversation[1] not in (by_conversation[0], None)
+    assert by_conversation[0] != by_prompt[0]
+
+
 def test_temperature_zero_is_sent_as_greedy_decoding_not_rejected(plugin, credentials, emulator):
     result = plugin.invoke_llm("GigaChat-2", credentials, [user("q")], model_parameters={"temperature": 0}, stream=False)
     assert result.ok, result.error
@@ -178,8 +198,8 @@ def test_declared_parameters_reach_the_api_with_gigachat_names(plugin, credentia
 
 def test_image_given_as_a_url_is_downloaded_and_attached(plugin, credentials, emulator):
     image = png(10, 10, (9, 9, 9))
-    with dify_file_service(image) as url:
-        msg = user([text_part("describe"), image_part(url=url)])
+    with file_service(lambda: [image], {"Content-Type": "image/png", "Content-Length": str(len(image))}) as files:
+        msg = user([text_part("describe"), image_part(url=files.url)])
         result = plugin.invoke_llm("GigaChat-2-Max", credentials, [msg], stream=False)
     assert result.ok, result.error
     assert hashlib.sha256(image).hexdigest() in collect_text(result)
