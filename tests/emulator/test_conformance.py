@@ -89,6 +89,12 @@ def test_it_checks_url_reading_and_what_the_ranker_saves(any_run):
     assert [f.split(":")[0] for f in ranker] == ["PASS v1", "PASS v2"]
 
 
+def test_against_the_emulator_it_says_that_nothing_is_spent(run):
+    proc, _ = run
+    first = proc.stdout.splitlines()[0]
+    assert "nothing is spent" in first and "on a real account" in first, first
+
+
 def test_with_a_key_it_prints_the_budget_and_sends_nothing_without_yes(tmp_path):
     with Emulator() as emu:
         proc = _run("--out", str(tmp_path), env_extra={
