@@ -220,8 +220,8 @@ def rank_functions(body: dict) -> tuple[dict, list[str] | None]:
     forced = fc.get("name") if isinstance(fc, dict) else None
     question = (_last_user(body["messages"]) or {}).get("content") or ""
     kept = ranker.select(body.get("functions") or [], question, body.get("function_ranker"), forced)
-    if kept is None:
-        return body, None
+    if not body.get("functions") or kept is None:
+        return body, kept
     return {**body, "functions": kept}, [f["name"] for f in kept]
 
 

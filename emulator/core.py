@@ -107,7 +107,8 @@ class Emulator:
     users = _of_state("users")
     oauth_limit = _of_state("oauth_limit")
     paid_accounts = _of_state("paid_accounts")
-    _files = _of_state("files")
+    _files = _of_state("files")  # tests add files directly and check tokens' scopes
+    _tokens = _of_state("tokens")
     concurrency = _of_state("concurrency", settable=True)
     token_ttl_ms = _of_state("token_ttl_ms", settable=True)
     oauth_shape = _of_state("oauth_shape", settable=True, allowed=TOKEN_SHAPES)

@@ -496,8 +496,8 @@ def rank_functions(body: dict) -> tuple[dict, list[str] | None]:
     functions = functions_of(body)
     forced = (body.get("tool_config") or {}).get("function_name")
     kept = ranker.select(functions, _text_of(_last_user(body["messages"])), body.get("ranker_options"), forced)
-    if kept is None:
-        return body, None
+    if not functions or kept is None:
+        return body, kept
     tools = [t for t in body.get("tools") or [] if not (isinstance(t, dict) and "functions" in t)]
     return {**body, "tools": [{"functions": {"specifications": kept}}, *tools]}, [f["name"] for f in kept]
 

@@ -103,3 +103,10 @@ def test_malformed_v1_function_ranker_is_refused(business, api):
         business.chat(v1_body(function_ranker={"enabled": True, "top_n": -1}))
     r = api.post("/chat/completions", json=v1_body(function_ranker={"enabled": "yes"}))  # the SDK would coerce it
     assert r.status_code == 422 and r.json()["message"] == "Invalid params: function_ranker.enabled must be a boolean"
+
+
+def test_ranking_without_functions_changes_nothing(emu, business):
+    answer = business.chat.create({"model": "GigaChat-2-Max", "messages": [{"role": "user", "content": [{"text": "hi"}]}],
+                                   "ranker_options": {"enabled": True}})
+    assert answer.messages[0].tools_state_id is None and answer.messages[0].content[0].text == "Echo: hi"
+    assert emu.log[-1].ranked_functions == []
