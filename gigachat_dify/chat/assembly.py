@@ -34,6 +34,7 @@ from dify_plugin.entities.model.message import (
     TextPromptMessageContent,
 )
 
+from gigachat_dify.chat.holdback import HoldBack, Token
 from gigachat_dify.chat.json_values import coerce
 from gigachat_dify.chat.media import FileRef, Images, TagScanner
 from gigachat_dify.chat.sources import Citations
@@ -129,13 +130,13 @@ class Assembler:
         self.model = model
         self.prompt_messages = list(prompt_messages or [])
         self.stop = sorted({s for s in (stop or []) if s}, key=len)
-        self._max_stop = max((len(s) for s in self.stop), default=0)
+        #: Answer text held back while it may be the start of a stop word.
+        self._stop_words = HoldBack(self.stop)
         self.function_names = dict(function_names or {})
         #: {GigaChat function name: the tool's own schema}: arguments get their declared types back.
         self.argument_schemas = dict(argument_schemas or {})
         #: False for structured output, whose answer must be the JSON alone.
         self.show_reasoning = show_reasoning
-        self._pending = ""  # answer text held back: it may be the start of a stop word
         self._stopped = False  # a stop word was reached: the rest of the answer is discarded
         self._think_open = False
         self._think_closed = False
@@ -210,8 +211,7 @@ class Assembler:
             raise RuntimeError("Assembler.flush() called after finish()")
         out: list[Any] = []
         self._drain(out)
-        if self._pending:
-            self._on_content(out, "", final=True)
+        self._on_content(out, "", final=True)
         return self._chunks(out)
 
     def finish(self, usage: LLMUsage) -> LLMResultChunk:
@@ -221,8 +221,7 @@ class Assembler:
         out: list[Any] = []
         self._close_think(out)
         self._drain(out)
-        if self._pending:
-            self._on_content(out, "", final=True)
+        self._on_content(out, "", final=True)
         if not self._stopped and self._source_list:
             # The list goes with the text even when the answer calls a tool: nothing GigaChat
             # found is lost.
@@ -280,10 +279,9 @@ class Assembler:
     def _show_file(self, out: list[Any], ref: FileRef) -> None:
         if self._stopped:
             return
-        if self._pending:  # a stop word cannot continue across a file
-            self._on_content(out, "", final=True)
-            if self._stopped:
-                return
+        self._on_content(out, "", final=True)  # a stop word cannot continue across a file
+        if self._stopped:
+            return
         for piece in self._images.pieces(ref):
             if isinstance(piece, str):
                 self._on_content(out, piece)
@@ -296,37 +294,15 @@ class Assembler:
         self._think_closed = True
 
     def _on_content(self, out: list[str], text: str, *, final: bool = False) -> None:
-        """Append answer text, enforcing the stop words.
-
-        Text is held back from the first position where a stop word might still begin (its
-        start is in the buffer, the rest has not arrived yet): a complete stop word found later
-        in the buffer does not win over a longer one that may turn out to start earlier.
-        ``final`` (no more text will come) resolves what is held back."""
+        """Append answer text, cut before the earliest stop word, also one split across chunks
+        (``holdback.py``); ``final`` (no more text will come) releases what is held back."""
         if self._stopped:
             return
-        if not self.stop:
-            out.append(text)
-            return
-        buf = self._pending + text
-        self._pending = ""
-        cut = -1
-        for s in self.stop:
-            i = buf.find(s)
-            if i != -1 and (cut == -1 or i < cut):
-                cut = i
-        if not final:
-            limit = cut if cut != -1 else len(buf)
-            for p in range(max(0, len(buf) - self._max_stop + 1), limit):
-                tail = buf[p:]
-                if any(len(s) > len(tail) and s.startswith(tail) for s in self.stop):
-                    out.append(buf[:p])
-                    self._pending = buf[p:]
-                    return
-        if cut != -1:
-            out.append(buf[:cut])
-            self._stopped = True
-            return
-        out.append(buf)
+        for piece in self._stop_words.push(text, final=final):
+            if isinstance(piece, Token):
+                self._stopped = True
+                return
+            out.append(piece)
 
     def _on_function_call(self, fc: Any, state_id: str | None) -> None:
         if isinstance(fc, Mapping):

@@ -1,0 +1,113 @@
+"""Holding back streamed text that may be the start of a token split across chunks.
+
+A stream hands the answer over in pieces cut anywhere: a stop word, a ``<img .../>`` tag or a
+``[sources=[n]]`` marker may begin at the end of one piece and end in the next. ``HoldBack`` is the
+one mechanism the assembler's three scanners share (stop words in ``assembly.py``, tags in
+``media.py``, markers in ``sources.py``); each only says what its tokens look like:
+
+* ``openers``: the texts a token begins with; text is held from the earliest place where one of
+  them begins or may still begin (a suffix that is a proper prefix of an opener);
+* ``complete(text, start, final)``: given an opener at ``text[start:]``, the token's end and what
+  it stands for (``(end, value)``), ``None`` when it is not a token after all (its first character
+  is then text), or ``MORE`` to wait for more text (never when ``final``). Without it the opener
+  itself is the token (stop words);
+* ``lead``: characters that go with a token when right before it (the spaces before a marker,
+  which a dropped marker takes with it); they are held too while a token may follow them.
+
+``push(text)`` returns what can be shown now, ``finish()`` (or ``push(text, final=True)``) the rest: text as ``str``, tokens as
+``Token``. Whatever the split of the same text, the pieces joined are the same.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+#: What ``complete`` returns to wait for more text.
+MORE: Any = object()
+
+Complete = Callable[[str, int, bool], Any]
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str  # as it appeared in the answer, lead included
+    value: Any  # what the scanner made of it
+
+
+class HoldBack:
+    def __init__(self, openers: Iterable[str], complete: Complete | None = None, *, lead: str = ""):
+        self.openers = tuple(dict.fromkeys(o for o in openers if o))
+        self._complete = complete
+        self._lead = lead
+        self._prefixes = {o[:k] for o in self.openers for k in range(1, len(o))}
+        self._longest = max(map(len, self.openers), default=0)
+        self.held = ""
+
+    def push(self, text: str, *, final: bool = False) -> list[str | Token]:
+        """The pieces of the text so far that can be shown now (``final``: all of them)."""
+        return self._scan(text, final)
+
+    def finish(self) -> list[str | Token]:
+        return self._scan("", True)
+
+    def _scan(self, text: str, final: bool) -> list[str | Token]:
+        buf, self.held = self.held + text, ""
+        if not self.openers:
+            return [buf] if buf else []
+        out: list[str | Token] = []
+        pos = 0
+        while True:
+            at = self._next_opener(buf, pos)
+            tail = len(buf) if final else self._partial_tail(buf, pos)
+            if tail < (len(buf) if at == -1 else at):  # a token may begin there: hold from it
+                return self._hold(out, buf, pos, self._lead_start(buf, pos, tail))
+            if at == -1:
+                break
+            start = self._lead_start(buf, pos, at)
+            found = self._complete(buf, start, final) if self._complete else (at + len(self._opener_at(buf, at)), None)
+            if found is MORE and not final:
+                return self._hold(out, buf, pos, start)
+            if found is None or found is MORE:  # not a token: its first character is text
+                _text(out, buf[pos:at + 1])
+                pos = at + 1
+                continue
+            end, value = found
+            _text(out, buf[pos:start])
+            out.append(Token(buf[start:end], value))
+            pos = end
+        if final or not self._lead:
+            _text(out, buf[pos:])
+            return out
+        return self._hold(out, buf, pos, self._lead_start(buf, pos, len(buf)))
+
+    def _hold(self, out: list[str | Token], buf: str, pos: int, start: int) -> list[str | Token]:
+        _text(out, buf[pos:start])
+        self.held = buf[start:]
+        return out
+
+    def _next_opener(self, buf: str, pos: int) -> int:
+        found = [i for i in (buf.find(o, pos) for o in self.openers) if i != -1]
+        return min(found, default=-1)
+
+    def _opener_at(self, buf: str, at: int) -> str:
+        return max((o for o in self.openers if buf.startswith(o, at)), key=len)
+
+    def _partial_tail(self, buf: str, pos: int) -> int:
+        """Where the longest suffix that is a proper prefix of an opener begins (len(buf): none)."""
+        n = len(buf)
+        for k in range(min(self._longest - 1, n - pos), 0, -1):
+            if buf[n - k:] in self._prefixes:
+                return n - k
+        return n
+
+    def _lead_start(self, buf: str, floor: int, at: int) -> int:
+        while at > floor and buf[at - 1] in self._lead:
+            at -= 1
+        return at
+
+
+def _text(out: list[str | Token], text: str) -> None:
+    if text:
+        out.append(text)
