@@ -250,11 +250,15 @@ class _Handler(BaseHTTPRequestHandler):
                         finish(200)
                         self._abort()
                         return
+                    if fault.kind == "end":
+                        break
                     self.server.api.fault_sleep(fault.seconds, stream.wake)
                 elif i > 0 and stream.chunk_latency > 0:
                     self.server.api.fault_sleep(stream.chunk_latency, stream.wake)
                 self.wfile.write(b"%X\r\n%s\r\n" % (len(event), event))
                 self.wfile.flush()
+            if fault is not None and fault.kind == "end" and fault.payload:
+                self.wfile.write(b"%X\r\n%s\r\n" % (len(fault.payload), fault.payload))
             finish(200)
             self.wfile.write(b"0\r\n\r\n")
             self.wfile.flush()

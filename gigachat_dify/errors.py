@@ -27,6 +27,7 @@ from dify_plugin.errors.model import (
     InvokeServerUnavailableError,
 )
 
+from gigachat_dify.connection import sse
 from gigachat_dify.connection.credentials import BUSINESS_BASE_URL, HOSTS_HINT
 from gigachat_dify.connection.proxy import ProxyUnreachable
 from gigachat_dify.redaction import redact
@@ -230,12 +231,39 @@ def _path(exc: gx.ResponseError) -> str:
     return urlsplit(str(exc.url)).path
 
 
+def stream_failure(exc: BaseException) -> tuple[type[InvokeError], str] | None:
+    """An event stream that GigaChat cut off, reported an error in, or filled with something else
+    (``connection/sse.py``); None for any other failure."""
+    if isinstance(exc, sse.StreamCutOff):
+        return InvokeConnectionError, (
+            "GigaChat's answer was cut off: its stream ended before GigaChat marked the answer complete, so "
+            "what was shown is incomplete. Retry the request; if it keeps happening, ask the network "
+            "administrator whether a proxy between Dify and GigaChat closes long responses."
+        )
+    shown = "; the text shown so far is incomplete. Retry the request" if getattr(exc, "events", 0) else ""
+    if isinstance(exc, sse.StreamEventError):
+        return InvokeServerUnavailableError, f"GigaChat reported an error in its answer stream: \"{exc.message}\"{shown}."
+    if isinstance(exc, sse.UnreadableEvent):
+        if exc.events:
+            return InvokeServerUnavailableError, (
+                f"GigaChat's answer stream broke off with data the plugin cannot read (\"{exc.excerpt}\"){shown}."
+            )
+        return InvokeServerUnavailableError, (
+            f"The server at the Base URL answered with an event stream the plugin cannot read (\"{exc.excerpt}\"): "
+            "check the Base URL points to the GigaChat API."
+        )
+    return None
+
+
 def describe(exc: BaseException) -> tuple[type[InvokeError], str]:
     """The single table: (Dify error class, message) for any exception."""
     if isinstance(exc, InvokeError):
         return type(exc), exc.description or str(exc)
     if isinstance(exc, CredentialsValidateFailedError):  # the form's values are unusable
         return InvokeAuthorizationError, str(exc)
+    stream = stream_failure(exc)
+    if stream is not None:
+        return stream
     kind = transport_failure(exc)
     if kind is not None:
         cls = InvokeServerUnavailableError if kind is Transport.NOT_A_STREAM else InvokeConnectionError

@@ -263,9 +263,13 @@ def complete(request: ChatRequest, price: Price) -> LLMResult:
 def stream(request: ChatRequest, price: Price) -> Iterator[LLMResultChunk]:
     """Streaming call; reopened after a transient failure only before the first chunk."""
     asm = assembler(request)
-    for chunk in chunks(request):
-        yield from asm.feed(chunk)
-        if asm.stopped_by_stop_word:
-            break  # Dify's stop word reached: stop paying for tokens nobody will see
+    try:
+        for chunk in chunks(request):
+            yield from asm.feed(chunk)
+            if asm.stopped_by_stop_word:
+                break  # Dify's stop word reached: stop paying for tokens nobody will see
+    except Exception:
+        yield from asm.flush()  # text held back (a stop word's or a marker's possible start) is not lost
+        raise
     yield from asm.flush()
     yield final(asm, price)

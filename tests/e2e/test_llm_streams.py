@@ -1,0 +1,75 @@
+"""How GigaChat's answer streams reach Dify, end to end through the stdio protocol: any text GigaChat
+sends arrives whole, and a stream that is cut off, reports an error or carries something else is
+never reported as a complete answer; the text already shown stays, the error says what happened."""
+
+import pytest
+
+from tests.support.daemon import collect_text, user
+
+MODEL = "GigaChat-2-Max"
+Q = [user("Расскажи подробно и длинно историю про GigaChat, Dify и их интеграцию в компании")]
+CONTRACTS = pytest.mark.parametrize("parameters", [{}, {"web_search": "always"}], ids=["v1", "v2"])
+BOTH = pytest.mark.parametrize("stream", [True, False], ids=["streaming", "blocking"])
+SEPARATED = "Первая строка\u2028вторая\u2029новый абзац\u0085NEL, \x0bи \x1cдругие — конец."
+
+
+def chat_requests(emulator) -> list:
+    return [r for r in emulator.log if r.path.endswith("/chat/completions")]
+
+
+@CONTRACTS
+@BOTH
+def test_unicode_line_separators_in_an_answer_arrive_unchanged(plugin, credentials, emulator, parameters, stream):
+    emulator.enqueue_reply(content=SEPARATED)
+    result = plugin.invoke_llm(MODEL, credentials, Q, model_parameters=parameters, stream=stream)
+    assert result.ok, result.error
+    assert collect_text(result) == SEPARATED
+
+
+@CONTRACTS
+def test_a_stream_that_ends_before_gigachat_finished_is_a_cut_off_error_not_a_complete_answer(
+        plugin, credentials, emulator, parameters):
+    whole = collect_text(plugin.invoke_llm(MODEL, credentials, Q, model_parameters=parameters, stream=True))
+    emulator.faults.end_stream_after(2)
+    result = plugin.invoke_llm(MODEL, credentials, Q, model_parameters=parameters, stream=True)
+    assert result.error_type == "InvokeConnectionError", result.error
+    assert "cut off" in result.error_message and "incomplete" in result.error_message
+    shown = collect_text(result)
+    assert shown and whole.startswith(shown) and shown != whole  # what was shown stays
+    assert all(c["delta"].get("finish_reason") is None and not c["delta"].get("usage") for c in result.chunks)
+
+
+@CONTRACTS
+def test_a_stream_that_ends_before_its_first_event_is_opened_again(plugin, credentials, emulator, parameters):
+    emulator.faults.end_stream_after(0)
+    result = plugin.invoke_llm(MODEL, credentials, Q, model_parameters=parameters, stream=True)
+    assert result.ok, result.error
+    assert result.chunks[-1]["delta"]["finish_reason"] == "stop" and len(chat_requests(emulator)) == 2
+
+
+def test_a_blocking_answer_read_from_a_stream_that_is_always_cut_off_is_an_error(plugin, credentials, emulator):
+    emulator.faults.end_stream_after(1, count=10)  # with the code interpreter a blocking answer is read from a stream
+    result = plugin.invoke_llm("GigaChat-3-Ultra", credentials, [user("Посчитай 2+2 кодом")],
+                               model_parameters={"code_interpreter": True}, stream=False)
+    assert result.error_type == "InvokeConnectionError" and "cut off" in result.error_message
+
+
+@CONTRACTS
+def test_an_error_event_after_content_quotes_gigachats_message(plugin, credentials, emulator, parameters):
+    emulator.faults.end_stream_after(
+        2, b'event: error\ndata: {"status": 500, "message": "Model inference failed, try again later"}\n\n')
+    result = plugin.invoke_llm(MODEL, credentials, Q, model_parameters=parameters, stream=True)
+    assert result.error_type == "InvokeServerUnavailableError", result.error
+    assert '"Model inference failed, try again later"' in result.error_message
+    assert "incomplete" in result.error_message and "Base URL" not in result.error_message
+    assert collect_text(result)
+
+
+@CONTRACTS
+def test_data_gigachat_cannot_have_meant_after_content_is_quoted_not_blamed_on_the_base_url(
+        plugin, credentials, emulator, parameters):
+    name = b"event: response.message.delta\n" if parameters else b""
+    emulator.faults.end_stream_after(2, name + b"data: upstream request timeout\n\n")
+    result = plugin.invoke_llm(MODEL, credentials, Q, model_parameters=parameters, stream=True)
+    assert result.error_type == "InvokeServerUnavailableError", result.error
+    assert '"upstream request timeout"' in result.error_message and "Base URL" not in result.error_message
