@@ -8,7 +8,7 @@ fuse="true"/>`` likewise, as langchain-gigachat parses them). The bytes come fro
 ``ImagePromptMessageContent`` (base64 data, mime type, empty url) as a file and shows it; Dify's
 basic chat apps ignore such items, so a one-line note in the text says an image was generated.
 
-Every Dify chunk is one line of the stdio protocol (at most ``protocol.LINE_BUDGET``): an image
+Every Dify chunk is one line of the stdio protocol (at most ``protocol.MAX_LINE`` bytes): an image
 too large for a line becomes a note instead, and in a blocking answer (one line for everything)
 the images share one budget.
 """
@@ -26,14 +26,16 @@ from dify_plugin.entities.model.message import ImagePromptMessageContent
 
 from gigachat_dify.chat.holdback import MORE, HoldBack, Token
 from gigachat_dify.errors import describe
-from gigachat_dify.protocol import LINE_BUDGET
+from gigachat_dify.protocol import MAX_LINE
 from gigachat_dify.redaction import redact
 
 logger = logging.getLogger(__name__)
 
-#: Room left in a line for the answer's text, tool calls and the JSON envelope around an image.
+#: Bytes left in a line for the answer's text, tool calls, the item's other fields and the JSON
+#: envelope around an image (``protocol.fit_stream`` and ``check_result`` measure the real line).
 TEXT_MARGIN = 512 * 1024
-IMAGE_BUDGET = LINE_BUDGET - TEXT_MARGIN
+#: Bytes of base64 (one byte a character) the images of one line may take.
+IMAGE_BUDGET = MAX_LINE - TEXT_MARGIN
 MB = 1024 * 1024
 
 #: A file id as GigaChat issues them (a UUID, recorded: "c757a9c5-de04-498f-baa3-efcc54de7853").
