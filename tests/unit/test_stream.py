@@ -11,17 +11,16 @@ from gigachat.models.chat import ChatCompletion, ChatCompletionChunk
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gigachat_dify.chat.assembly import TokenUsage
-from gigachat_dify.chat.tool_calls import make_tool_call_id, parse_tool_call_id
-from gigachat_dify.chat.v1.stream import (
+from gigachat_dify.chat.assembly import (
     THINK_CLOSE,
     THINK_OPEN,
-    StreamAssembler,
+    TokenUsage,
     finish_reason_message,
     map_finish_reason,
-    to_llm_result,
-    usage_from_gigachat,
+    to_result,
 )
+from gigachat_dify.chat.tool_calls import make_tool_call_id, parse_tool_call_id
+from gigachat_dify.chat.v1.stream import StreamAssembler, token_usage
 
 MODEL = "GigaChat-2-Max"
 USAGE = LLMUsage.empty_usage()
@@ -193,9 +192,10 @@ def test_function_call_without_state_id_gets_a_generated_id_that_is_never_echoed
     assert tc.function.arguments == "{}"
 
 
-def test_usage_from_gigachat_reads_cached_tokens_and_tolerates_missing_usage():
-    assert usage_from_gigachat({"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}) == (10, 5, 0)
-    assert usage_from_gigachat(None) == (0, 0, 0)
+def test_v1_usage_reads_cached_tokens_and_tolerates_missing_usage():
+    assert token_usage({"prompt_tokens": 10, "completion_tokens": 5, "precached_prompt_tokens": 4}) == TokenUsage(10, 5, 4)
+    assert token_usage({"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}) == TokenUsage(10, 5, 0)
+    assert token_usage(None) is None
 
 
 @pytest.mark.parametrize(
@@ -215,6 +215,13 @@ def test_final_chunk_carries_the_given_usage():
 
 
 # --------------------------------------------------------------------------- blocking
+
+
+def to_llm_result(model, response: ChatCompletion, usage, *, stop=None, function_names=None) -> LLMResult:
+    """A blocking v1 answer read by the assembler, as ``invocation.complete`` reads it."""
+    asm = StreamAssembler(model, [], stop, function_names)
+    pieces = asm.feed_response(response)
+    return to_result(model, [*pieces, *asm.flush(), asm.finish(usage)])
 
 
 def completion(message, finish="stop"):
