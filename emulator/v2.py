@@ -412,21 +412,23 @@ def _compose(body: dict, files: FileStore, answer: Answer) -> None:
     if mode == "forced" and config.get("function_name"):
         answer.parts.append(_function_part(next(f for f in functions if f["name"] == config["function_name"])))
         return
+    fmt = (body.get("model_options") or {}).get("response_format") or {}
+    formatted = fmt.get("type") in ("json_schema", "regex")
     if mode == "forced" and config.get("tool_name"):
         _builtin(config["tool_name"], question, files, answer)
-        return
-    fmt = (body.get("model_options") or {}).get("response_format") or {}
-    if mode != "none" and fmt.get("type") not in ("json_schema", "regex"):  # a format wins: the answer is in it
+    elif mode != "none":
         for tool in builtins_of(body):
             if tool == "url_content_extraction" and _URL.search(question) or _wants(tool, question):
                 _builtin(tool, question, files, answer)
         named = next((f for f in functions if f["name"].casefold() in question.casefold()), None)
         if named is None and functions and not answer.parts:
             named = functions[0]
-        if named is not None:
+        if named is not None and not formatted:  # a format wins over the functions
             answer.parts.append(_function_part(named))
             return
-    if not answer.parts:
+    if formatted:  # built-in tools ran (their files stay), yet the answer itself is in the format
+        answer.parts = [p for p in answer.parts if "text" not in p] + _default_parts(body, files, user)
+    elif not answer.parts:
         answer.parts += _default_parts(body, files, user)
 
 

@@ -61,7 +61,8 @@ class HoldBack:
         while True:
             at = self._next_opener(buf, pos)
             tail = len(buf) if final else self._partial_tail(buf, pos)
-            if tail < (len(buf) if at == -1 else at):  # a token may begin there: hold from it
+            # A token may begin there (at ``at`` itself too: a longer opener may still follow): hold from it.
+            if (tail < len(buf)) if at == -1 else (tail <= at):
                 return self._hold(out, buf, pos, self._lead_start(buf, pos, tail))
             if at == -1:
                 break

@@ -116,7 +116,8 @@ class Images:
     ``download(file_id) -> base64 text`` fetches a file (the SDK's ``get_image`` with the retry
     policy); ``remember(file_id, data, mime)`` lets a later request that sends the image back
     reuse the id instead of uploading it. ``cumulative``: one budget for all images (a blocking
-    answer is a single protocol line)."""
+    answer is a single protocol line). ``notes``: False for an answer read as data (structured
+    output), where text beside the JSON would break it: images only, what went wrong in the log."""
 
     def __init__(
         self,
@@ -125,13 +126,23 @@ class Images:
         remember: Callable[[str, bytes, str], None] | None = None,
         cumulative: bool = False,
         budget: int = IMAGE_BUDGET,
+        notes: bool = True,
     ):
         self._download = download
         self._remember = remember
         self._cumulative = cumulative
         self._budget = self._full_budget = budget
+        self._notes = notes
 
     def pieces(self, ref: FileRef) -> list[str | ImagePromptMessageContent]:
+        pieces = self._pieces(ref)
+        if self._notes:
+            return pieces
+        for note in (p for p in pieces if isinstance(p, str)):
+            logger.info("not shown in a structured answer: %s", note.strip())
+        return [p for p in pieces if not isinstance(p, str)]
+
+    def _pieces(self, ref: FileRef) -> list[str | ImagePromptMessageContent]:
         if ref.kind == "video":
             note = (f"[GigaChat generated a video (file {ref.file_id}); Dify cannot show videos returned by a "
                     "model" + ("; its cover image is shown below.]" if ref.cover_id else ".]"))

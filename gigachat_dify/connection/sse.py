@@ -34,10 +34,8 @@ from gigachat.authentication import _with_auth_stream
 from gigachat.models.chat import ChatCompletionChunk as V1Chunk
 from gigachat.models.chat_completions import ChatCompletionChunk as V2Chunk
 
-from gigachat_dify.redaction import redact
+from gigachat_dify.redaction import excerpt
 
-#: Characters of GigaChat's own text quoted in a message.
-EXCERPT = 300
 V2_DONE = "response.message.done"
 _EOL = re.compile(r"\r\n|\r|\n")
 
@@ -62,20 +60,15 @@ class StreamEventError(Exception):
 class UnreadableEvent(Exception):
     """An event the contract does not send; ``excerpt`` is its data (redacted, bounded)."""
 
-    def __init__(self, excerpt: str, events: int):
-        super().__init__(excerpt)
-        self.excerpt, self.events = excerpt, events
+    def __init__(self, quoted: str, events: int):
+        super().__init__(quoted)
+        self.excerpt, self.events = quoted, events
 
 
 @dataclass(frozen=True)
 class Event:
     name: str  # "message" when the event names none
     data: str
-
-
-def excerpt(text: str) -> str:
-    text = redact(" ".join(text.split()))
-    return text if len(text) <= EXCERPT else text[:EXCERPT] + "..."
 
 
 def iter_lines(chunks: Iterable[bytes]) -> Iterator[str]:

@@ -73,3 +73,39 @@ def test_data_gigachat_cannot_have_meant_after_content_is_quoted_not_blamed_on_t
     result = plugin.invoke_llm(MODEL, credentials, Q, model_parameters=parameters, stream=True)
     assert result.error_type == "InvokeServerUnavailableError", result.error
     assert '"upstream request timeout"' in result.error_message and "Base URL" not in result.error_message
+
+
+# GigaChat's ends that are no answer (one table: chat/assembly.py FINISH_REASONS): the user reads why.
+NO_ANSWER = [
+    ("blacklist", "InvokeBadRequestError", "content filter stopped this answer"),
+    ("response_blacklist", "InvokeBadRequestError", "content filter stopped this answer"),
+    ("request_blacklist", "InvokeBadRequestError", "content filter refused the request"),
+    ("request_whitelist", "InvokeBadRequestError", "content filter refused the request"),
+    ("request_filter", "InvokeBadRequestError", "content filter refused the request"),
+    ("function_call_error", "InvokeServerUnavailableError", "call it produced was malformed"),
+    ("error", "InvokeServerUnavailableError", "reported an error while generating"),
+]
+
+
+@pytest.mark.parametrize(("reason", "error_type", "sentence"), NO_ANSWER, ids=[r[0] for r in NO_ANSWER])
+@CONTRACTS
+@BOTH
+def test_an_end_that_is_no_answer_reaches_the_user_as_a_sentence(plugin, credentials, emulator, reason, error_type,
+                                                                 sentence, parameters, stream):
+    said = "Не люблю менять тему разговора, но вот сейчас тот самый случай."
+    emulator.enqueue_reply(content=said, finish_reason=reason)
+    result = plugin.invoke_llm(MODEL, credentials, Q, model_parameters=parameters, stream=stream)
+    assert result.error_type == error_type, result.error
+    assert sentence in result.error_message and f"'{reason}'" in result.error_message
+    if stream:  # what was streamed stays; nothing says the answer was complete
+        assert collect_text(result) == said
+        assert all(c["delta"].get("finish_reason") is None for c in result.chunks)
+    else:  # never shown: quoted
+        assert said in result.error_message
+
+
+@pytest.mark.parametrize("reason", ["request_blacklist", "function_call_error"])
+def test_an_empty_end_that_is_no_answer_is_an_error_not_an_empty_answer(plugin, credentials, emulator, reason):
+    emulator.enqueue_reply(content="", finish_reason=reason)
+    result = plugin.invoke_llm(MODEL, credentials, Q, model_parameters={"web_search": "auto"}, stream=False)
+    assert not result.ok and "GigaChat answered" not in result.error_message

@@ -196,3 +196,20 @@ def test_the_blocking_result_keeps_text_and_images_in_order():
 def test_message_content_is_a_string_when_it_is_all_text():
     assert message_content(["a", "", "b"]) == "ab"
     assert message_content([]) == ""
+
+
+def test_an_answer_read_as_data_gets_its_images_without_notes_and_no_tool_activity():
+    a = Assembler("GigaChat-2", images=images(notes=False), data=True)
+    out = a.add(content=f'<img src="{F1}" fuse="true"/>{{"a": 1}}') + a.add(literal="\n\nCode run by GigaChat: ...\n")
+    out += [*a.flush(), a.finish(LLMUsage.empty_usage())]
+    texts = [c.delta.message.get_text_content() for c in out]
+    items = [i for c in out if isinstance(c.delta.message.content, list) for i in c.delta.message.content
+             if not isinstance(i, TextPromptMessageContent)]
+    assert "".join(texts) == '{"a": 1}'
+    assert [type(i).__name__ for i in items] == ["ImagePromptMessageContent"]
+
+
+def test_without_notes_an_image_that_cannot_be_shown_leaves_no_text():
+    def download(file_id):
+        raise httpx.ConnectError("refused")
+    assert Images(download, notes=False).pieces(FileRef("image", F7)) == []

@@ -168,10 +168,10 @@ def test_quoted_text_is_redacted_and_bounded():
     key = "a-key-typed-into-the-form-0123456789"
     redaction.scope_request([key])
     try:
-        message = sse.excerpt(f"token {key} " + "x" * 1000)
+        message = redaction.excerpt(f"token {key} " + "x" * 1000)
     finally:
         redaction.scope_request([])
-    assert key not in message and redaction.MASK in message and len(message) <= sse.EXCERPT + 3
+    assert key not in message and redaction.MASK in message and len(message) <= redaction.EXCERPT + 3
 
 
 def test_the_plugins_client_reads_its_streams_here():

@@ -310,7 +310,7 @@ def test_other_failures_are_left_to_the_error_table(status, message):
 
 
 def test_the_source_list_is_left_out_of_structured_answers():
-    asm = StreamAssembler(MODEL, source_list=False)
+    asm = StreamAssembler(MODEL, data=True)
     shown = asm.add(content='{"a": "x [sources=[1]]"}', sources={"1": {"url": "https://a.example", "title": "A"}})
     final = asm.finish(LLMUsage.empty_usage())
     assert json.loads("".join(c.delta.message.content for c in [*shown, final])) == {"a": "x [[1]](https://a.example)"}

@@ -70,7 +70,16 @@ def builtin_tools(model_parameters: Mapping[str, Any] | None) -> BuiltinTools:
         code = form.switch(params.get("code_interpreter"), "code_interpreter", False)
     except form.FormValueError as exc:
         raise InvokeBadRequestError(f"{exc} Fix the model parameter.") from None
-    return BuiltinTools(web, image, code)
+    switches = BuiltinTools(web, image, code)
+    others = " and ".join(f"'{SWITCH_LABELS[name]}'" for name in switches.api_names() if name != "web_search")
+    if web == "always" and others:
+        # Forced, GigaChat searches and answers from the results: the other tools never act.
+        raise InvokeBadRequestError(
+            f"'Web search' set to 'always' makes GigaChat search and answer from the results, so {others} cannot "
+            f"work in the same request. Set 'Web search' to 'auto' (GigaChat then searches when a question needs "
+            f"it), or switch off {others}."
+        )
+    return switches
 
 
 def tools_and_config(
