@@ -7,15 +7,17 @@ one mechanism the assembler's three scanners share (stop words in ``assembly.py`
 
 * ``openers``: the texts a token begins with; text is held from the earliest place where one of
   them begins or may still begin (a suffix that is a proper prefix of an opener);
-* ``complete(text, start, final)``: given an opener at ``text[start:]``, the token's end and what
-  it stands for (``(end, value)``), ``None`` when it is not a token after all (its first character
-  is then text), or ``MORE`` to wait for more text (never when ``final``). Without it the opener
-  itself is the token (stop words);
+* ``complete(text, start, final)``: given a token that may begin at ``start`` (its lead included,
+  then an opener), the token's end and what it stands for (``(end, value)``), ``None`` when it is
+  not a token after all (the opener's first character is then text), or ``MORE`` to wait for more
+  text (taken as ``None`` when ``final``). Without it the opener itself is the token (stop words);
 * ``lead``: characters that go with a token when right before it (the spaces before a marker,
-  which a dropped marker takes with it); they are held too while a token may follow them.
+  which a dropped marker takes with it; at most ``MAX_LEAD``); they are held too while a token may
+  follow them.
 
-``push(text)`` returns what can be shown now, ``finish()`` (or ``push(text, final=True)``) the rest: text as ``str``, tokens as
-``Token``. Whatever the split of the same text, the pieces joined are the same.
+``push(text)`` returns what can be shown now, ``finish()`` (or ``push(text, final=True)``) the
+rest: text as ``str``, tokens as ``Token``. Whatever the split of the same text, the pieces joined
+are the same (tests/unit/test_holdback.py).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+#: Lead characters that go with a token at most.
+MAX_LEAD = 64
 #: What ``complete`` returns to wait for more text.
 MORE: Any = object()
 
@@ -104,6 +108,9 @@ class HoldBack:
         return n
 
     def _lead_start(self, buf: str, floor: int, at: int) -> int:
+        # At most MAX_LEAD of them: a long run of spaces streamed bit by bit is not held (and
+        # walked back over) again at every piece.
+        floor = max(floor, at - MAX_LEAD)
         while at > floor and buf[at - 1] in self._lead:
             at -= 1
         return at

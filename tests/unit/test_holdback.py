@@ -108,3 +108,9 @@ def test_lead_characters_go_with_the_token_and_are_held_while_one_may_follow():
 def test_without_openers_text_passes_at_once():
     scanner = HoldBack([])
     assert scanner.push("anything <img") == ["anything <img"] and scanner.held == ""
+
+
+def test_a_long_run_of_lead_characters_streamed_bit_by_bit_is_not_held_whole():
+    scanner = HoldBack(["<<"], bracket, lead=" ")
+    shown = "".join(p for _ in range(10_000) for p in scanner.push("  "))
+    assert len(scanner.held) <= 64 and len(shown) + len(scanner.held) == 20_000
