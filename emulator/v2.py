@@ -20,7 +20,8 @@ The deterministic model, in priority order (the v1 rules where they apply):
    URL reading: a URL); a function whose name is in the user's text is called (with any tool's
    text in the same message), else, when no tool ran, the first function (as v1);
 5. ``model_options.response_format``: a JSON instance of the schema (indent 4, as recorded), or
-   the shortest string a simple ``regex`` matches (a format set, built-in tools do not run);
+   the shortest string a simple ``regex`` matches (with a format set, functions are not called;
+   built-in tools run as in 3 and 4, their files stay, and the answer's text is in the format);
 6. files of the last user message: one ``Attachment <id> <filename> <mime> <bytes> bytes
    sha256=<hex>`` line each, then ``Echo: <last user text>``.
 
