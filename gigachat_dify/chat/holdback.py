@@ -22,6 +22,7 @@ are the same (tests/unit/test_holdback.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -45,8 +46,10 @@ class HoldBack:
         self.openers = tuple(dict.fromkeys(o for o in openers if o))
         self._complete = complete
         self._lead = lead
-        self._prefixes = {o[:k] for o in self.openers for k in range(1, len(o))}
         self._longest = max(map(len, self.openers), default=0)
+        # Longest first: at one place the longest opener wins; a suffix that may still become one.
+        self._opener = _alternatives(self.openers)
+        self._partial = _alternatives({o[:k] for o in self.openers for k in range(1, len(o))}, r"\Z")
         self.held = ""
 
     def push(self, text: str, *, final: bool = False) -> list[str | Token]:
@@ -63,7 +66,8 @@ class HoldBack:
         out: list[str | Token] = []
         pos = 0
         while True:
-            at = self._next_opener(buf, pos)
+            match = self._opener.search(buf, pos)
+            at = match.start() if match else -1
             tail = len(buf) if final else self._partial_tail(buf, pos)
             # A token may begin there (at ``at`` itself too: a longer opener may still follow): hold from it.
             if (tail < len(buf)) if at == -1 else (tail <= at):
@@ -71,7 +75,7 @@ class HoldBack:
             if at == -1:
                 break
             start = self._lead_start(buf, pos, at)
-            found = self._complete(buf, start, final) if self._complete else (at + len(self._opener_at(buf, at)), None)
+            found = self._complete(buf, start, final) if self._complete else (match.end(), None)
             if found is MORE and not final:
                 return self._hold(out, buf, pos, start)
             if found is None or found is MORE:  # not a token: its first character is text
@@ -92,20 +96,12 @@ class HoldBack:
         self.held = buf[start:]
         return out
 
-    def _next_opener(self, buf: str, pos: int) -> int:
-        found = [i for i in (buf.find(o, pos) for o in self.openers) if i != -1]
-        return min(found, default=-1)
-
-    def _opener_at(self, buf: str, at: int) -> str:
-        return max((o for o in self.openers if buf.startswith(o, at)), key=len)
-
     def _partial_tail(self, buf: str, pos: int) -> int:
         """Where the longest suffix that is a proper prefix of an opener begins (len(buf): none)."""
-        n = len(buf)
-        for k in range(min(self._longest - 1, n - pos), 0, -1):
-            if buf[n - k:] in self._prefixes:
-                return n - k
-        return n
+        if self._partial is None:
+            return len(buf)
+        match = self._partial.search(buf, max(pos, len(buf) - self._longest + 1))
+        return match.start() if match else len(buf)
 
     def _lead_start(self, buf: str, floor: int, at: int) -> int:
         # At most MAX_LEAD of them: a long run of spaces streamed bit by bit is not held (and
@@ -114,6 +110,12 @@ class HoldBack:
         while at > floor and buf[at - 1] in self._lead:
             at -= 1
         return at
+
+
+def _alternatives(texts: Iterable[str], end: str = "") -> re.Pattern[str] | None:
+    """One pattern for any of these texts, the longest first (None for none)."""
+    texts = sorted(texts, key=len, reverse=True)
+    return re.compile("(?:" + "|".join(map(re.escape, texts)) + ")" + end) if texts else None
 
 
 def _text(out: list[str | Token], text: str) -> None:
