@@ -363,9 +363,13 @@ def main(argv: list[str] | None = None) -> int:
               and (not s.optional or args.builtin_tools or s.name in args.only)]
     paid = [s for s in chosen if s.paid]
     budget = sum(s.tokens for s in paid)
-    target = "your GigaChat account" if real else f"the bundled emulator ({form['base_url']})"
-    print(f"Conformance against {target}: {len(chosen)} scenarios, {len(paid)} of them paid, "
-          f"token budget at most ~{budget:,} tokens ({', '.join(f'{s.name} {s.tokens}' for s in paid)}).")
+    costs = f"{len(paid)} of them paid, token budget at most ~{budget:,} tokens"
+    if real:
+        print(f"Conformance against your GigaChat account: {len(chosen)} scenarios, {costs} "
+              f"({', '.join(f'{s.name} {s.tokens}' for s in paid)}).")
+    else:  # the emulator bills nothing: the budget is only what the same run would cost on an account
+        print(f"Conformance against the bundled emulator ({form['base_url']}): {len(chosen)} scenarios, "
+              f"nothing is spent (on a real account: {costs}).")
     if real and not args.yes:
         print("Nothing was sent. Re-run with --yes to spend this budget.")
         return 2
@@ -375,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = parse_credentials(form)
     client = get_client(settings)
     global RECORDER
-    recorder = RECORDER = Recorder([settings.authorization_key])
+    recorder = RECORDER = Recorder(list(settings.auth.process_secrets()))
     recorder.attach(client._client)  # the SDK's own httpx clients: what they send is what is recorded
     recorder.attach(client._auth_client)
     failed = 0

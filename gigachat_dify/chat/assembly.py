@@ -60,6 +60,8 @@ class FinishReason:
 
 _REPHRASE = (" Rephrase the request; GigaChat declines some topics whatever the settings (if it reacted to"
              " strong language, switching off 'Profanity filter' may help).")
+_BAD_CALL = ("GigaChat tried to call a tool but the call it produced was malformed (finish_reason '{reason}'). "
+             "Retry; if it repeats, give the tool simpler parameters or describe them more clearly.")
 _REQUEST_FILTERED = "GigaChat's content filter refused the request and gave no answer (finish_reason '{reason}')." + _REPHRASE
 
 #: THE table of GigaChat's finish reasons, v1's and v2's (v2 adds the request_*, response_blacklist
@@ -77,12 +79,10 @@ FINISH_REASONS: dict[str, FinishReason] = {
     "request_blacklist": FinishReason("content_filter", _REQUEST_FILTERED, InvokeBadRequestError),
     "request_whitelist": FinishReason("content_filter", _REQUEST_FILTERED, InvokeBadRequestError),
     "request_filter": FinishReason("content_filter", _REQUEST_FILTERED, InvokeBadRequestError),
-    "function_call_error": FinishReason("error", "GigaChat tried to call a tool but the call it produced was "
-                                        "malformed (finish_reason '{reason}'). Retry; if it repeats, give the tool "
-                                        "simpler parameters or describe them more clearly.",
-                                        InvokeServerUnavailableError),
-    "error": FinishReason("error", "GigaChat reported an error while generating the answer (finish_reason "
-                          "'{reason}'), so it is not complete. Retry the request.", InvokeServerUnavailableError),
+    # v1's "error": "the model's answer holds invalid arguments of a user function" (the API
+    # reference); v2 names it function_call_error.
+    "function_call_error": FinishReason("error", _BAD_CALL, InvokeServerUnavailableError),
+    "error": FinishReason("error", _BAD_CALL, InvokeServerUnavailableError),
 }
 
 

@@ -12,8 +12,9 @@ dispatches, ``:`` comments), and what the SDK does not check is checked:
   ``data: [DONE]``; v2: no ``response.message.done``): ``StreamCutOff``, never a clean end.
 
 ``EventStreams`` puts this reader under the SDK client's two chat streams (``client.stream`` and
-``client.chat.stream``); the request itself is built by the SDK as before. ``errors.py`` turns the
-three exceptions into what the Dify user reads.
+``client.chat.stream``); the request itself is built by the SDK as before. The three exceptions are
+``failures.py``'s (classified there, worded by ``errors.py``, a cut-off retried by ``retry.py``
+while nothing was shown).
 """
 
 from __future__ import annotations
@@ -34,35 +35,11 @@ from gigachat.authentication import _with_auth_stream
 from gigachat.models.chat import ChatCompletionChunk as V1Chunk
 from gigachat.models.chat_completions import ChatCompletionChunk as V2Chunk
 
+from gigachat_dify.failures import StreamCutOff, StreamEventError, UnreadableEvent
 from gigachat_dify.redaction import excerpt
 
 V2_DONE = "response.message.done"
 _EOL = re.compile(r"\r\n|\r|\n")
-
-
-class StreamCutOff(httpx.RemoteProtocolError):
-    """The stream ended before GigaChat said the answer was complete (a transport failure: retried
-    while nothing was shown, like a dropped connection)."""
-
-    def __init__(self, events: int):
-        super().__init__(f"event stream ended after {events} events without its end")
-        self.events = events
-
-
-class StreamEventError(Exception):
-    """GigaChat sent ``event: error`` in the stream; ``message`` is its own words (redacted, bounded)."""
-
-    def __init__(self, message: str, events: int):
-        super().__init__(message)
-        self.message, self.events = message, events
-
-
-class UnreadableEvent(Exception):
-    """An event the contract does not send; ``excerpt`` is its data (redacted, bounded)."""
-
-    def __init__(self, quoted: str, events: int):
-        super().__init__(quoted)
-        self.excerpt, self.events = quoted, events
 
 
 @dataclass(frozen=True)

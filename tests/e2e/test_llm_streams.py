@@ -4,7 +4,7 @@ never reported as a complete answer; the text already shown stays, the error say
 
 import pytest
 
-from tests.support.daemon import collect_text, user
+from tests.support.daemon import collect_text, tool, user
 
 MODEL = "GigaChat-2-Max"
 Q = [user("Расскажи подробно и длинно историю про GigaChat, Dify и их интеграцию в компании")]
@@ -83,7 +83,7 @@ NO_ANSWER = [
     ("request_whitelist", "InvokeBadRequestError", "content filter refused the request"),
     ("request_filter", "InvokeBadRequestError", "content filter refused the request"),
     ("function_call_error", "InvokeServerUnavailableError", "call it produced was malformed"),
-    ("error", "InvokeServerUnavailableError", "reported an error while generating"),
+    ("error", "InvokeServerUnavailableError", "call it produced was malformed"),
 ]
 
 
@@ -109,3 +109,16 @@ def test_an_empty_end_that_is_no_answer_is_an_error_not_an_empty_answer(plugin, 
     emulator.enqueue_reply(content="", finish_reason=reason)
     result = plugin.invoke_llm(MODEL, credentials, Q, model_parameters={"web_search": "auto"}, stream=False)
     assert not result.ok and "GigaChat answered" not in result.error_message
+
+
+@CONTRACTS
+@BOTH
+def test_a_malformed_tool_call_is_an_error_not_a_call_of_the_tool(plugin, credentials, emulator, parameters, stream):
+    emulator.faults.finish("function_call_error")  # v1 names it "error"; the call's arguments break its schema
+    weather = tool("get-weather", "Current weather for a city",
+                   {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
+    result = plugin.invoke_llm(MODEL, credentials, [user("Какая погода в Москве?")], model_parameters=parameters,
+                               tools=[weather], stream=stream)
+    assert result.error_type == "InvokeServerUnavailableError", result.error
+    assert "malformed" in result.error_message
+    assert not any(c["delta"]["message"].get("tool_calls") for c in result.chunks)

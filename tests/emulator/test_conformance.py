@@ -51,6 +51,12 @@ def test_without_a_key_every_scenario_runs_against_the_emulator_and_nothing_fail
     assert not [f for s in report["scenarios"] for f in s["findings"] if f["level"] == "FAIL"]
 
 
+def test_against_the_emulator_it_says_that_nothing_is_spent(run):
+    proc, _ = run
+    first = proc.stdout.splitlines()[0]
+    assert "nothing is spent" in first and "on a real account" in first, first
+
+
 def test_with_a_key_it_prints_the_budget_and_sends_nothing_without_yes(tmp_path):
     with Emulator() as emu:
         proc = _run("--out", str(tmp_path), env_extra={
