@@ -20,9 +20,6 @@ every workspace on that host, and cannot change what another host is sent.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
 from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,6 +28,7 @@ import gigachat.exceptions as gx
 
 from gigachat_dify import failures
 from gigachat_dify.hosts import SPEC_HOST
+from gigachat_dify.memory import Memory
 
 
 class ResultForm(Enum):
@@ -53,37 +51,8 @@ TTL = 3600.0
 MAX_HOSTS = 256
 
 
-class FormMemory:
-    """base URL -> the result form it was last seen to take. Thread-safe, bounded, expiring."""
-
-    def __init__(self, max_entries: int = MAX_HOSTS, ttl: float = TTL, clock=time.monotonic):
-        self._entries: OrderedDict[str, tuple[ResultForm, float]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.max_entries, self.ttl, self._clock = max_entries, ttl, clock
-
-    def get(self, base_url: str) -> ResultForm | None:
-        with self._lock:
-            entry = self._entries.get(base_url)
-            if entry is None:
-                return None
-            if self._clock() - entry[1] > self.ttl:
-                del self._entries[base_url]
-                return None
-            return entry[0]
-
-    def learn(self, base_url: str, form: ResultForm) -> None:
-        with self._lock:
-            self._entries[base_url] = (form, self._clock())
-            self._entries.move_to_end(base_url)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-LEARNT = FormMemory()
+#: base URL -> the result form it was last seen to take.
+LEARNT: Memory[str, ResultForm] = Memory(MAX_HOSTS, TTL)
 
 
 def host_rule(base_url: str | None) -> ResultForm:
