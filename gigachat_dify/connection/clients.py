@@ -41,6 +41,7 @@ from gigachat.models.auth import AccessToken
 from gigachat.settings import Settings
 
 from gigachat_dify import failures, redaction
+from gigachat_dify.retry import RETRY_STATUSES
 from gigachat_dify.connection import proxy
 from gigachat_dify.connection.auth.authorization_key import DEFAULT_SCOPE
 from gigachat_dify.connection.credentials import ConnectionSettings
@@ -107,7 +108,7 @@ def sdk_settings(settings: ConnectionSettings, ssl_context: ssl.SSLContext) -> d
         # after chunks were already delivered, which would duplicate output.
         max_retries=0,
         retry_backoff_factor=0.5,
-        retry_on_status_codes=(429, 500, 502, 503, 504),
+        retry_on_status_codes=tuple(sorted(RETRY_STATUSES)),  # unused with max_retries=0; named from our table
         token_expiry_buffer_ms=TOKEN_EXPIRY_BUFFER_MS,
     )
     values.update(settings.auth.sdk_arguments())
