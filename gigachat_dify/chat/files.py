@@ -242,6 +242,7 @@ def _unpacked(raw: Iterable[bytes], encoding: str, url: str, kind: str) -> Itera
         while piece:
             yield unpacker.decompress(piece, DOWNLOAD_CHUNK)
             piece = unpacker.unconsumed_tail
+    yield unpacker.flush()  # at most what the last piece left in its window
 
 
 class UploadCache:
