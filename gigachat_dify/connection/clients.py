@@ -43,7 +43,6 @@ from gigachat.settings import Settings
 from gigachat_dify import failures, redaction
 from gigachat_dify.retry import RETRY_STATUSES
 from gigachat_dify.connection import proxy
-from gigachat_dify.connection.auth.authorization_key import DEFAULT_SCOPE
 from gigachat_dify.connection.credentials import ConnectionSettings
 from gigachat_dify.connection.sse import EventStreams
 from gigachat_dify.connection.tls import ClientCertificateError, PemError, context_key, shared_context
@@ -87,7 +86,7 @@ def sdk_settings(settings: ConnectionSettings, ssl_context: ssl.SSLContext) -> d
         base_url=settings.base_url,
         auth_url=settings.auth_url,
         credentials=None,
-        scope=DEFAULT_SCOPE,
+        scope=Settings.model_fields["scope"].default,  # the SDK's own; a mode with a scope sets it (sdk_arguments)
         access_token=None,
         model=None,
         profanity_check=None,  # sent only when the model parameter asks for it
