@@ -410,6 +410,17 @@ def is_oauth_error(exc: gx.ResponseError) -> bool:
     return "code" in body and "status" not in body
 
 
+#: api.giga.chat's answer to a request of a shape it does not take, telling nothing else (live, Sep
+#: 2026: function results in the recorded form, role "tool").
+_SHAPE_REFUSAL = "invalid json syntax"
+
+
+def says_only_shape_refused(exc: BaseException) -> bool:
+    """The API refused the request's JSON shape and said nothing more (api.giga.chat's 400 "Your
+    request contains invalid JSON syntax.")."""
+    return isinstance(exc, gx.ResponseError) and _SHAPE_REFUSAL in api_message(exc).lower()
+
+
 def api_message(exc: gx.ResponseError) -> str:
     """The API's own explanation (its JSON `message`), or a short neutral one."""
     body = error_body(exc)

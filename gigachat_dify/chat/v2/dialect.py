@@ -24,8 +24,6 @@ from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 
-import gigachat.exceptions as gx
-
 from gigachat_dify import failures
 from gigachat_dify.hosts import SPEC_HOST
 from gigachat_dify.memory import Memory
@@ -45,8 +43,6 @@ FUNCTION = ResultForm.FUNCTION
 
 #: Verified per host: api.giga.chat refuses TOOL and takes FUNCTION (live probes, Sep 2026).
 HOST_RULES = {SPEC_HOST: FUNCTION}
-#: The answer api.giga.chat gives to a result in the other form (a refusal telling nothing else).
-FORM_REFUSAL_TEXT = "invalid json syntax"
 TTL = 3600.0
 MAX_HOSTS = 256
 
@@ -79,11 +75,7 @@ def may_be_form_refusal(exc: BaseException, payload: dict[str, Any]) -> bool:
     return form_of(payload) is not None and failures.classify(exc).kind is failures.Kind.INVALID_REQUEST
 
 
-def is_form_refusal_text(exc: BaseException) -> bool:
-    return isinstance(exc, gx.ResponseError) and FORM_REFUSAL_TEXT in failures.api_message(exc).lower()
-
-
 def telling(first: BaseException, second: BaseException) -> BaseException:
     """Of two refusals of one request in both forms, the one that says what is wrong: the second,
     unless it only says the form was refused (then the first was about the request itself)."""
-    return first if is_form_refusal_text(second) else second
+    return first if failures.says_only_shape_refused(second) else second
