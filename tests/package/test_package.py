@@ -8,7 +8,6 @@ The slow tests (a fresh venv, a pip install, two plugin starts) run by default; 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import socket
@@ -26,23 +25,14 @@ import pytest
 import yaml
 
 from emulator import DEFAULT_KEY, Emulator
-from tests.support.daemon import PluginProcess
+from tests.support.daemon import PluginProcess, find_python312, load_packager
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "package.py"
-ENV_SH = ROOT / "scripts" / "env.sh"
 MAX_SIZE = 50 * 1024 * 1024
 
 
-def _load_packager():
-    spec = importlib.util.spec_from_file_location("gigachat_packager", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-packager = _load_packager()
+packager = load_packager()
 MANIFEST = yaml.safe_load((ROOT / "manifest.yaml").read_text(encoding="utf-8"))
 
 # What an installed plugin needs at the top of the package, and what may sit beside it.
@@ -369,16 +359,6 @@ def test_matcher_keeps_what_git_keeps(tmp_path, patterns):
 # ---------------------------------------------------------------------------------------------
 # Installed the way Dify installs it (slow: a fresh venv and a pip install)
 # ---------------------------------------------------------------------------------------------
-def find_python312() -> str:
-    """The interpreter scripts/env.sh would pick: its own find_python312, run without the rest."""
-    snippet = 'eval "$(sed -n "/^find_python312()/,/^}/p" "$1")" && find_python312'
-    proc = subprocess.run(["bash", "-c", snippet, "bash", str(ENV_SH)], capture_output=True, text=True, timeout=60)
-    path = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
-    if proc.returncode != 0 or not path:
-        pytest.fail(f"scripts/env.sh finds no Python 3.12 (rc={proc.returncode}): {proc.stderr.strip()}")
-    return path
-
-
 @pytest.fixture(scope="module")
 def installed(built, tmp_path_factory):
     """The package unpacked and installed as Dify does: <plugin>/.venv with Python 3.12 and
