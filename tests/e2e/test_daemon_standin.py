@@ -395,6 +395,9 @@ def test_the_session_plugin_runs_from_its_installed_package_with_the_runtimes_en
     added = set(environ) - set(os.environ)
     assert added <= {"INSTALL_METHOD", "TMPDIR", "HOME"}, added
     assert not any(k.startswith("GIGACHAT_") for k in environ)
+    # bytecode is kept, as in the daemon's image: the warm-up compiled dify_plugin once for every start
+    assert "PYTHONDONTWRITEBYTECODE" not in environ
+    assert list((root / ".venv" / "lib" / "python3.12" / "site-packages" / "dify_plugin").glob("__pycache__/*.pyc"))
     # uv sync --no-dev: nothing of the development tools came along
     probe = subprocess.run([plugin.python, "-c", "import importlib.util as u; print([m for m in ('pytest', "
                             "'hypothesis', 'pproxy', 'uv') if u.find_spec(m)])"], capture_output=True, text=True,

@@ -20,9 +20,9 @@ available"). So this module reproduces what the real one does, checked against i
 - Starting (subprocess.go getInstanceCmd): `.venv/bin/python -m main` in that folder with the
   daemon's own environment plus INSTALL_METHOD=local (the CLI and the server alike: `cmd.Environ()`).
   Here the daemon's environment is the test process's, less GIGACHAT_* (the SDK would read a
-  developer's real key), plus a private TMPDIR (and HOME when capturing) so the leak scan sees every
-  file the plugin leaves; when capturing, new files in the plugin folder are collected too. Ready at
-  the first heartbeat.
+  developer's real key) and PYTHONDONTWRITEBYTECODE (not set in the daemon's image), plus a private
+  TMPDIR (and HOME when capturing) so the leak scan sees every file the plugin leaves; when
+  capturing, new files in the plugin folder are collected too. Ready at the first heartbeat.
 - Lines (instance.go StartStdout/StartStderr): bufio.Scanners of PLUGIN_RUNTIME_MAX_BUFFER_SIZE =
   5,242,880 bytes, so the longest accepted line is 5,242,879 bytes before its newline. An over-long
   stdout line: the plugin is killed (SIGKILL) and restarted within about 5 s (control.go
@@ -529,8 +529,10 @@ def uv_install_env(root: Path, uv_cache: Path) -> dict:
 
 def runtime_env() -> dict:
     """The daemon's own environment as the stand-in has it: the test process's, less GIGACHAT_*
-    (the SDK would read a developer's real key from them)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("GIGACHAT_")}
+    (the SDK would read a developer's real key from them) and less PYTHONDONTWRITEBYTECODE, which
+    the daemon's image (docker/local.dockerfile) does not set: with it, no start of the plugin would
+    keep the bytecode it compiled (uv installs none), and every start would compile every dependency."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("GIGACHAT_") and k != "PYTHONDONTWRITEBYTECODE"}
 
 
 @dataclass(frozen=True)
@@ -692,6 +694,7 @@ class PluginProcess:
         self._stopping = False
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
+        self._lifecycle = threading.Lock()
         self._closed_by_daemon: set[str] = set()  # sessions the server stopped listening to
         self._workdir_before: set[str] = set()
 
@@ -734,7 +737,8 @@ class PluginProcess:
         return inst
 
     def stop(self) -> None:
-        self._stopping = True
+        with self._lifecycle:
+            self._stopping = True
         inst = self._instance
         if inst and inst.proc.poll() is None:
             inst.proc.terminate()
@@ -812,9 +816,10 @@ class PluginProcess:
     def _restart(self) -> None:
         """control.go scheduleLoop: a new instance replaces the dead one; tried again at the next
         tick if it does not become ready."""
-        if self._stopping:
-            return
-        inst = self._spawn()
+        with self._lifecycle:  # never a new process once stop() has begun
+            if self._stopping:
+                return
+            inst = self._spawn()
         if inst.ready.wait(LAUNCH_TIMEOUT):
             self.restarts += 1
         elif not inst.dead.is_set():
