@@ -19,6 +19,7 @@ import pytest
 
 from tests.support.daemon import (
     MAX_LINE_BYTES,
+    PLUGIN_DIR,
     DaemonRefused,
     PluginProcess,
     ProtocolError,
@@ -403,3 +404,16 @@ def test_the_session_plugin_runs_from_its_installed_package_with_the_runtimes_en
                             "'hypothesis', 'pproxy', 'uv') if u.find_spec(m)])"], capture_output=True, text=True,
                            timeout=60, cwd=root)
     assert probe.stdout.strip() == "[]", probe.stdout + probe.stderr
+
+
+def test_without_pypi_on_a_first_run_the_demo_says_the_package_could_not_be_installed(tmp_path):
+    """A machine whose uv cache is empty and that cannot reach PyPI: a clear message, not a traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIGACHAT_", "PLUGIN_TEST_"))}
+    env.update(PLUGIN_TEST_UV_CACHE=str(tmp_path / "empty-uv-cache"), HTTPS_PROXY="http://127.0.0.1:9",
+               HTTP_PROXY="http://127.0.0.1:9", NO_PROXY="")
+    proc = subprocess.run(["bash", str(PLUGIN_DIR / "scripts" / "demo.sh"), "--out", str(tmp_path / "images")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "The plugin did not start: the package could not be installed as Dify's daemon installs it" in proc.stdout
+    assert "needs PyPI" in proc.stdout and "uv sync --no-dev --frozen" in proc.stdout
+    assert "Traceback" not in proc.stdout + proc.stderr

@@ -141,6 +141,10 @@ class SessionHung(TimeoutError):
         self.result = result
 
 
+class InstallError(ProtocolError):
+    """The package could not be built or installed the way the daemon installs it."""
+
+
 class DaemonRefused(Exception):
     """The daemon answers the caller itself, without the plugin: no instance to send the request
     to within its retry budget."""
@@ -626,8 +630,15 @@ def installed_plugin() -> Path:
             return _installed
         work = Path(tempfile.mkdtemp(prefix="plugin-run-"))
         atexit.register(shutil.rmtree, work, True)
-        built = load_packager().build(PLUGIN_DIR, work / "dist")
-        install = install_package(built.path, work / "cwd", uv_cache=default_uv_cache())
+        packager = load_packager()
+        try:
+            built = packager.build(PLUGIN_DIR, work / "dist")
+            install = install_package(built.path, work / "cwd", uv_cache=default_uv_cache())
+        except packager.PackageError as exc:
+            raise InstallError(f"the plugin cannot be packaged: {exc}") from None
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            raise InstallError(f"the package could not be installed as Dify's daemon installs it (the first run "
+                               f"needs PyPI to fill uv's cache, {default_uv_cache()}):\n{exc}") from None
         os.environ[INSTALLED_ENV] = str(install.root)
         _installed = install.root
         return _installed
