@@ -71,6 +71,7 @@ def embed(model: str, credentials: Mapping[str, Any], texts: Sequence[str],
         max_retries=settings.max_retries,  # the form's "Retries on temporary errors"
         context=f"model {model}",
         check_first_answer=None if dimensions else first_answer,
+        auth=settings.auth,
     )
     vectors = outcome.vectors
     if vectors and dimensions and len(vectors[0]) != dimensions:  # the form or table was wrong: the answer decides
