@@ -112,9 +112,11 @@ class StreamCutOff(httpx.RemoteProtocolError):
     """An event stream ended before GigaChat said the answer was complete (``connection/sse.py``):
     below HTTP, like a dropped connection, so it is repeated while nothing was shown."""
 
-    def __init__(self, events: int):
+    def __init__(self, events: int, last_words: str = ""):
         super().__init__(f"event stream ended after {events} events without its end")
-        self.events = events
+        #: Data the server sent in an event the contract does not read (redacted, bounded), if any:
+        #: often a gateway's own explanation.
+        self.events, self.last_words = events, last_words
 
 
 class StreamEventError(Exception):
