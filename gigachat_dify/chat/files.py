@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import io
 import logging
 import threading
 from collections import OrderedDict
@@ -43,6 +44,7 @@ AUDIO_MAX_BYTES = 35 * MB
 #: Images and audio of one request together must stay under this (public docs, Oct 2025).
 MEDIA_PER_REQUEST_MAX_BYTES = 80 * MB
 DOWNLOAD_TIMEOUT = 30.0
+DOWNLOAD_CHUNK = 256 * 1024
 _MIME_TO_EXT = {v: k for k, v in {**IMAGE_TYPES, **DOCUMENT_TYPES}.items()}
 _MIME_TO_EXT["image/jpeg"] = "jpg"
 _MIME_TO_EXT.update(_AUDIO_MIMES)
@@ -125,8 +127,21 @@ def check_type(part) -> tuple[str, str, str]:
     return kind, ext, table[ext]
 
 
+def max_bytes(kind: str) -> int:
+    """THE size limit of one file of this kind."""
+    return {"image": IMAGE_MAX_BYTES, "audio": AUDIO_MAX_BYTES}.get(kind, DOCUMENT_MAX_BYTES)
+
+
+def too_large(kind: str, size: str) -> InvokeBadRequestError:
+    """The refusal of a file over its kind's limit; `size` as known ("16.2 MB", "more than 15 MB")."""
+    return InvokeBadRequestError(
+        f"The {kind} is {size}; GigaChat accepts {kind}s up to {max_bytes(kind) // MB} MB. Use a smaller file."
+    )
+
+
 def load(part, *, fetch: Callable[[str], bytes] | None = None) -> FilePayload:
-    """Read an image/document content part (base64 or URL) and check it against GigaChat's limits."""
+    """Read an image/document/audio content part (base64 or URL) and check it against GigaChat's
+    limits. A URL is downloaded by `download` (no further than the limit), or by `fetch` (tests)."""
     kind, ext, mime = check_type(part)
     raw_b64 = getattr(part, "base64_data", "") or ""
     url = getattr(part, "url", "") or ""
@@ -143,14 +158,11 @@ def load(part, *, fetch: Callable[[str], bytes] | None = None) -> FilePayload:
         except (binascii.Error, ValueError):
             raise InvokeBadRequestError(f"The {kind} data URL is damaged. Upload the file again.") from None
     elif url:
-        data = (fetch or download)(url)
+        data = fetch(url) if fetch is not None else download(url, kind)
     else:
         raise InvokeBadRequestError(f"The {kind} has neither data nor a URL; upload it again.")
-    limit = {"image": IMAGE_MAX_BYTES, "audio": AUDIO_MAX_BYTES}.get(kind, DOCUMENT_MAX_BYTES)
-    if len(data) > limit:
-        raise InvokeBadRequestError(
-            f"The {kind} is {len(data) / MB:.1f} MB; GigaChat accepts {kind}s up to {limit // MB} MB. Use a smaller file."
-        )
+    if len(data) > max_bytes(kind):
+        raise too_large(kind, f"{len(data) / MB:.1f} MB")
     if not data:
         raise InvokeBadRequestError(f"The {kind} is empty; upload it again.")
     name = getattr(part, "filename", "") or f"{kind}.{ext}"
@@ -184,12 +196,25 @@ def check_request_media(prompt_messages) -> None:
         )
 
 
-def download(url: str) -> bytes:
+def download(url: str, kind: str) -> bytes:
+    """A file Dify passes by URL, streamed and read no further than its kind's limit: a declared
+    Content-Length over it is refused before the body is read, a body that runs past it (chunked,
+    or decompressing to more) as soon as it does. An oversized file is never held whole: a 300 MB
+    image took the process from 71 to 629 MiB when it was read before its size was checked."""
+    limit = max_bytes(kind)
     try:
-        with httpx.Client(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True) as client:
-            response = client.get(url)
+        with httpx.Client(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True) as client, \
+                client.stream("GET", url) as response:
             response.raise_for_status()
-            return response.content
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise too_large(kind, f"{int(declared) / MB:.1f} MB")
+            body = io.BytesIO()  # getvalue() hands its buffer over without a second copy
+            for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
+                body.write(chunk)
+                if body.tell() > limit:
+                    raise too_large(kind, f"more than {limit // MB} MB")
+            return body.getvalue()
     except httpx.HTTPError as exc:
         raise InvokeBadRequestError(
             f"The file at {httpx.URL(url).host} could not be downloaded ({type(exc).__name__.replace('Error', ' error')}). "

@@ -66,14 +66,16 @@ class ChatRequest:
     files: FileResolver | None = None
 
 
-def session_id_for(conversation_id: str | None, prompt_messages: Sequence) -> str | None:
-    """X-Session-ID for GigaChat's prompt cache: stable per Dify conversation (a one-way uuid5 of
-    its id, so Dify's ids never leave), else per leading system prompt (workflow nodes repeat it)."""
+def session_id_for(conversation_id: str | None, prompt_messages: Sequence, *, account: str) -> str | None:
+    """X-Session-ID for GigaChat's prompt cache: stable per account and Dify conversation, else per
+    account and leading system prompt (workflow nodes repeat it). `account` is the credentials'
+    fingerprint (a keyed hash, never a secret): whether GigaChat scopes its cache by account is not
+    documented, so two accounts never share an id. A one-way uuid5: Dify's ids never leave."""
     if conversation_id:
-        return str(uuid.uuid5(_SESSION_NS, f"conversation:{conversation_id}"))
+        return str(uuid.uuid5(_SESSION_NS, f"{account}:conversation:{conversation_id}"))
     first = ensure_prompt_message(prompt_messages[0]) if prompt_messages else None
     if first is not None and first.role == PromptMessageRole.SYSTEM and isinstance(first.content, str) and first.content:
-        return str(uuid.uuid5(_SESSION_NS, "system:" + first.content))
+        return str(uuid.uuid5(_SESSION_NS, f"{account}:system:{first.content}"))
     return None
 
 
@@ -153,8 +155,8 @@ def prepare(
 
     payload, names = contract.build(model, prompt_messages, model_parameters, tools, stream, resolver)
     return ChatRequest(model, settings, client, contract, payload, list(prompt_messages), list(stop or []),
-                       names, session_id_for(conversation_id, prompt_messages), dict(model_parameters), build,
-                       function_schemas(tools, names), resolver)
+                       names, session_id_for(conversation_id, prompt_messages, account=settings.fingerprint),
+                       dict(model_parameters), build, function_schemas(tools, names), resolver)
 
 
 @contextlib.contextmanager

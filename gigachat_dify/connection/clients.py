@@ -1,9 +1,10 @@
 """THE client cache: one gigachat SDK client per credentials fingerprint, shared by all requests.
 
 Dify builds a new model instance for every request, so a client kept on the instance would
-re-authenticate every call. Kept here at module level instead, one client (and so one OAuth
-token, refreshed by the SDK under its own lock shortly before expiry) serves every request made
-with the same credentials for the life of the plugin process.
+re-authenticate every call. Kept here at module level instead, one client serves every request made
+with the same credentials while it is cached. Its token (refreshed under the SDK's lock shortly
+before expiry) is kept by connection/token_cache.py for far more credential sets than there are
+clients, so a credential set whose client was evicted gets its token back, not a new one.
 
 `GigaChatClient` is the SDK's client with what the plugin needs and the SDK lacks, without copying
 its logic (its own helpers build the httpx arguments):
@@ -34,6 +35,7 @@ import gigachat.client as sdk_client
 import httpx
 from dify_plugin.errors.model import CredentialsValidateFailedError
 from gigachat import GigaChat
+from gigachat.models.auth import AccessToken
 from gigachat.settings import Settings
 
 from gigachat_dify import errors, redaction
@@ -41,6 +43,7 @@ from gigachat_dify.connection import proxy
 from gigachat_dify.connection.auth.authorization_key import DEFAULT_SCOPE
 from gigachat_dify.connection.credentials import ConnectionSettings
 from gigachat_dify.connection.tls import ClientCertificateError, PemError, context_key, shared_context
+from gigachat_dify.connection.token_cache import TOKENS
 
 logger = logging.getLogger(__name__)
 
@@ -218,6 +221,7 @@ class GigaChatClient(GigaChat):
     """The SDK client as the plugin uses it (see the module's docstring)."""
 
     def __init__(self, settings: ConnectionSettings, ssl_context: ssl.SSLContext) -> None:
+        self._token_key = settings.fingerprint  # where TOKENS keeps this credential set's token
         explicit = sdk_settings(settings, ssl_context)
         # The SDK's constructor builds its Settings itself, reading GIGACHAT_* for what it is not
         # given (token_expiry_buffer_ms is no constructor argument): a malformed variable there would
@@ -238,13 +242,39 @@ class GigaChatClient(GigaChat):
         self._auth_client_instance = _TrackedHttpClient(
             self._usage, settings.proxy_url, keepalive=False, **sdk_client._get_auth_kwargs(self._settings))
 
+    def _is_token_usable(self) -> bool:
+        """Its own token is, or the credential set's kept token is (then taken): so the SDK's
+        `_with_auth` treats a kept token as one in hand, and a 401 on it renews it at once."""
+        if super()._is_token_usable():
+            return True
+        with self._sync_token_lock:
+            kept = TOKENS.get(self._token_key, self._settings.token_expiry_buffer_ms)
+            if kept is not None:
+                self._access_token = kept
+            return kept is not None
+
     def _update_token(self) -> None:
         # Under the SDK's own re-entrant lock, so no request ever sees the expiry unnormalised.
         with self._sync_token_lock:
-            super()._update_token()
-            token = self._access_token
-            if token is not None and expiry_ms(token.expires_at) != token.expires_at:
-                self._access_token = token.model_copy(update={"expires_at": expiry_ms(token.expires_at)})
+            if not self._use_auth or self._is_token_usable():
+                return super()._update_token()  # no token to get (client certificate), or one in hand
+            self._access_token = TOKENS.get_or_fetch(
+                self._token_key, self._fetch_token, self._settings.token_expiry_buffer_ms)
+
+    def _fetch_token(self) -> AccessToken | None:
+        """A new token from OAuth or {Base URL}/token (the SDK's own request), its expiry in ms."""
+        super()._update_token()
+        token = self._access_token
+        if token is not None and expiry_ms(token.expires_at) != token.expires_at:
+            token = self._access_token = token.model_copy(update={"expires_at": expiry_ms(token.expires_at)})
+        return token
+
+    def _reset_token(self) -> None:
+        # The SDK calls this when the API answered 401: the token is no good for anyone.
+        with self._sync_token_lock:
+            if self._access_token is not None:
+                TOKENS.drop(self._token_key, self._access_token.access_token)
+            super()._reset_token()
 
     def retire(self) -> None:
         """Dropped from the cache: close its sockets once no request uses them, and break the SDK's
@@ -328,10 +358,11 @@ def cached() -> tuple[int, int]:
 
 
 def clear() -> None:
-    """Forget every client (tests)."""
+    """Forget every client and every kept token (tests)."""
     with _lock:
         old = list(_clients.values())
         _clients.clear()
         _contexts_in_cache.clear()
+    TOKENS.clear()
     for client in old:
         client.retire()

@@ -69,3 +69,25 @@ def test_links_to_files_that_are_not_packaged_are_absolute():
         relative = re.findall(r"\]\((?!https?://|#)([^)\s]+)\)", page.read_text(encoding="utf-8"))
         unpackaged = [r for r in relative if r.split("/")[0].lstrip("./") in ("docs", "emulator", "tests", "bench", "scripts")]
         assert not unpackaged, (page.name, unpackaged)
+
+
+RELEASES = "https://github.com/gigachat-community/dify-plugin-gigachat/releases"
+# What only a clone of the repository has: an administrator who installs the package cannot run these.
+_REPOSITORY_ONLY = re.compile(r"bash scripts/|\.venv/|python -m ")
+
+
+def _level_two_sections(text: str) -> list[str]:
+    return re.split(r"(?m)^(?=## )", _strip_code(text)[0])[1:]
+
+
+@pytest.mark.parametrize("page", [ENGLISH, *TRANSLATIONS], ids=lambda p: p.name)
+def test_the_administrators_part_comes_first_and_development_after_it(page):
+    text = page.read_text(encoding="utf-8")
+    sections = _level_two_sections(text)
+    development = next(i for i, s in enumerate(sections) if "bash scripts/demo.sh" in s)
+    install = next(i for i, s in enumerate(sections) if f"]({RELEASES})" in s and "`docker compose up -d`" in s)
+    assert install < development == len(sections) - 2, "development is the last part before the licence"
+    before = "".join(sections[:development])
+    assert not _REPOSITORY_ONLY.findall(before), "a repository-only command in the administrator's part"
+    # The page says at once where the package is; a reader does not scroll to Install to find out.
+    assert RELEASES in text[:text.index("\n## ")]

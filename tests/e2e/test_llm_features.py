@@ -161,6 +161,26 @@ def test_second_turn_of_a_conversation_is_billed_from_the_prompt_cache(plugin, c
     assert [r.headers.get("X-Session-ID") for r in emulator.log if r.path == "/chat/completions"][-1] != sessions[0]
 
 
+def test_two_accounts_with_the_same_system_prompt_or_conversation_never_share_a_session(plugin, credentials, emulator):
+    # issue 17 item 9: the session id hashed only the prompt, so two accounts shared one (and, if
+    # GigaChat's prompt cache is not scoped by account, one another's cached prompts)
+    from emulator import B2B_KEY
+
+    other = {**credentials, "authorization_key": B2B_KEY, "scope": "GIGACHAT_API_B2B"}
+    prompt = [system("You are the support bot of ACME. Answer briefly."), user("q")]
+    for creds in (credentials, other, credentials):
+        assert plugin.invoke_llm("GigaChat-2", creds, prompt, stream=False).ok
+    for creds in (credentials, other, credentials):
+        assert plugin.invoke_llm("GigaChat-2", creds, prompt, stream=True, conversation_id="conv-7").ok
+    chats = [r for r in emulator.log if r.path == "/chat/completions"]
+    assert len({r.client_id for r in chats}) == 2
+    by_prompt, by_conversation = [r.headers.get("X-Session-ID") for r in chats[:3]], [r.headers.get("X-Session-ID") for r in chats[3:]]
+    # one account: the same id every time (the prompt cache works); two accounts: two ids
+    assert by_prompt[0] == by_prompt[2] and by_prompt[1] not in (by_prompt[0], None)
+    assert by_conversation[0] == by_conversation[2] and by_conversation[1] not in (by_conversation[0], None)
+    assert by_conversation[0] != by_prompt[0]
+
+
 def test_temperature_zero_is_sent_as_greedy_decoding_not_rejected(plugin, credentials, emulator):
     result = plugin.invoke_llm("GigaChat-2", credentials, [user("q")], model_parameters={"temperature": 0}, stream=False)
     assert result.ok, result.error

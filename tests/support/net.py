@@ -1,6 +1,15 @@
-"""Loopback helpers for tests that need an address where nothing listens."""
+"""Loopback helpers: an address where nothing listens, and Dify's file service."""
 
+from __future__ import annotations
+
+import contextlib
+import http.server
 import socket
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+MB = 1024 * 1024
 
 
 def closed_port() -> int:
@@ -10,3 +19,53 @@ def closed_port() -> int:
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+@dataclass
+class FileService:
+    url: str
+    sent: int = 0  # body bytes that got out before the client stopped reading
+
+
+@contextlib.contextmanager
+def file_service(body: Callable[[], Iterable[bytes]], headers: dict[str, str]) -> Iterator[FileService]:
+    """Dify's file service on loopback: what the plugin fetches when Dify passes a file by URL
+    (MULTIMODAL_SEND_FORMAT=url). Every GET answers 200 with `headers` and the pieces `body()`
+    yields, each written as it comes, so a test can serve far more than it holds. Without a
+    Content-Length the body ends when the connection closes (HTTP/1.0)."""
+    service = FileService("")
+
+    class Files(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            try:
+                for piece in body():
+                    self.wfile.write(piece)
+                    service.sent += len(piece)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client stopped reading
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    service.url = f"http://127.0.0.1:{server.server_address[1]}/files/abc/file-preview"
+    try:
+        yield service
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def generated(size: int, piece: int = MB) -> Callable[[], Iterator[bytes]]:
+    """A body of `size` bytes made piece by piece: never more than one piece held."""
+    def pieces() -> Iterator[bytes]:
+        block = b"\xa5" * piece
+        for start in range(0, size, piece):
+            yield block if start + piece <= size else block[: size - start]
+    return pieces

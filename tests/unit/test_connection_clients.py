@@ -1,6 +1,6 @@
 """connection/clients.py against the in-process emulator: settings only from the form, a token per
-lifetime whatever unit its expiry comes in, a cache bounded by memory whose evicted clients close
-their sockets once no request uses them."""
+lifetime whatever unit its expiry comes in and whatever the cache evicts, a cache bounded by memory
+whose evicted clients close their sockets once no request uses them."""
 
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from gigachat_dify.connection.clients import (
 )
 from gigachat_dify.connection.credentials import parse_credentials
 from gigachat_dify.connection.proxy import ProxyUnreachable
+from gigachat_dify.connection.token_cache import TOKENS
 from tests.support.certs import make_ca
 from tests.support.net import closed_port
 
@@ -35,7 +36,7 @@ CA = make_ca("Clients Test CA")
 
 @pytest.fixture(scope="module")
 def emu():
-    with Emulator() as e:
+    with Emulator(users={"svc": "svc-password"}) as e:
         yield e
 
 
@@ -212,3 +213,46 @@ def test_an_evicted_client_is_freed_as_soon_as_nothing_uses_it_not_at_a_later_fu
         assert ref() is None
     finally:
         gc.enable()
+
+
+def _evict_all(emu):
+    for i in range(MAX_CLIENTS):
+        get_client(parse_credentials(form(emu, authorization_key=make_key(f"evict-{i}", f"secret-{i}"))))
+
+
+@pytest.mark.parametrize("mode", ["authorization_key", "user_password"])
+def test_an_evicted_credential_set_gets_its_kept_token_back_not_a_new_one(emu, monkeypatch, mode):
+    counted = {"auth_sync": 0, "token_sync": 0}
+    for name in counted:
+        real = getattr(sdk_auth, name)
+
+        def counting(*args, _real=real, _name=name, **kwargs):
+            counted[_name] += 1
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(sdk_auth, name, counting)
+    extra = {"auth_mode": "user_password", "username": "svc", "password": "svc-password"} if mode == "user_password" else {}
+    settings = parse_credentials(form(emu, **extra))
+    first = get_client(settings)
+    assert first.get_models().data
+    _evict_all(emu)
+    second = get_client(settings)
+    assert second is not first and second.get_models().data
+    assert second.token == first.token
+    assert sum(counted.values()) == 1, counted
+
+
+def test_the_same_key_with_another_scope_gets_a_token_of_its_own(emu):
+    key = make_key("two-scopes", "two-scopes-secret")
+    emu.keys[key] = {"GIGACHAT_API_PERS", "GIGACHAT_API_B2B"}
+    personal = get_client(parse_credentials(form(emu, authorization_key=key)))
+    business = get_client(parse_credentials(form(emu, authorization_key=key, scope="GIGACHAT_API_B2B")))
+    personal.get_models(), business.get_models()
+    assert personal.token != business.token
+    assert emu._tokens.check(personal.token).scope == "GIGACHAT_API_PERS"
+    assert emu._tokens.check(business.token).scope == "GIGACHAT_API_B2B"
+
+
+def test_a_client_certificate_keeps_no_token(emu):
+    client = get_client(parse_credentials(CA.issue_client_cert("no-token").form(base_url=emu.base_url)))
+    assert client.get_token() is None and len(TOKENS) == 0

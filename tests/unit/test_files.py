@@ -1,4 +1,5 @@
 import base64
+import gzip
 import threading
 import time
 from types import SimpleNamespace
@@ -7,6 +8,7 @@ import pytest
 from dify_plugin.errors.model import InvokeBadRequestError
 
 from gigachat_dify.chat import files
+from tests.support.net import closed_port, file_service, generated
 
 
 def part(kind="image", fmt="png", mime="image/png", data=b"\x89PNG....", url="", filename="a.png"):
@@ -104,3 +106,35 @@ def test_failed_upload_is_not_cached():
     with pytest.raises(RuntimeError):
         cache.get_or_upload("fp", payload, broken)
     assert cache.get_or_upload("fp", payload, lambda _: "ok") == "ok"
+
+
+# ---- files given by URL: streamed, never read past their kind's limit (issue 17 item 7) ----------
+
+LIMITS = [("image", "png", "image/png", 15), ("audio", "mp3", "audio/mp3", 35), ("document", "pdf", "application/pdf", 40)]
+
+
+@pytest.mark.parametrize("kind,fmt,mime,limit_mb", LIMITS)
+def test_a_url_file_at_its_kinds_limit_is_taken_and_one_byte_more_is_refused_naming_the_limit(kind, fmt, mime, limit_mb):
+    limit = limit_mb * files.MB
+    assert files.max_bytes(kind) == limit
+    url_part = part(kind=kind, fmt=fmt, mime=mime, data=b"", filename=f"f.{fmt}")
+    with file_service(generated(limit), {"Content-Type": mime}) as service:
+        url_part.url = service.url
+        assert len(files.load(url_part).data) == limit
+    with file_service(generated(limit + 1), {"Content-Type": mime}) as service:
+        url_part.url = service.url
+        with pytest.raises(InvokeBadRequestError, match=f"is more than {limit_mb} MB; GigaChat accepts {kind}s up to {limit_mb} MB"):
+            files.load(url_part)
+
+
+def test_a_compressed_body_that_unpacks_past_the_limit_is_refused_while_it_unpacks():
+    bomb = gzip.compress(b"\0" * (files.IMAGE_MAX_BYTES + files.MB))  # ~16 KB on the wire
+    headers = {"Content-Type": "image/png", "Content-Encoding": "gzip", "Content-Length": str(len(bomb))}
+    with file_service(lambda: [bomb], headers) as service:
+        with pytest.raises(InvokeBadRequestError, match="is more than 15 MB"):
+            files.load(part(data=b"", url=service.url))
+
+
+def test_a_url_that_fails_says_where_and_what_to_set():
+    with pytest.raises(InvokeBadRequestError, match="could not be downloaded .*FILES_URL"):
+        files.load(part(data=b"", url=f"http://127.0.0.1:{closed_port()}/files/1"))
