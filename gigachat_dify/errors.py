@@ -1,22 +1,22 @@
-"""THE error table: every SDK and transport failure -> one Dify error with an actionable message.
+"""THE error table: every failure, as ``failures.py`` classifies it -> one Dify error with an
+actionable message.
 
 Dify shows `message` to the app builder as is, so each message says what happened and what to
-do, names no Python type, and never contains a secret (messages pass through redaction).
+do, names the form field or setting to change as the form labels it, names no Python type, and
+never contains a secret (messages pass through redaction). What a failure *means* is decided in
+``failures.py``; this module only words it. It imports nothing of the connection layer (which
+imports it): the credentials describe themselves through the ``auth`` they are given.
 """
 
 from __future__ import annotations
 
-import enum
-import json
 import logging
-import re
-import ssl
 import traceback
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import gigachat.exceptions as gx
 import httpx
-import pydantic
 from dify_plugin.errors.model import (
     CredentialsValidateFailedError,
     InvokeAuthorizationError,
@@ -27,14 +27,26 @@ from dify_plugin.errors.model import (
     InvokeServerUnavailableError,
 )
 
-from gigachat_dify.connection.credentials import BUSINESS_BASE_URL, HOSTS_HINT
-from gigachat_dify.connection.proxy import ProxyUnreachable
+from gigachat_dify.failures import (
+    FREEMIUM_ONLY_MODELS,
+    NOTHING_ASKED,
+    Asked,
+    Failure,
+    Feature,
+    Kind,
+    Transport,
+    api_message,
+    classify,
+    preview_model_elsewhere,
+    proxy_status,
+)
+from gigachat_dify.hosts import DEFAULT_AUTH_URL, DEFAULT_BASE_URL, HOSTS_HINT, SPEC_BASE_URL
 from gigachat_dify.redaction import redact
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:  # annotation only: the connection layer imports this module
+    from gigachat_dify.connection.auth import Auth
 
-#: The on-premise token endpoint under the API's base URL (user and password mode).
-TOKEN_PATH = "/token"
+logger = logging.getLogger(__name__)
 
 CA_HINT = (
     "GigaChat's hosts use the Russian Trusted Root CA: paste that CA's PEM into the provider's "
@@ -54,133 +66,23 @@ _OAUTH_CODES = {
 }
 
 
-def error_body(exc: gx.ResponseError) -> dict:
-    """The JSON object GigaChat answered with, or {} when it answered something else."""
-    try:
-        data = json.loads(exc.content or b"")
-        return data if isinstance(data, dict) else {}
-    except (ValueError, TypeError):
-        return {}
-
-
-def is_oauth_error(exc: gx.ResponseError) -> bool:
-    """An error of the OAuth service ({"code", "message"}), not of the API ({"status", "message"})."""
-    body = error_body(exc)
-    return "code" in body and "status" not in body
-
-
-def _is_html(exc: gx.ResponseError) -> bool:
-    ctype = (exc.headers or {}).get("content-type", "") if exc.headers is not None else ""
-    return "html" in ctype or (exc.content or b"").lstrip()[:1] == b"<"
-
-
-def _host(exc: BaseException) -> str:
-    url = getattr(exc, "url", None)
-    if url is None:
-        try:
-            url = exc.request.url  # httpx errors
-        except (AttributeError, RuntimeError):
-            url = None
-    return urlsplit(str(url)).netloc if url else "the GigaChat host"
-
-
-def _chain(exc: BaseException):
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        seen.add(id(exc))
-        yield exc
-        exc = exc.__cause__ or exc.__context__
-
-
-class Transport(enum.Enum):
-    """What went wrong below HTTP: THE classification (validation names the address on top)."""
-
-    SERVER_CERTIFICATE_UNTRUSTED = "server certificate untrusted"
-    CLIENT_CERTIFICATE_REQUIRED = "client certificate required"
-    CLIENT_CERTIFICATE_REFUSED = "client certificate refused"
-    PROXY_AUTHENTICATION = "proxy authentication"
-    PROXY_REFUSED = "proxy refused the connection"
-    PROXY_UNREACHABLE = "proxy unreachable"
-    TIMEOUT = "timeout"
-    UNREACHABLE = "unreachable"
-    NOT_A_STREAM = "not a stream"
-    INTERRUPTED = "interrupted"
-
-
-# TLS alerts a server sends about the client's certificate (OpenSSL reason codes, as received).
-_CERTIFICATE_REQUIRED_ALERTS = frozenset({"TLSV13_ALERT_CERTIFICATE_REQUIRED"})
-_CERTIFICATE_REFUSED_ALERTS = frozenset({
-    "TLSV1_ALERT_UNKNOWN_CA", "SSLV3_ALERT_BAD_CERTIFICATE", "SSLV3_ALERT_CERTIFICATE_EXPIRED",
-    "SSLV3_ALERT_CERTIFICATE_REVOKED", "SSLV3_ALERT_CERTIFICATE_UNKNOWN", "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE",
-    "TLSV1_ALERT_ACCESS_DENIED",
-})
-
-
-def ssl_failure(exc: BaseException) -> bool:
-    """A TLS failure anywhere in the exception's causes."""
-    return any(isinstance(e, ssl.SSLError) for e in _chain(exc))
-
-
-def _ssl_reasons(exc: BaseException) -> set[str]:
-    return {e.reason for e in _chain(exc) if isinstance(e, ssl.SSLError) and getattr(e, "reason", None)}
-
-
-def is_tls_verification_failure(exc: BaseException) -> bool:
-    return any(
-        isinstance(e, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(e) for e in _chain(exc)
-    )
-
-
-def _proxy_status(exc: BaseException) -> int | None:
-    # httpx reports a refused CONNECT as ProxyError("<status> <reason>"); a plain-HTTP request
-    # through a proxy gets the proxy's answer as a response (407 only ever comes from a proxy).
-    if isinstance(exc, gx.ResponseError) and exc.status_code == 407:
-        return 407
-    if isinstance(exc, httpx.ProxyError):
-        match = re.match(r"\s*(\d{3})\b", str(exc))
-        return int(match.group(1)) if match else 0
-    return None
-
-
-def _nginx_client_certificate_page(exc: BaseException) -> bool:
-    # nginx with ssl_verify_client answers 400 with this page (assumed front of mTLS hosts).
-    return (isinstance(exc, gx.ResponseError) and exc.status_code in (400, 495, 496)
-            and _is_html(exc) and b"SSL certificate" in (exc.content or b""))
-
-
-def transport_failure(exc: BaseException) -> Transport | None:
-    """The kind of a failure below HTTP, or None for an answer of the API itself."""
-    status = _proxy_status(exc)
-    if status == 407:
-        return Transport.PROXY_AUTHENTICATION
-    if status is not None:
-        return Transport.PROXY_REFUSED
-    if isinstance(exc, ProxyUnreachable):
-        return Transport.PROXY_UNREACHABLE
-    if _nginx_client_certificate_page(exc):
-        return Transport.CLIENT_CERTIFICATE_REFUSED
-    if not isinstance(exc, (httpx.TransportError, ConnectionError, ssl.SSLError)):
-        return None
-    reasons = _ssl_reasons(exc)
-    if is_tls_verification_failure(exc):
-        return Transport.SERVER_CERTIFICATE_UNTRUSTED
-    if reasons & _CERTIFICATE_REQUIRED_ALERTS:
-        return Transport.CLIENT_CERTIFICATE_REQUIRED
-    if reasons & _CERTIFICATE_REFUSED_ALERTS:
-        return Transport.CLIENT_CERTIFICATE_REFUSED
-    if isinstance(exc, httpx.TimeoutException):
-        return Transport.TIMEOUT
-    if isinstance(exc, httpx.ConnectError):
-        return Transport.UNREACHABLE
-    if isinstance(exc, httpx.TransportError) and "text/event-stream" in str(exc):
-        return Transport.NOT_A_STREAM  # the SDK's words for a 200 answer that is not a stream
-    return Transport.INTERRUPTED
+def _host(failure: Failure) -> str:
+    return failure.where.host if failure.where and failure.where.host else "the GigaChat host"
 
 
 def transport_message(kind: Transport, where: str, exc: BaseException | None = None) -> str:
-    """What to tell for a transport failure at `where` (a host, or 'the OAuth URL (...)')."""
+    """What to tell for a transport failure at `where` (a host, or "the 'OAuth URL' (...)")."""
     proxy_name = getattr(exc, "proxy", None) or "the proxy"
-    status = _proxy_status(exc) if exc is not None else None
+    status = proxy_status(exc)
+    if kind is Transport.PROXY_UNREACHABLE and getattr(exc, "from_environment", False):
+        # The form's field is empty: the proxy came from the variables Dify's plugin daemon passes on.
+        return (
+            f"The proxy {proxy_name} cannot be reached (on the way to {where}): check HTTPS_PROXY / "
+            "HTTP_PROXY (and NO_PROXY) in the environment of Dify's plugin daemon, which passes them to the "
+            "plugin, or enter a reachable proxy in 'Proxy URL'."
+        )
+    late = f"{where} did not answer in time. Check the address, network and proxy, or raise 'Request timeout'."
+    cut = f"The connection to {where} was interrupted before the answer was complete. Retry the request."
     return {
         Transport.SERVER_CERTIFICATE_UNTRUSTED: f"The TLS certificate of {where} could not be verified. {CA_HINT}",
         Transport.CLIENT_CERTIFICATE_REQUIRED: (
@@ -204,112 +106,169 @@ def transport_message(kind: Transport, where: str, exc: BaseException | None = N
             f"The proxy {proxy_name} cannot be reached (on the way to {where}): check the host and port in "
             "'Proxy URL', or clear the field (then the HTTPS_PROXY / HTTP_PROXY of Dify's environment apply)."
         ),
-        Transport.TIMEOUT: (
-            f"{where} did not answer in time. Check the address, network and proxy, or raise 'Request timeout'."
-        ),
+        Transport.CONNECT_TIMEOUT: late,
+        Transport.TIMEOUT: late,
         Transport.UNREACHABLE: f"Could not connect to {where}. Check the address, DNS, proxy and firewall.",
         Transport.NOT_A_STREAM: (
-            f"{where} did not answer with a GigaChat stream: check the Base URL points to the GigaChat API."
+            f"{where} did not answer with a GigaChat stream: check the 'Base URL' points to the GigaChat API."
         ),
-        Transport.INTERRUPTED: (
-            f"The connection to {where} was interrupted before the answer was complete. Retry the request."
-        ),
+        Transport.DROPPED: cut,
+        Transport.INTERRUPTED: cut,
     }[kind]
 
 
-def api_message(exc: gx.ResponseError) -> str:
-    """The API's own explanation (its JSON `message`), or a short neutral one."""
-    body = error_body(exc)
-    msg = body.get("message") or body.get("error") or ""
-    if not msg and _is_html(exc):
-        return "the server answered with a web page, not the GigaChat API"
-    return str(msg)[:500] if msg else f"HTTP {exc.status_code}"
+def _base_url(failure: Failure) -> str:
+    """The Base URL a failed API request was made under (scheme, host and the path before the endpoint)."""
+    parts = urlsplit(failure.where.url)
+    return f"{parts.scheme}://{parts.netloc}{failure.where.base_path}"
 
 
-def _path(exc: gx.ResponseError) -> str:
-    return urlsplit(str(exc.url)).path
+def refusal_message(failure: Failure, asked: Asked) -> str:
+    """What to switch off (or choose instead) when GigaChat refused part of the request."""
+    refused, status, text = failure.refusal, failure.status, failure.message
+    if Feature.TOOL in refused:
+        switches = " / ".join(f"'{asked.tools.get(name, name)}'" for name in refused.tools)
+        names = ", ".join(refused.tools)
+        if refused.by_host:
+            return (f"GigaChat does not offer the built-in tool {names} on this host ({_host(failure)}; "
+                    f"{status}: {text}). Turn off {switches} in the model parameters, or use a host that offers it.")
+        return (f"GigaChat does not offer the built-in tool {names} to this account or model ({status}: {text}). "
+                f"Turn off {switches} in the model parameters, or use a model and account that offer it.")
+    if refused.named and Feature.REASONING in refused:
+        return (f"GigaChat does not offer reasoning for this model on this host and account ({status}: {text}). "
+                f"Clear the '{asked.reasoning}' parameter of the model (leave it empty) and retry.")
+    # The model, or nothing named (structured output never ends here named: the plugin answers
+    # without the schema): GigaChat's words, and the settings that may be the reason.
+    if Feature.MODEL in refused:
+        message = _model_refused(failure, asked.model)
+    elif status == 403:
+        message = _forbidden(failure)
+    else:
+        message = f"GigaChat rejected the request ({status}: {text})."
+    if Feature.REASONING in refused:
+        message += f" If this model or host does not offer reasoning, clear the '{asked.reasoning}' parameter."
+    return message
 
 
-def describe(exc: BaseException) -> tuple[type[InvokeError], str]:
-    """The single table: (Dify error class, message) for any exception."""
+def _model_refused(failure: Failure, model: str | None) -> str:
+    status, text = failure.status, failure.message
+    if model in FREEMIUM_ONLY_MODELS:
+        return (f"GigaChat does not give this account {model} ({status}: {text}): {model} is offered only to "
+                "individuals on the freemium plan (GigaChat documentation, 17 Jul 2026); paid individual accounts "
+                "and legal entities have no access to it. Choose another model, such as GigaChat-2-Max.")
+    if preview_model_elsewhere(failure, model):
+        return (f"GigaChat: {text} ({status}). {model} is a preview model: preview models are served only at "
+                f"{DEFAULT_BASE_URL}; set 'Base URL' to it for this model.")
+    if status == 403:
+        return _forbidden(failure)
+    return (f"GigaChat: {text} ({status}). Check the model name is available to this account (it must be one "
+            "GigaChat lists for it).")
+
+
+def _forbidden(failure: Failure) -> str:
+    return (f"GigaChat refused access (403: {failure.message}): this account is not allowed to use this model or "
+            "method. Check the model is in your plan in GigaChat Studio, or use an account that has it.")
+
+
+def _api_message(failure: Failure, asked: Asked, auth: Auth | None) -> tuple[type[InvokeError], str]:
+    kind, status, text, host = failure.kind, failure.status, failure.message, _host(failure)
+    path = failure.where.path if failure.where else ""
+    if kind is Kind.OAUTH_REFUSED:
+        return InvokeAuthorizationError, _OAUTH_CODES.get(failure.oauth_code) or (
+            f"GigaChat's OAuth service refused the authorization key ({status}: {text}). Check the "
+            "'Authorization key' and the 'Scope (account type)'."
+        )
+    if kind is Kind.OAUTH_URL:
+        return InvokeAuthorizationError, (
+            f"The 'OAuth URL' ({failure.where.url}) is not GigaChat's OAuth service ({status}: {text}). Use "
+            f"{DEFAULT_AUTH_URL} (the same for every public GigaChat host), or the OAuth address of your "
+            "installation."
+        )
+    if kind is Kind.LOGIN_REFUSED:
+        return InvokeAuthorizationError, (
+            f"The GigaChat installation at {host} rejected the user name or password (401 from {path}): "
+            "check them with its administrator."
+        )
+    if kind is Kind.NO_TOKEN_ENDPOINT:
+        return InvokeAuthorizationError, (
+            f"{host} has no token endpoint ({path}): user and password work only with an on-premise GigaChat "
+            "installation. For GigaChat's public hosts use the authorization key or a client certificate."
+        )
+    if kind is Kind.CREDENTIALS_REFUSED:
+        return InvokeAuthorizationError, (auth.api_refusal(host, text) if auth is not None else
+                                          f"GigaChat rejected the credentials ({text}). Check the provider's credentials.")
+    if kind is Kind.FORBIDDEN:
+        return InvokeAuthorizationError, _forbidden(failure)
+    if kind is Kind.QUOTA_EXHAUSTED:
+        return InvokeRateLimitError, (
+            "GigaChat answered 402 Payment Required: the token quota of this account is used up. "
+            "Top up or buy a package in GigaChat Studio, or use an account with quota left."
+        )
+    if kind is Kind.RATE_LIMITED:
+        wait = f" GigaChat asked to retry after {failure.retry_after:g} s." if failure.retry_after else ""
+        return InvokeRateLimitError, (
+            f"GigaChat rate limit reached (429: {text}).{wait} Lower concurrency or retry later; "
+            "personal (PERS) accounts allow very few parallel requests."
+        )
+    if kind is Kind.BASE_URL_PATH:
+        return InvokeBadRequestError, (
+            f"The 'Base URL' ({_base_url(failure)}) lacks the API's path: {host} answered {status} for {path}. "
+            f"GigaChat's API is under /api/v1 (/v1 at api.giga.chat), e.g. {DEFAULT_BASE_URL} or {SPEC_BASE_URL}."
+        )
+    if kind is Kind.NOT_GIGACHAT:
+        return InvokeBadRequestError, (
+            f"{host} answered {status} for {path}: the 'Base URL' does not point to the GigaChat API. {HOSTS_HINT}"
+        )
+    if kind is Kind.REFUSED:
+        # A 403 that names no feature refuses the account access (to a model); a named feature or a
+        # 400/404/422 is the request's to change.
+        refused = failure.refusal
+        cls = (InvokeAuthorizationError if status == 403 and (Feature.MODEL in refused or not refused.named)
+               else InvokeBadRequestError)
+        return cls, refusal_message(failure, asked)
+    if kind is Kind.NOT_FOUND:
+        return InvokeBadRequestError, f"GigaChat: {text} ({status} for {path})."
+    if kind is Kind.TOO_LARGE and status == 413:
+        return InvokeBadRequestError, (
+            f"GigaChat refused the request as too large (413: {text}). Send less text or smaller files."
+        )
+    if kind in (Kind.TOO_LARGE, Kind.FILE_GONE, Kind.INVALID_REQUEST):
+        return InvokeBadRequestError, f"GigaChat rejected the request ({status}: {text})."
+    if kind is Kind.SERVER_ERROR:
+        return InvokeServerUnavailableError, (
+            f"GigaChat is temporarily unavailable ({status}: {text}). Retry in a moment."
+        )
+    return InvokeBadRequestError, f"GigaChat answered HTTP {status}: {text}."
+
+
+def describe(exc: BaseException, asked: Asked = NOTHING_ASKED, auth: Auth | None = None) -> tuple[type[InvokeError], str]:
+    """The single table: (Dify error class, message) for any exception. ``asked``: what the failed
+    request asked for (names the setting a refusal is about); ``auth``: the credentials' mode,
+    which words a refusal of them."""
     if isinstance(exc, InvokeError):
         return type(exc), exc.description or str(exc)
     if isinstance(exc, CredentialsValidateFailedError):  # the form's values are unusable
         return InvokeAuthorizationError, str(exc)
-    kind = transport_failure(exc)
-    if kind is not None:
+    failure = classify(exc, asked)
+    if failure.kind is Kind.TRANSPORT:
+        kind = failure.transport
         cls = InvokeServerUnavailableError if kind is Transport.NOT_A_STREAM else InvokeConnectionError
         if kind in (Transport.CLIENT_CERTIFICATE_REQUIRED, Transport.CLIENT_CERTIFICATE_REFUSED,
                     Transport.PROXY_AUTHENTICATION):
             cls = InvokeAuthorizationError
-        return cls, transport_message(kind, _host(exc), exc)
-    if isinstance(exc, gx.ResponseError):
-        body, host, status = error_body(exc), _host(exc), exc.status_code
-        if is_oauth_error(exc) and body.get("code") in _OAUTH_CODES:
-            return InvokeAuthorizationError, _OAUTH_CODES[body["code"]]
-        if isinstance(exc, gx.AuthenticationError):
-            if _path(exc).endswith(TOKEN_PATH):
-                return InvokeAuthorizationError, (
-                    f"The GigaChat installation at {host} rejected the user name or password (401 from "
-                    f"{_path(exc)}): check them with its administrator."
-                )
-            return InvokeAuthorizationError, (
-                f"GigaChat rejected the credentials ({api_message(exc)}). Check the authorization key and scope "
-                "(or the client certificate, or the user and password, in those modes)."
-            )
-        if isinstance(exc, gx.ForbiddenError):
-            return InvokeAuthorizationError, (
-                f"GigaChat refused access (403: {api_message(exc)}): this account or scope is not allowed to use "
-                "this model or method. Check the model is in your plan, or use a key with the right scope."
-            )
-        if status == 402:
-            return InvokeRateLimitError, (
-                "GigaChat answered 402 Payment Required: the token quota of this account is used up. "
-                "Top up or buy a package in GigaChat Studio, or switch to a key with quota left."
-            )
-        if isinstance(exc, gx.RateLimitError):
-            wait = f" GigaChat asked to retry after {exc.retry_after:g} s." if exc.retry_after else ""
-            return InvokeRateLimitError, (
-                f"GigaChat rate limit reached (429: {api_message(exc)}).{wait} Lower concurrency or retry later; "
-                "personal (PERS) accounts allow very few parallel requests."
-            )
-        if isinstance(exc, gx.NotFoundError):
-            if _path(exc).endswith(TOKEN_PATH):
-                return InvokeAuthorizationError, (
-                    f"{host} has no {TOKEN_PATH} endpoint: user and password work only with an on-premise GigaChat "
-                    "installation. For GigaChat's public hosts use the authorization key or a client certificate."
-                )
-            if _is_html(exc) or not body:
-                return InvokeBadRequestError, (
-                    f"{host} answered 404 for {_path(exc)}: the Base URL does not point to the "
-                    f"GigaChat API. {HOSTS_HINT}"
-                )
-            return InvokeBadRequestError, (
-                f"GigaChat: {api_message(exc)} (404). Check the model name is available to this account "
-                "(it must be one GigaChat lists for your key); GigaChat-3-Ultra is offered to business clients "
-                f"at {BUSINESS_BASE_URL}."
-            )
-        if isinstance(exc, gx.RequestEntityTooLargeError):
-            return InvokeBadRequestError, (
-                f"GigaChat refused the request as too large (413: {api_message(exc)}). Send less text or smaller files."
-            )
-        if isinstance(exc, (gx.BadRequestError, gx.UnprocessableEntityError)):
-            return InvokeBadRequestError, f"GigaChat rejected the request ({status}: {api_message(exc)})."
-        if isinstance(exc, gx.ServerError):
-            return InvokeServerUnavailableError, (
-                f"GigaChat is temporarily unavailable ({status}: {api_message(exc)}). Retry in a moment."
-            )
-        return InvokeBadRequestError, f"GigaChat answered HTTP {status}: {api_message(exc)}."
-    if isinstance(exc, (pydantic.ValidationError, json.JSONDecodeError)):
+        return cls, transport_message(kind, _host(failure), exc)
+    if failure.kind is Kind.UNREADABLE:
         return InvokeServerUnavailableError, (
-            "GigaChat sent an answer the plugin could not read; check the Base URL points to the GigaChat API."
+            "GigaChat sent an answer the plugin could not read; check the 'Base URL' points to the GigaChat API."
         )
-    if isinstance(exc, gx.GigaChatException):
-        return InvokeBadRequestError, redact(str(exc))
-    _log_unexpected(exc)
-    return InvokeServerUnavailableError, (
-        "Unexpected failure in the GigaChat plugin; the plugin log has details. Retry, and report it if it repeats."
-    )
+    if failure.kind is Kind.SDK:
+        return InvokeBadRequestError, redact(failure.message)
+    if failure.kind is Kind.UNEXPECTED:
+        _log_unexpected(exc)
+        return InvokeServerUnavailableError, (
+            "Unexpected failure in the GigaChat plugin; the plugin log has details. Retry, and report it if it repeats."
+        )
+    return _api_message(failure, asked, auth)
 
 
 def _log_unexpected(exc: BaseException) -> None:
@@ -319,8 +278,9 @@ def _log_unexpected(exc: BaseException) -> None:
     logger.error("Unexpected failure (%s): %s", type(exc).__name__, redact(trace))
 
 
-def to_invoke_error(exc: BaseException, *, context: str = "") -> InvokeError:
-    cls, message = describe(exc)
+def to_invoke_error(exc: BaseException, *, context: str = "", asked: Asked = NOTHING_ASKED,
+                    auth: Auth | None = None) -> InvokeError:
+    cls, message = describe(exc, asked, auth)
     if context:
         message = f"{message} [{context}]"
     return cls(redact(message))
@@ -332,10 +292,10 @@ def transform_invoke_error(error: Exception, *, context: str = "") -> InvokeErro
     return error if isinstance(error, InvokeError) else to_invoke_error(error, context=context)
 
 
-def to_credentials_error(exc: BaseException) -> CredentialsValidateFailedError:
+def to_credentials_error(exc: BaseException, auth: Auth | None = None) -> CredentialsValidateFailedError:
     if isinstance(exc, CredentialsValidateFailedError):
         return exc
-    _, message = describe(exc)
+    _, message = describe(exc, auth=auth)
     return CredentialsValidateFailedError(redact(message))
 
 
@@ -348,24 +308,3 @@ INVOKE_ERROR_MAPPING: dict[type[InvokeError], list[type[Exception]]] = {
     InvokeAuthorizationError: [InvokeAuthorizationError, gx.AuthenticationError, gx.ForbiddenError],
     InvokeBadRequestError: [InvokeBadRequestError, gx.BadRequestError, gx.UnprocessableEntityError, gx.NotFoundError],
 }
-
-
-def builtin_tool_refusal(exc: gx.ResponseError, enabled: dict[str, str]) -> InvokeBadRequestError | None:
-    """GigaChat refused a built-in tool this request switched on (``enabled``: API name -> the
-    switch's label): an error that names the switch to turn off; None for any other failure.
-
-    The real wording of such a refusal is unverified (no recording shows one): a 400/403/422
-    whose message names an enabled tool, or names "tool" while tools are on, is taken for one."""
-    if not enabled or exc.status_code not in (400, 403, 422):
-        return None
-    text = api_message(exc)
-    named = [name for name in enabled if name in text.lower()]
-    if not named and "tool" not in text.lower():
-        return None
-    names = named or list(enabled)
-    switches = " / ".join(f"'{enabled[n]}'" for n in names)
-    return InvokeBadRequestError(redact(
-        f"GigaChat does not offer the built-in tool {', '.join(names)} to this account or model "
-        f"({exc.status_code}: {text}). Turn off {switches} in the model parameters, or use a model and "
-        "account that offer it."
-    ))

@@ -1,12 +1,13 @@
 """THE retry policy, for chat and embeddings alike: what is worth repeating, how long to wait.
 
-Every decision lives here: which failures are transient (`is_transient`), the exponential back-off
+Every decision lives here: which failures are transient (`is_transient`, reading the one
+classification of `failures.py`, never statuses of its own), the exponential back-off
 with jitter (`backoff_delay`), how long a 429 waits (`rate_limit_wait`, Retry-After capped at
 `MAX_RETRY_AFTER`; a longer one is reported to Dify instead of waited out), and the sleep itself
 (`pause`, which tests replace). The callers keep only their mechanics: a blocking chat is retried
 whole, a stream only until its first chunk (a repeat after that would show the same text twice);
 the embeddings engine lets 429s wait without using up the transient retries and re-splits a batch
-on 413/422 (gigachat_dify/embeddings/execution.py).
+GigaChat found too long (`failures.too_long`; gigachat_dify/embeddings/execution.py).
 """
 
 from __future__ import annotations
@@ -17,10 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
-import gigachat.exceptions as gx
-import httpx
-
-from gigachat_dify.errors import is_oauth_error
+from gigachat_dify.failures import Kind, Transport, classify
 
 logger = logging.getLogger(__name__)
 
@@ -36,23 +34,33 @@ JITTER = 0.2  # a random share of the wait added, so parallel callers do not rep
 _random = random.Random()
 
 
+#: Connections that failed before any answer came: a repeat may find GigaChat (or a fresh connection).
+_TRANSIENT_TRANSPORT = frozenset({Transport.UNREACHABLE, Transport.PROXY_UNREACHABLE, Transport.CONNECT_TIMEOUT,
+                                  Transport.DROPPED})
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Worth repeating: rate limits, 5xx, and connections that failed before any answer."""
-    if isinstance(exc, gx.ResponseError):
-        if isinstance(exc, gx.AuthenticationError):
-            # The SDK already renewed the token once; a second 401 from the API (not from OAuth)
-            # means the new token was invalidated too (rotation): renew again. A bad key fails at
-            # OAuth instead, which is never repeated.
-            return not is_oauth_error(exc)
-        if isinstance(exc, gx.RateLimitError):
-            return exc.retry_after <= MAX_RETRY_AFTER
-        return exc.status_code in RETRY_STATUSES
-    # A read timeout means GigaChat is slow, not gone: repeating it only doubles the wait.
-    return isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolError, httpx.ReadError))
+    """Worth repeating, as ``failures.classify`` reads ``exc``: rate limits with a short wait, 5xx
+    that say "try again", connections that failed before any answer, and a 401 of the API itself.
+
+    Not repeated: a read timeout (GigaChat is slow, not gone: repeating only doubles the wait),
+    certificates and proxies refused (a repeat meets the same refusal), and every refusal of the
+    key, user, scope or request."""
+    failure = classify(exc)
+    if failure.kind is Kind.TRANSPORT:
+        return failure.transport in _TRANSIENT_TRANSPORT
+    if failure.kind is Kind.CREDENTIALS_REFUSED:
+        # The SDK already renewed the token once; a second 401 from the API (not from OAuth)
+        # means the new token was invalidated too (rotation): renew again. A bad key fails at
+        # OAuth instead, which is never repeated.
+        return True
+    if failure.kind is Kind.RATE_LIMITED:
+        return failure.retry_after <= MAX_RETRY_AFTER
+    return failure.kind is Kind.SERVER_ERROR and failure.status in RETRY_STATUSES
 
 
 def is_rate_limit(exc: BaseException) -> bool:
-    return isinstance(exc, gx.RateLimitError)
+    return classify(exc).kind is Kind.RATE_LIMITED
 
 
 def _jittered(seconds: float) -> float:

@@ -375,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = parse_credentials(form)
     client = get_client(settings)
     global RECORDER
-    recorder = RECORDER = Recorder([settings.authorization_key])
+    recorder = RECORDER = Recorder(list(settings.auth.process_secrets()))
     recorder.attach(client._client)  # the SDK's own httpx clients: what they send is what is recorded
     recorder.attach(client._auth_client)
     failed = 0

@@ -10,31 +10,28 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import ModuleType
+from types import MappingProxyType, ModuleType
 from typing import Any
 
 from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk, LLMUsage
 from dify_plugin.entities.model.message import PromptMessageRole, ensure_prompt_message
 from dify_plugin.errors.model import InvokeBadRequestError
 from gigachat import GigaChat
-import gigachat.exceptions as gx
 from gigachat.context import session_id_cvar
 
-from gigachat_dify import retry
-from gigachat_dify.chat import files
+from gigachat_dify import failures, retry
+from gigachat_dify.chat import files, json_answers, reasoning
 from gigachat_dify.chat.assembly import TokenUsage, to_result, usage_report
 from gigachat_dify.chat.media import Images
 from gigachat_dify.chat.tool_schema import function_schemas
 from gigachat_dify.chat.v1 import call as v1
 from gigachat_dify.chat.v2 import call as v2
-from gigachat_dify.chat.v2.params import builtin_tools
+from gigachat_dify.chat.v2.params import SWITCH_LABELS, builtin_tools
 from gigachat_dify.connection.clients import get_client
 from gigachat_dify.connection.credentials import ConnectionSettings
-from gigachat_dify.errors import api_message
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +39,6 @@ logger = logging.getLogger(__name__)
 Price = Callable[[TokenUsage | None], LLMUsage]
 
 _SESSION_NS = uuid.UUID("6f1c3a52-9f57-4a36-9d0e-6a3f1c1b2d7e")
-#: GigaChat's answer for an attachment id it no longer has ("Invalid params: file <id> not found";
-#: the exact real wording is unverified, the issue reports "400 ... file ... not found").
-_FILE_GONE = re.compile(r"\bfile\b.*\bnot found\b", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass
@@ -64,6 +58,20 @@ class ChatRequest:
     #: {gigachat function name: the tool's own parameter schema}, to give arguments their types back.
     argument_schemas: dict[str, Any] = field(default_factory=dict)
     files: FileResolver | None = None
+    #: What it asks beyond a plain answer, for the refusal classifier.
+    asked: failures.Asked = failures.NOTHING_ASKED
+
+
+def asked(model: str, model_parameters: Mapping[str, Any]) -> failures.Asked:
+    """What a request asks for beyond a plain answer, with the labels of the settings that ask it:
+    what a refusal can be about (``failures.refusal``) and what its message names. Raises
+    InvokeBadRequestError for parameters no request could be built from."""
+    return failures.Asked(
+        model=model,
+        json_schema=json_answers.requested(model_parameters) is not None,
+        reasoning=reasoning.SETTING if reasoning.asked(model_parameters) else "",
+        tools=MappingProxyType({name: SWITCH_LABELS[name] for name in builtin_tools(model_parameters).api_names()}),
+    )
 
 
 def session_id_for(conversation_id: str | None, prompt_messages: Sequence, *, account: str) -> str | None:
@@ -109,11 +117,9 @@ class FileResolver:
         """When GigaChat answered that a file this request sent is gone (``400 ... file <id> not
         found``: its lifetime ended or it was deleted), forget those ids so the next build uploads
         them again. False when ``exc`` is anything else."""
-        if not isinstance(exc, gx.BadRequestError) or not self.used:
+        if not self.used or failures.classify(exc).kind is not failures.Kind.FILE_GONE:
             return False
-        message = api_message(exc)
-        if not _FILE_GONE.search(message):
-            return False
+        message = failures.api_message(exc)
         gone = [i for i in self.used if i in message] or list(self.used)
         for file_id in set(gone):
             files.UPLOADS.forget(self.settings.fingerprint, file_id)
@@ -156,7 +162,8 @@ def prepare(
     payload, names = contract.build(model, prompt_messages, model_parameters, tools, stream, resolver)
     return ChatRequest(model, settings, client, contract, payload, list(prompt_messages), list(stop or []),
                        names, session_id_for(conversation_id, prompt_messages, account=settings.fingerprint),
-                       dict(model_parameters), build, function_schemas(tools, names), resolver)
+                       dict(model_parameters), build, function_schemas(tools, names), resolver,
+                       asked(model, model_parameters))
 
 
 @contextlib.contextmanager

@@ -5,7 +5,9 @@ Whether GigaChat takes ``response_format: json_schema`` depends on the host, the
 model (GIGACHAT_API.md), so it is learnt, not configured:
 
 1. native: the request as built (``response_format`` with the schema, ``strict``);
-2. when GigaChat refuses it (400/403/422 before any answer), the same invocation goes on with the
+2. when GigaChat refuses it before any answer (``failures.refusal``: an answer naming the schema,
+   or a 400/422 naming nothing else the request asked for; never a refused tool, reasoning or
+   model, which an answer without the schema would only meet again), the same invocation goes on with the
    plugin's instruction and the schema in the system prompt, without ``response_format``; if that
    call is accepted the refusal is remembered for (base URL, model, credentials) for
    ``REFUSAL_TTL`` seconds, so later requests skip the refused call (a refusal the fallback shares
@@ -37,7 +39,6 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-import gigachat.exceptions as gx
 from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk, LLMResultChunkDelta, LLMUsage
 from dify_plugin.entities.model.message import AssistantPromptMessage
 from dify_plugin.errors.model import InvokeBadRequestError
@@ -45,7 +46,7 @@ from dify_plugin.errors.model import InvokeBadRequestError
 from gigachat_dify.chat import invocation
 from gigachat_dify.chat.assembly import TokenUsage, to_result, usage_report
 from gigachat_dify.chat.json_answers import Spec, Verdict, check
-from gigachat_dify.errors import api_message
+from gigachat_dify import failures
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,6 @@ REFUSAL_TTL = 3600.0
 MAX_REFUSALS = 1024
 #: Characters per chunk when a held answer is sent.
 CHUNK_CHARS = 16384
-_REFUSAL_STATUSES = (400, 403, 422)
 
 
 class RefusalMemory:
@@ -103,8 +103,10 @@ def _key(request: invocation.ChatRequest) -> tuple[str, str, str]:
     return request.settings.base_url, request.model, request.settings.fingerprint
 
 
-def _is_refusal(exc: BaseException) -> bool:
-    return isinstance(exc, gx.ResponseError) and exc.status_code in _REFUSAL_STATUSES
+def _is_refusal(request: invocation.ChatRequest, exc: BaseException) -> bool:
+    """The schema may be what GigaChat refused (THE classifier decides): answer without it."""
+    refused = failures.refusal(exc, request.asked)
+    return refused is not None and failures.Feature.STRUCTURED_OUTPUT in refused
 
 
 @dataclass
@@ -175,8 +177,8 @@ def _mismatch_error(verdict: Verdict, repaired: bool) -> InvokeBadRequestError:
     after = " even after one repair attempt" if repaired else ""
     return InvokeBadRequestError(
         f"GigaChat's structured answer {what}{after} ({verdict.problem}). Simplify the schema or describe "
-        "the expected fields in the prompt, or use a host and model that offer structured output natively "
-        "(api.giga.chat offers it to business accounts)."
+        "the expected fields in the prompt, or use a model and account that GigaChat offers structured output "
+        "natively to (documented at api.giga.chat)."
     )
 
 
@@ -201,7 +203,7 @@ def _settle(request, spec: Spec, tally: _Tally, attempt, answer: _Answer, messag
     raise _cut_error(request, repair) or _mismatch_error(second, repaired=True)
 
 
-def _fallback(request, spec: Spec, tally: _Tally, attempt, refusal: BaseException | None):
+def _fallback(request, spec: Spec, tally: _Tally, attempt, refusal):
     """The instructed call (and its repair) when native structured output is refused or known refused."""
     messages, params = spec.instructed(request.prompt_messages), spec.without_schema(request.model_parameters)
     answer = tally.add(attempt(request, messages, params), "fallback")  # a refusal shared by this call is raised
@@ -209,7 +211,7 @@ def _fallback(request, spec: Spec, tally: _Tally, attempt, refusal: BaseExceptio
         REFUSALS.remember(_key(request))
         logger.info("GigaChat refuses native structured output for %s on this host and account (%s); "
                     "using the plugin's instruction for the next %d s", request.model,
-                    api_message(refusal) if isinstance(refusal, gx.ResponseError) else type(refusal).__name__,
+                    failures.api_message(refusal),
                     int(REFUSALS.ttl))
     return _settle(request, spec, tally, attempt, answer, messages, params, "fallback")
 
@@ -238,7 +240,7 @@ def complete(request: invocation.ChatRequest, spec: Spec, price: invocation.Pric
         try:
             answer = tally.add(_blocking_attempt(request, None, None), "native")
         except Exception as exc:
-            if not _is_refusal(exc):
+            if not _is_refusal(request, exc):
                 raise
             refusal = exc
         else:
@@ -262,7 +264,7 @@ def stream(request: invocation.ChatRequest, spec: Spec, price: invocation.Price)
                 if asm.stopped_by_stop_word:
                     break
         except Exception as exc:
-            if shown or not _is_refusal(exc):
+            if shown or not _is_refusal(request, exc):
                 raise
             refusal = exc
         else:

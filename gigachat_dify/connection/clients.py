@@ -38,7 +38,7 @@ from gigachat import GigaChat
 from gigachat.models.auth import AccessToken
 from gigachat.settings import Settings
 
-from gigachat_dify import errors, redaction
+from gigachat_dify import failures, redaction
 from gigachat_dify.connection import proxy
 from gigachat_dify.connection.auth.authorization_key import DEFAULT_SCOPE
 from gigachat_dify.connection.credentials import ConnectionSettings
@@ -192,8 +192,9 @@ class _TrackedHttpClient(httpx.Client):
         except httpx.ConnectError as exc:
             self._usage.leave()
             via = self._proxy_used(request.url)
-            if via and not errors.ssl_failure(exc):
-                raise proxy.ProxyUnreachable(str(exc), proxy=via, request=request) from exc
+            if via and not failures.ssl_failure(exc):
+                raise proxy.ProxyUnreachable(str(exc), proxy=via, request=request,
+                                             from_environment=self._proxy_name is None) from exc
             raise
         except BaseException:
             self._usage.leave()
@@ -234,7 +235,7 @@ class GigaChatClient(GigaChat):
                 sdk_client.Settings = Settings
         self._settings = _PluginSettings(**explicit)
         self._usage = _Usage()
-        self.context_key = context_key(settings.verify_ssl, settings.ca_pem, getattr(settings.auth, "identity", None))
+        self.context_key = context_key(settings.verify_ssl, settings.ca_pem, settings.auth.tls_identity)
         # Built now with the SDK's own arguments (cheap: the SSL context is shared), so its lazy
         # properties return these. OAuth is asked once per token lifetime: no idle keep-alive there.
         self._client_instance = _TrackedHttpClient(
@@ -307,7 +308,7 @@ def _over_budget() -> bool:
 
 def _build(settings: ConnectionSettings) -> GigaChatClient:
     try:
-        context = shared_context(settings.verify_ssl, settings.ca_pem, getattr(settings.auth, "identity", None))
+        context = shared_context(settings.verify_ssl, settings.ca_pem, settings.auth.tls_identity)
     except ClientCertificateError as exc:
         raise CredentialsValidateFailedError(redaction.redact(f"The client certificate cannot be used: {exc}.")) from None
     except PemError as exc:

@@ -14,34 +14,19 @@ import hmac
 import json
 import os
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
 from dify_plugin.errors.model import CredentialsValidateFailedError
 
 from gigachat_dify import form, redaction
 from gigachat_dify.connection import proxy
-from gigachat_dify.connection.auth import SECRET_FIELDS, Auth, parse_auth
-from gigachat_dify.connection.auth.authorization_key import AuthorizationKey
-from gigachat_dify.connection.auth.authorization_key import DEFAULT_SCOPE as DEFAULT_SCOPE
-from gigachat_dify.connection.auth.authorization_key import SCOPES as SCOPES
+from gigachat_dify.connection.auth import Auth, parse_auth, secret_fields
 from gigachat_dify.connection.tls import PemError, normalize_pem
+from gigachat_dify.hosts import DEFAULT_AUTH_URL as DEFAULT_AUTH_URL
+from gigachat_dify.hosts import DEFAULT_BASE_URL as DEFAULT_BASE_URL
 
-# THE GigaChat addresses (every module that names one imports it from here).
-DEFAULT_BASE_URL = "https://gigachat.devices.sberbank.ru/api/v1"
-#: GigaChat's second host (the SDK's default since 0.2.3): where GigaChat-3-Ultra, structured output
-#: and reasoning are offered to "Салют для Бизнеса" business clients.
-BUSINESS_BASE_URL = "https://api.giga.chat/v1"
-DEFAULT_AUTH_URL = "https://ngw.devices.sberbank.ru:9443/api/v2/oauth"
-HOSTS_HINT = (
-    f"Use {DEFAULT_BASE_URL} (GigaChat's main host), or {BUSINESS_BASE_URL} for business clients of "
-    "'Салют для Бизнеса' (GigaChat-3-Ultra, structured output and reasoning are offered there), or your "
-    "on-premise installation's address."
-)
 DEFAULT_TIMEOUT = 60.0
 DEFAULT_MAX_RETRIES = 2
-# Documented (Nov 2025): individuals get 1 concurrent request, legal entities 10 by default. Client
-# certificates are issued to corporate accounts; on-premise limits are the installation's own
-# (assumed business-like); both get the business default.
-DEFAULT_EMBEDDING_CONCURRENCY = {"GIGACHAT_API_PERS": 1, "GIGACHAT_API_B2B": 6, "GIGACHAT_API_CORP": 6}
-BUSINESS_EMBEDDING_CONCURRENCY = 6
 
 # Keyed per process so a fingerprint (which may appear in logs) reveals nothing about the secrets.
 _FINGERPRINT_SALT = os.urandom(32)
@@ -60,19 +45,6 @@ class ConnectionSettings:
     embedding_concurrency: int = 2
 
     @property
-    def auth_mode(self) -> str:
-        return self.auth.mode
-
-    @property
-    def scope(self) -> str:
-        """The OAuth scope (authorization key mode), else ''."""
-        return getattr(self.auth, "scope", "")
-
-    @property
-    def authorization_key(self) -> str:
-        return self.auth.key if isinstance(self.auth, AuthorizationKey) else ""
-
-    @property
     def fingerprint(self) -> str:
         material = json.dumps(dataclasses.asdict(self), sort_keys=True)
         return hmac.new(_FINGERPRINT_SALT, material.encode(), hashlib.sha256).hexdigest()[:32]
@@ -86,7 +58,7 @@ def _fail(message: str) -> CredentialsValidateFailedError:
 def request_secrets(credentials: dict) -> list[str]:
     """What this form holds in its secret fields, as typed and as the parsers read it."""
     values = []
-    for key in SECRET_FIELDS:
+    for key in (*secret_fields(), "proxy_url"):
         raw = credentials.get(key)
         if isinstance(raw, str) and raw.strip():
             values += [raw, raw.strip(), "".join(raw.split())]
@@ -113,10 +85,8 @@ def parse_credentials(credentials: dict) -> ConnectionSettings:
                 ca_pem = normalize_pem(form.text(credentials.get("ca_certificate")))
             except PemError as exc:
                 raise form.FormValueError(f"The CA certificate is not usable: {exc}.") from None
-        scope = getattr(auth, "scope", None)
-        concurrency = DEFAULT_EMBEDDING_CONCURRENCY.get(scope, BUSINESS_EMBEDDING_CONCURRENCY)
         return ConnectionSettings(
-            base_url=form.url(credentials.get("base_url"), "Base URL", DEFAULT_BASE_URL),
+            base_url=base_url(credentials.get("base_url")),
             auth_url=form.url(credentials.get("auth_url"), "OAuth URL", DEFAULT_AUTH_URL),
             auth=auth,
             ca_pem=ca_pem,
@@ -125,8 +95,23 @@ def parse_credentials(credentials: dict) -> ConnectionSettings:
             timeout=form.number(credentials.get("timeout"), "Request timeout (seconds)", DEFAULT_TIMEOUT, 1, 600),
             max_retries=form.whole_number(credentials.get("max_retries"), "Retries on temporary errors", DEFAULT_MAX_RETRIES, 0, 10),
             embedding_concurrency=form.whole_number(
-                credentials.get("embedding_concurrency"), "Parallel embedding requests", concurrency, 1, 32
+                credentials.get("embedding_concurrency"), "Parallel embedding requests", auth.embedding_concurrency, 1, 32
             ),
         )
     except form.FormValueError as exc:
         raise _fail(str(exc)) from None
+
+
+def base_url(value) -> str:
+    """The form's Base URL: the prefix every endpoint path is appended to, so a query string or a
+    fragment cannot be part of it (the SDK would send the endpoint inside them: every request
+    404s). Said here, before any request; a missing /api/v1 only GigaChat's answer can tell."""
+    url = form.url(value, "Base URL", DEFAULT_BASE_URL)
+    parts = urlsplit(url)
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        kept = f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
+        raise form.FormValueError(
+            f"The 'Base URL' {url} has a query string or fragment ('?...' or '#...'): GigaChat's endpoints are "
+            f"appended to the Base URL, so it must end with the API's path, e.g. {kept or DEFAULT_BASE_URL}."
+        )
+    return url

@@ -15,9 +15,8 @@ from __future__ import annotations
 
 from urllib.parse import unquote, urlsplit
 
-import httpx
-
 from gigachat_dify import form
+from gigachat_dify.failures import ProxyUnreachable as ProxyUnreachable  # raised by the client, classified there
 
 EXAMPLE = "http://proxy.company.local:3128"
 
@@ -63,12 +62,3 @@ def password_spellings(url: str | None) -> tuple[str, ...]:
     """The proxy password written in the URL, as typed (%-escaped) and decoded; () when none."""
     password = urlsplit(url).password if url else None
     return (password, unquote(password)) if password else ()
-
-
-class ProxyUnreachable(httpx.ConnectError):
-    """Connecting failed while a proxy was in use: the proxy itself did not accept the connection
-    (the target is reached by the proxy, so a connect failure can only be the proxy's)."""
-
-    def __init__(self, message: str, *, proxy: str, request: httpx.Request | None = None):
-        super().__init__(message, request=request)
-        self.proxy = proxy  # host:port, never credentials

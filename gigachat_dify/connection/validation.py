@@ -1,83 +1,66 @@
 """Provider validation that costs nothing: a token (where the mode has one) and GET /models, never
-a paid call. Each failure is named with the address it happened at, in the words of the error table."""
+a paid call. Each failure is named with the address it happened at, in the words of the error
+table; what each step is comes from the mode (`Auth.token_check`), never from its name."""
 
 from __future__ import annotations
 
-import json
 import logging
 
-import gigachat.exceptions as gx
-import pydantic
 from dify_plugin.errors.model import CredentialsValidateFailedError
 
-from gigachat_dify.connection.auth.authorization_key import NAME as KEY_MODE
-from gigachat_dify.connection.auth.client_certificate import NAME as CERTIFICATE_MODE
+from gigachat_dify.connection.auth import Auth
 from gigachat_dify.connection.clients import get_client
-from gigachat_dify.connection.credentials import (
-    DEFAULT_AUTH_URL,
-    HOSTS_HINT,
-    ConnectionSettings,
-    parse_credentials,
-)
-from gigachat_dify.errors import TOKEN_PATH, describe, error_body, transport_failure, transport_message
+from gigachat_dify.connection.credentials import ConnectionSettings, parse_credentials
+from gigachat_dify.errors import describe, transport_message
+from gigachat_dify.failures import NOTHING_ASKED, Asked, Kind, classify
+from gigachat_dify.hosts import HOSTS_HINT
 from gigachat_dify.redaction import redact
 
 logger = logging.getLogger(__name__)
+
+BASE_URL = "The 'Base URL'"
+NOT_AN_API = f"is not a GigaChat API: GET /models did not answer with GigaChat's model list. {HOSTS_HINT}"
 
 
 def _fail(message: str) -> CredentialsValidateFailedError:
     return CredentialsValidateFailedError(redact(message))
 
 
-def _not_gigachat(exc: BaseException) -> bool:
-    if isinstance(exc, (pydantic.ValidationError, json.JSONDecodeError)):
-        return True
-    return isinstance(exc, gx.ResponseError) and exc.status_code in (404, 405) and "status" not in error_body(exc)
+def _reason(exc: BaseException, label: str, url: str, unreadable: str, auth: Auth | None,
+            asked: Asked = NOTHING_ASKED) -> str:
+    """Why one step failed, named with that step's address."""
+    failure = classify(exc, asked)
+    if failure.kind is Kind.TRANSPORT:
+        return transport_message(failure.transport, f"{label[0].lower()}{label[1:]} ({url})", exc)
+    if failure.kind in (Kind.UNREADABLE, Kind.NOT_GIGACHAT):
+        return f"{label} ({url}) {unreadable}"
+    return describe(exc, asked, auth)[1]
 
 
-def _step(call, what: str, url: str, not_gigachat: str, refused: str | None = None):
+def _step(call, label: str, url: str, unreadable: str, auth: Auth):
     """Run one validation step; turn any failure into the message for that step's address."""
     try:
         return call()
     except Exception as exc:
-        kind = transport_failure(exc)
-        if kind is not None:
-            raise _fail(transport_message(kind, f"the {what} ({url})", exc)) from None
-        if _not_gigachat(exc):
-            raise _fail(f"The {what} ({url}) {not_gigachat}") from None
-        if refused and isinstance(exc, gx.AuthenticationError):
-            raise _fail(refused) from None
-        raise _fail(describe(exc)[1]) from None
+        raise _fail(_reason(exc, label, url, unreadable, auth)) from None
 
 
 def validate_provider(credentials: dict) -> ConnectionSettings:
     settings = parse_credentials(credentials)
     client = get_client(settings)
-    if settings.auth_mode == KEY_MODE:
-        _step(client.get_token, "OAuth URL", settings.auth_url,
-              f"did not answer like GigaChat's OAuth service. The default is {DEFAULT_AUTH_URL}.")
-    elif settings.auth_mode != CERTIFICATE_MODE:  # user and password: the installation's token endpoint
-        _step(client.get_token, "token endpoint", settings.base_url + TOKEN_PATH,
-              "does not answer: user and password work only with an on-premise GigaChat installation whose "
-              "Base URL serves /token. For GigaChat's public hosts use the authorization key or a client "
-              "certificate.")
-    models = _step(
-        client.get_models, "Base URL", settings.base_url,
-        f"is not a GigaChat API: GET /models did not answer with GigaChat's model list. {HOSTS_HINT}",
-        refused=(
-            f"The GigaChat API ({settings.base_url}) accepted the TLS connection but not the client certificate "
-            "as a login (401): the certificate is not registered for GigaChat API access at this host. Use the "
-            "certificate issued for your GigaChat account, or the authorization key mode."
-        ) if settings.auth_mode == CERTIFICATE_MODE else None,
-    )
-    logger.info("GigaChat credentials valid: %d models available (%s%s)", len(models.data), settings.auth_mode,
-                f", scope {settings.scope}" if settings.scope else "")
+    token = settings.auth.token_check(settings.base_url, settings.auth_url)
+    if token is not None:
+        _step(client.get_token, token.label, token.url, token.unreadable, settings.auth)
+    models = _step(client.get_models, BASE_URL, settings.base_url, NOT_AN_API, settings.auth)
+    logger.info("GigaChat credentials valid: %d models available (%s)", len(models.data), settings.auth.summary())
     return settings
 
 
 # --- Model validation (customizable models): the free model list first ---------------------------
 # (Imports here, not at the top: this section is maintained apart from provider validation.)
 import difflib  # noqa: E402
+
+import pydantic  # noqa: E402
 
 from gigachat.api.utils import build_headers, execute_request_sync  # noqa: E402
 from gigachat.authentication import _with_auth  # noqa: E402
@@ -131,8 +114,7 @@ def validate_model(credentials: dict, model: str, model_type: str) -> None:
     list does not name the model (the list may omit models an account can still call)."""
     settings = parse_credentials(credentials)
     client = get_client(settings)
-    listed = _step(lambda: _listed_models(client), "Base URL", settings.base_url,
-                   f"is not a GigaChat API: GET /models did not answer with GigaChat's model list. {HOSTS_HINT}")
+    listed = _step(lambda: _listed_models(client), BASE_URL, settings.base_url, NOT_AN_API, settings.auth)
     wanted = LISTED_TYPES[model_type]
     entries = [(_base_name(m.id_), m.type_) for m in listed.data]
     kinds = {kind for name, kind in entries if name == _base_name(model)}
@@ -151,8 +133,7 @@ def validate_model(credentials: dict, model: str, model_type: str) -> None:
     try:
         _probe(client, model, model_type)
     except Exception as exc:
-        kind = transport_failure(exc)
-        reason = transport_message(kind, f"the Base URL ({settings.base_url})", exc) if kind else describe(exc)[1]
+        reason = _reason(exc, BASE_URL, settings.base_url, NOT_AN_API, settings.auth, Asked(model=model))
         raise _fail(
             f"GigaChat's model list for this account does not name '{model}', and one minimal paid test "
             f"request failed: {reason} {_PLURALS[wanted]} this account has, closest first: {offered}."

@@ -24,7 +24,6 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-import gigachat.exceptions as gx
 from dify_plugin.errors.model import InvokeError, InvokeServerUnavailableError
 
 from gigachat_dify import retry
@@ -39,13 +38,13 @@ from gigachat_dify.embeddings.limiter import FAILED, OK, RATE_LIMITED, AdaptiveL
 from gigachat_dify.embeddings.planning import Batch, default_estimator, is_blank, plan_batches, resplit_batch
 from gigachat_dify.embeddings.turns import Turns
 from gigachat_dify.errors import to_invoke_error
+from gigachat_dify.failures import too_long
 
 logger = logging.getLogger(__name__)
 
 MAX_RATE_LIMIT_WAITS = 8  # 429s per batch, each waiting out its Retry-After
 # Below main.py's MAX_REQUEST_TIMEOUT (300 s) so Dify gets our message, not a daemon timeout.
 DEFAULT_DEADLINE_SECONDS = 240.0
-_TOO_LONG = (gx.RequestEntityTooLargeError, gx.UnprocessableEntityError)
 
 
 @dataclass
@@ -195,7 +194,7 @@ class _Run:
                     if retry.pause(delay, self.cancelled):
                         raise Stop("cancelled") from None
                     continue
-                if isinstance(exc, _TOO_LONG) and allow_split:
+                if too_long(exc) and allow_split:
                     logger.warning("GigaChat embeddings %s: %s, splitting its texts further",
                                    batch.label, retry.short_reason(exc))
                     self._count("resplit_batches")
@@ -218,7 +217,7 @@ class _Run:
             return
 
 
-def _failure(failed: BatchFailed, context: str, deadline_seconds: float) -> InvokeError:
+def _failure(failed: BatchFailed, context: str, deadline_seconds: float, auth=None) -> InvokeError:
     where = f"{context}: {failed.batch.label}" if context else failed.batch.label
     cause = failed.cause
     if failed.note == "deadline":
@@ -229,7 +228,7 @@ def _failure(failed: BatchFailed, context: str, deadline_seconds: float) -> Invo
         )
     if isinstance(cause, EmbeddingResponseError):
         return InvokeServerUnavailableError(f"GigaChat returned an unusable embeddings answer: {cause}. [{where}]")
-    return to_invoke_error(cause, context=where)
+    return to_invoke_error(cause, context=where, auth=auth)
 
 
 def _deadline_error(batches: Sequence[Batch], pending: set, futures: dict, context: str, seconds: float) -> InvokeError:
@@ -256,6 +255,7 @@ def embed_texts(
     estimate: Callable[[str], int] | None = None,
     context: str = "",
     check_first_answer: Callable[[int, bool], None] | None = None,
+    auth=None,
 ) -> EmbeddingOutcome:
     """Embed `texts` with `call` (one list of strings -> an SDK `Embeddings`-like answer).
 
@@ -263,6 +263,7 @@ def embed_texts(
     `check_first_answer(dimensions, short)`, when given, runs after the first batch's answer and
     before any other request (`short`: its values are float16, values.py): it may raise (e.g. the
     answer could not fit Dify's protocol line).
+    `auth` (the credentials' mode) words a refusal of the credentials in its own fields.
     Returns every vector in input order, or raises one Dify InvokeError naming the failed batch.
     """
     started = time.monotonic()
@@ -305,7 +306,7 @@ def embed_texts(
         run.cancelled.set()
         logger.warning("GigaChat embeddings failed at %s: %s", failed.batch.label, retry.short_reason(failed.cause))
         cause = None if isinstance(failed.cause, Stop) else failed.cause
-        raise _failure(failed, context, deadline_seconds) from cause
+        raise _failure(failed, context, deadline_seconds, auth) from cause
 
     block, combined = _assemble(run, len(texts), context)
     stats.final_concurrency = limiter.limit

@@ -80,6 +80,7 @@ def embed(model: str, credentials: Mapping[str, Any], texts: Sequence[str],
         max_retries=settings.max_retries,  # the form's "Retries on temporary errors"
         context=f"model {model}",
         check_first_answer=None if size.seen(settings.base_url, model) else first_answer,
+        auth=settings.auth,
     )
     from gigachat_dify.embeddings import values
 

@@ -10,7 +10,8 @@ from dify_plugin.entities.model.message import PromptMessage, PromptMessageTool
 from dify_plugin.errors.model import InvokeBadRequestError
 
 from gigachat_dify import protocol
-from gigachat_dify.chat import files, invocation, json_answers, reasoning, structured
+from gigachat_dify import failures
+from gigachat_dify.chat import files, invocation, json_answers, structured
 from gigachat_dify.chat.assembly import TokenUsage
 from gigachat_dify.chat.custom_models import llm_entity
 from gigachat_dify.connection.credentials import parse_credentials
@@ -48,10 +49,17 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
         stream: bool = True,
         user: str | None = None,
     ) -> LLMResult | Generator[LLMResultChunk, None, None]:
+        # What the request asked and who is asking word its errors (a refused tool names its switch,
+        # refused credentials their mode's fields); known once parsed, so read when an error comes.
+        asked, auth = failures.NOTHING_ASKED, None
+
         def error(exc: Exception):
-            return reasoning.refusal(exc, model_parameters) or to_invoke_error(exc)
+            return to_invoke_error(exc, asked=asked, auth=auth)
 
         try:
+            settings = parse_credentials(credentials)
+            auth = settings.auth
+            asked = invocation.asked(model, model_parameters)
             schema = self.get_model_schema(model, credentials)
             features = set(schema.features or []) if schema else set()
             context = (schema.model_properties or {}).get(ModelPropertyKey.CONTEXT_SIZE) if schema else None
@@ -61,7 +69,7 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
             spec = json_answers.requested(model_parameters)
             request = invocation.prepare(
                 model=model,
-                settings=parse_credentials(credentials),
+                settings=settings,
                 prompt_messages=prompt_messages,
                 model_parameters=model_parameters,
                 tools=tools,

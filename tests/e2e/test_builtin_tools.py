@@ -229,6 +229,22 @@ def test_a_tool_the_host_does_not_offer_is_explained_with_the_switch_to_turn_off
     assert plugin.invoke_llm(MODEL, credentials, [user("q")], stream=stream).ok  # the switch off: it works
 
 
+@pytest.mark.parametrize(("status", "message", "says"), [
+    (422, "Tool code_interpreter is unavailable", "to this account or model"),  # the account lacks it
+    (404, "Unknown tool code_interpreter", "on this host"),  # the host does not know it
+], ids=["unavailable-422", "unknown-404"])
+@BOTH
+def test_the_live_refusals_of_a_tool_name_its_switch(plugin, credentials, emulator, status, message, says, stream):
+    # Sept 2026 on api.giga.chat (GIGACHAT_API.md); the 404 was told "No such model ... Check the model name".
+    emulator.refuse("code_interpreter", model=MODEL, status=status, message=message)
+    result = plugin.invoke_llm(MODEL, credentials, [user("run it")], model_parameters={"code_interpreter": True},
+                               stream=stream)
+    assert result.error_type == "InvokeBadRequestError"
+    assert "Turn off 'Code interpreter'" in result.error_message and says in result.error_message
+    assert f"{status}: {message}" in result.error_message and "model name" not in result.error_message
+    assert len(v2_requests(emulator)) == 1  # a refusal is not repeated
+
+
 def test_v2_cached_prompt_tokens_reach_the_usage_report(plugin, credentials, emulator):
     long_system = message("system", "You are the research assistant of ACME. " * 40)
     params = {"code_interpreter": True}

@@ -152,3 +152,23 @@ def test_no_proxy_in_the_environment_keeps_its_meaning_without_a_form_proxy(http
     with PluginProcess(env={"HTTPS_PROXY": open_proxy.url(), "NO_PROXY": "127.0.0.1,localhost"}) as plugin:
         _every_call_of_a_session(plugin, creds(https_emulator, ""))
     assert len(open_proxy.tunnels(api)) + len(open_proxy.tunnels(oauth)) == before
+
+
+def test_an_unreachable_proxy_from_dify_s_environment_points_to_that_environment(https_emulator):
+    # issue 17 #11: with 'Proxy URL' empty it said to check the host and port "in 'Proxy URL', or
+    # clear the field"; the proxy came from HTTPS_PROXY, which Dify's plugin daemon passes on.
+    with ForwardProxy() as gone:
+        url, port = gone.url(), gone.port
+    with PluginProcess(env={"HTTPS_PROXY": url, "NO_PROXY": ""}) as plugin:
+        c = creds(https_emulator, "", max_retries="0")
+        validation = plugin.validate_provider(c)
+        chat = plugin.invoke_llm("GigaChat-2", c, [user("hi")], stream=True)
+        embedding = plugin.invoke_embedding("Embeddings", c, ["a"])
+    assert validation.error_type == "CredentialsValidateFailedError"
+    assert chat.error_type == embedding.error_type == "InvokeConnectionError"
+    for result in (validation, chat, embedding):
+        message = result.error_message
+        assert f"The proxy 127.0.0.1:{port} (from Dify's environment) cannot be reached" in message, message
+        assert "HTTPS_PROXY" in message and "environment of Dify's plugin daemon" in message
+        assert "clear the field" not in message
+    assert https_emulator.stats.oauth_calls == 0

@@ -85,3 +85,16 @@ def test_a_parameter_outside_its_declared_options_is_a_bad_request_naming_it(plu
                                model_parameters={"web_search": "sometimes"}, stream=False)
     assert result.error_type == "InvokeBadRequestError", result.error
     assert "web_search" in result.error_message
+
+
+@pytest.mark.parametrize("status, body", [(403, {"status": 403, "message": "Forbidden"}),
+                                          (404, {"status": 404, "message": "No such model"})], ids=["403", "404"])
+@pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
+def test_gigachat_3_ultra_refused_to_an_account_names_who_is_offered_it(plugin, credentials, emulator, status, body,
+                                                                         stream):
+    # GigaChat docs (17 Jul 2026): only individuals on the freemium plan have it. The 404 said
+    # "offered to business clients at api.giga.chat", which is wrong now.
+    emulator.faults.inject(status=status, count=1, path="/chat/completions", body=body)
+    result = plugin.invoke_llm("GigaChat-3-Ultra", credentials, [user("hi")], stream=stream)
+    assert "GigaChat-3-Ultra is offered only to individuals on the freemium plan" in result.error_message
+    assert "legal entities have no access" in result.error_message and "business" not in result.error_message

@@ -157,3 +157,48 @@ def test_reasoning_is_declared_where_gigachat_documents_it(plugin, credentials):
         declared[model] = "reasoning_effort" in {r["name"] for r in rules}
         assert "structured-output" in schema.chunks[-1]["model_schema"]["features"]
     assert declared == {"GigaChat-2": False, "GigaChat-2-Pro": False, "GigaChat-2-Max": True, "GigaChat-3-Ultra": True}
+
+
+@MODES
+def test_a_refused_reasoning_on_a_structured_request_is_not_taken_for_a_refused_schema(plugin, tenant, emulator,
+                                                                                       stream):
+    # It was: any 400 on a request with a schema was answered again without the schema.
+    emulator.refuse("reasoning", model="GigaChat-2-Max", status=400)
+    params = dict(PARAMS, reasoning_effort="high")
+    result = plugin.invoke_llm("GigaChat-2-Max", tenant, [user("q")], model_parameters=params, stream=stream)
+    assert result.error_type == "InvokeBadRequestError"
+    assert "Clear the 'Reasoning effort' parameter" in result.error_message
+    assert len(chats(emulator)) == 1 and "response_format" in chats(emulator)[0].json
+    emulator.capabilities.clear()
+    assert plugin.invoke_llm("GigaChat-2-Max", tenant, [user("q")], model_parameters=PARAMS, stream=stream).ok
+    assert "response_format" in chats(emulator)[-1].json, "the schema's refusal was remembered"
+
+
+# The 403 decision (issue 18): the three detectors disagreed on 403. A 403 naming a feature refuses
+# that feature; a bare 403 is taken as a bare 400/422 is: structured output is tried once without
+# the schema, and a reasoning request is told which setting to clear.
+
+
+@MODES
+def test_a_bare_403_on_a_structured_request_is_answered_without_the_schema(plugin, tenant, emulator, stream):
+    emulator.refuse("json_schema", model="GigaChat-2-Pro", status=403, message="Forbidden")
+    emulator.enqueue_reply(content=json.dumps(GOOD))
+    result = plugin.invoke_llm("GigaChat-2-Pro", tenant, [user("q")], model_parameters=PARAMS, stream=stream)
+    assert result.ok, result.error
+    refused, fallback = chats(emulator)
+    assert refused.status == 403 and "response_format" not in fallback.json
+    assert dify_parse(collect_text(result)) == GOOD
+
+
+@MODES
+@pytest.mark.parametrize(("message", "error_type", "says"), [
+    ("reasoning is not allowed for this scope", "InvokeBadRequestError", "Clear the 'Reasoning effort' parameter"),
+    ("Forbidden", "InvokeAuthorizationError", "refused access (403: Forbidden)"),
+], ids=["naming-reasoning", "bare"])
+def test_a_403_on_a_reasoning_request_names_the_setting(plugin, tenant, emulator, message, error_type, says, stream):
+    # It was "refused access ... Check the model is in your plan" and no word of the setting.
+    emulator.refuse("reasoning", model="GigaChat-2-Max", status=403, message=message)
+    result = plugin.invoke_llm("GigaChat-2-Max", tenant, [user("2+2?")], model_parameters={"reasoning_effort": "low"},
+                               stream=stream)
+    assert result.error_type == error_type and says in result.error_message
+    assert "the 'Reasoning effort' parameter" in result.error_message

@@ -49,7 +49,7 @@ def test_unreachable_host_is_reported_with_the_address(plugin, credentials):
     credentials["auth_url"] = f"http://127.0.0.1:{port}/api/v2/oauth"
     result = plugin.validate_provider(credentials)
     assert result.error_type == "CredentialsValidateFailedError"
-    assert "Could not connect to the OAuth URL" in result.error_message
+    assert "Could not connect to the 'OAuth URL'" in result.error_message
     assert str(port) in result.error_message
 
 
@@ -65,13 +65,6 @@ def test_host_that_never_answers_times_out_with_a_clear_message(plugin, credenti
         silent.close()
     assert result.error_type == "CredentialsValidateFailedError"
     assert "did not answer in time" in result.error_message
-
-
-def test_base_url_that_is_not_a_gigachat_api_is_named(plugin, credentials, emulator):
-    credentials["base_url"] = emulator.base_url.replace("/api/v1", "/some/website")
-    result = plugin.validate_provider(credentials)
-    assert result.error_type == "CredentialsValidateFailedError"
-    assert "is not a GigaChat API" in result.error_message
 
 
 def test_malformed_url_is_rejected_with_an_example(plugin, credentials):

@@ -11,7 +11,7 @@ KEY = base64.b64encode(b"client-id:client-secret-123").decode()
 
 def test_defaults_fill_everything_but_the_key():
     s = parse_credentials({"authorization_key": KEY})
-    assert (s.base_url, s.auth_url, s.scope, s.verify_ssl) == (DEFAULT_BASE_URL, DEFAULT_AUTH_URL, "GIGACHAT_API_PERS", True)
+    assert (s.base_url, s.auth_url, s.auth.scope, s.verify_ssl) == (DEFAULT_BASE_URL, DEFAULT_AUTH_URL, "GIGACHAT_API_PERS", True)
     assert s.embedding_concurrency == 1  # documented: individuals get 1 concurrent request
 
 
@@ -28,6 +28,9 @@ def test_business_scopes_get_more_embedding_concurrency():
         ({"authorization_key": KEY, "scope": "GIGACHAT_API_FOO"}, "Scope must be one of"),
         ({"authorization_key": KEY, "base_url": "gigachat.devices.sberbank.ru/api/v1"}, "must start with https://"),
         ({"authorization_key": KEY, "auth_url": "ftp://x"}, "OAuth URL"),
+        ({"authorization_key": KEY, "base_url": "https://api.giga.chat/v1?x=1"},
+         "The 'Base URL' https://api.giga.chat/v1?x=1 has a query string"),
+        ({"authorization_key": KEY, "base_url": "https://api.giga.chat/v1#models"}, "e.g. https://api.giga.chat/v1."),
         ({"authorization_key": KEY, "timeout": "soon"}, "Request timeout (seconds) must be a number"),
         ({"authorization_key": KEY, "ca_certificate": "garbage"}, "BEGIN CERTIFICATE"),
     ],
@@ -41,7 +44,7 @@ def test_malformed_credentials_say_what_to_fix(creds, phrase):
 
 def test_key_pasted_with_basic_prefix_and_spaces_is_accepted():
     s = parse_credentials({"authorization_key": f" Basic {KEY[:10]} {KEY[10:]} "})
-    assert s.authorization_key == KEY
+    assert s.auth.key == KEY
 
 
 def test_fingerprint_changes_with_every_connection_field_and_hides_the_key():
@@ -82,7 +85,7 @@ ENCRYPTED = CA.issue_client_cert(password="key-pass-123", key_format="legacy")
 
 def test_the_key_is_needed_only_in_its_own_mode():
     s = parse_credentials(CLIENT.form())
-    assert isinstance(s.auth, ClientCertificate) and s.authorization_key == "" and s.scope == ""
+    assert isinstance(s.auth, ClientCertificate) and not hasattr(s.auth, "key") and not hasattr(s.auth, "scope")
     s = parse_credentials({"auth_mode": "user_password", "username": "svc-dify", "password": "p@ss word"})
     assert s.auth == UserPassword("svc-dify", "p@ss word")
     assert s.auth.sdk_arguments() == {"user": "svc-dify", "password": "p@ss word"}

@@ -715,7 +715,7 @@ def test_invoke_keeps_the_actionable_message_of_a_mapped_error(dify_model, waits
     dify_model.fake_client.exc = err(gx.AuthenticationError, 401, message="Token has expired")
     with pytest.raises(InvokeAuthorizationError) as info:
         dify_model.invoke("Embeddings", {"authorization_key": KEY}, ["a"])
-    assert "Check the authorization key and scope" in str(info.value)
+    assert "Check the 'Authorization key' and the 'Scope (account type)'" in str(info.value)
     assert "batch 1 of 1" in str(info.value)
     # An API 401 is retried (token rotation) the form's default 2 times, with THE policy's back-off,
     # through the injected sleep: no real waiting.

@@ -84,7 +84,7 @@ def test_registered_secrets_never_reach_a_message():
 import logging  # noqa: E402
 
 from gigachat_dify.connection.proxy import ProxyUnreachable  # noqa: E402
-from gigachat_dify.errors import Transport, transport_failure  # noqa: E402
+from gigachat_dify.failures import Transport, transport_failure  # noqa: E402
 
 REQUEST = httpx.Request("POST", URL)
 
@@ -136,9 +136,11 @@ def test_a_refused_user_or_password_is_told_from_a_refused_key():
     assert "work only with an on-premise" in str(to_invoke_error(missing))
 
 
-def test_an_unknown_model_mentions_the_business_host():
-    err = to_invoke_error(api_error(gx.NotFoundError, 404, {"status": 404, "message": "No such model"}))
-    assert "https://api.giga.chat/v1" in str(err)
+def test_a_file_gigachat_does_not_have_is_not_blamed_on_the_model_name():
+    # A generated image's download (GET /files/{id}/content) answering 404 was told "Check the model name".
+    gone = gx.NotFoundError(URL.replace("chat/completions", "files/4a5b/content"), 404,
+                            b'{"status": 404, "message": "File not found"}', httpx.Headers({}))
+    assert str(to_invoke_error(gone)) == "GigaChat: File not found (404 for /api/v1/files/4a5b/content)."
 
 
 def test_an_unexpected_failure_is_logged_with_its_traceback_and_no_secret(caplog):

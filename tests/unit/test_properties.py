@@ -44,7 +44,8 @@ from emulator.schema_rules import FUNCTION_NAME, function_schema_problems
 from gigachat_dify import redaction
 from gigachat_dify.chat import files
 from gigachat_dify.embeddings import combining, planning
-from gigachat_dify.connection.credentials import SCOPES, ConnectionSettings, parse_credentials
+from gigachat_dify.connection.auth.authorization_key import SCOPES
+from gigachat_dify.connection.credentials import ConnectionSettings, parse_credentials
 from gigachat_dify.chat.v1.messages import MAX_IMAGES_PER_REQUEST, convert_messages
 from gigachat_dify.chat.v1.params import build_chat_payload
 from gigachat_dify.chat.v1.stream import THINK_CLOSE, THINK_OPEN, StreamAssembler, to_llm_result
@@ -660,12 +661,12 @@ def test_credentials_parse_or_fail_with_a_clear_message_without_the_key(isolated
     assert isinstance(settings_, ConnectionSettings)
     assert well_formed is not False, f"malformed key accepted: {raw_key!r}"
     assert settings_.base_url.startswith(("http://", "https://")) and settings_.auth_url.startswith(("http://", "https://"))
-    assert settings_.scope in SCOPES
+    assert settings_.auth.scope in SCOPES
     assert 1 <= settings_.timeout <= 600 and 0 <= settings_.max_retries <= 10 and 1 <= settings_.embedding_concurrency <= 32
-    assert b":" in base64.b64decode(settings_.authorization_key)
+    assert b":" in base64.b64decode(settings_.auth.key)
     if settings_.ca_pem is not None:
         assert settings_.ca_pem == CANONICAL_PEM
-    assert settings_.authorization_key not in repr(settings_)
+    assert settings_.auth.key not in repr(settings_)
 
 
 # =========================================================================== 7. normalize_pem

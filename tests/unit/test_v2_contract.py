@@ -30,7 +30,6 @@ from gigachat_dify.chat.v2 import call as v2
 from gigachat_dify.chat.v2 import tools as v2_tools
 from gigachat_dify.chat.v2.params import builtin_tools
 from gigachat_dify.chat.v2.stream import StreamAssembler, Streamed, token_usage
-from gigachat_dify.errors import builtin_tool_refusal
 
 from tests.support.recordings import CASSETTES
 MODEL = "GigaChat-3-Ultra"
@@ -279,34 +278,6 @@ def test_code_display_fences_survive_backticks_and_long_output_is_cut():
     assert "(10 more characters)" in out
     assert v2_tools.result_display("code_interpreter", {"stdout": "", "stderr": "boom"}) .count("stderr: boom") == 1
     assert v2_tools.call_display("web_search", {"query": "q"}) is None
-
-
-# ---- refusals ----------------------------------------------------------------------------------------
-
-
-def refusal(status: int, message: str) -> gx.ResponseError:
-    cls = {400: gx.BadRequestError, 403: gx.ForbiddenError, 422: gx.UnprocessableEntityError, 500: gx.ServerError}[status]
-    return cls("https://h/api/v2/chat/completions", status, json.dumps({"status": status, "message": message}).encode(), None)
-
-
-def test_a_refused_tool_names_the_switch_to_turn_off():
-    error = builtin_tool_refusal(refusal(422, "Invalid params: tool web_search is not available"),
-                                 {"web_search": "Web search", "code_interpreter": "Code interpreter"})
-    assert isinstance(error, InvokeBadRequestError)
-    assert "Turn off 'Web search'" in str(error) and "Code interpreter" not in str(error)
-
-
-def test_a_refusal_that_names_no_tool_points_at_every_switch_on():
-    error = builtin_tool_refusal(refusal(403, "tools are not allowed for this scope"),
-                                 {"web_search": "Web search", "image_generate": "Image generation"})
-    assert "'Web search' / 'Image generation'" in str(error)
-
-
-@pytest.mark.parametrize(("status", "message"), [(422, "Invalid params: temperature must be in range"),
-                                                 (500, "tool web_search crashed")])
-def test_other_failures_are_left_to_the_error_table(status, message):
-    assert builtin_tool_refusal(refusal(status, message), {"web_search": "Web search"}) is None
-    assert builtin_tool_refusal(refusal(422, "tool web_search"), {}) is None
 
 
 def test_the_source_list_is_left_out_of_structured_answers():

@@ -11,15 +11,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import gigachat.exceptions as gx
 from gigachat import GigaChat
 
 from gigachat_dify.chat.tool_schema import to_gigachat_functions
 from gigachat_dify.chat.v2 import messages as v2_messages
-from gigachat_dify.chat.v2.params import BUILTIN_TOOLS, SWITCH_LABELS, builtin_tools, model_options, tools_and_config
+from gigachat_dify.chat.v2.params import BUILTIN_TOOLS, builtin_tools, model_options, tools_and_config
 from gigachat_dify.chat.v2.stream import StreamAssembler as Assembler
 from gigachat_dify.chat.v2.stream import Streamed
-from gigachat_dify.errors import builtin_tool_refusal
 
 __all__ = ["Assembler", "build", "open_stream", "send"]
 
@@ -62,10 +60,6 @@ def build(
     return payload, names
 
 
-def _enabled(payload: dict[str, Any]) -> dict[str, str]:
-    return {name: label for tool in payload.get("tools") or () for name, label in SWITCH_LABELS.items() if name in tool}
-
-
 def _runs_code(payload: dict[str, Any]) -> bool:
     return any("code_interpreter" in tool for tool in payload.get("tools") or ())
 
@@ -73,25 +67,12 @@ def _runs_code(payload: dict[str, Any]) -> bool:
 def send(client: GigaChat, payload: dict[str, Any]):
     """A blocking answer. With the code interpreter on it is read from a stream: the recorded
     blocking answer carries only the final text, and the code GigaChat ran (if it is reported at
-    all, unverified) comes with the stream's ``response.tool.completed`` events."""
-    try:
-        if _runs_code(payload):
-            return Streamed(list(client.chat.stream(payload)))
-        return client.chat.create(payload)
-    except gx.ResponseError as exc:
-        _raise_refusal(exc, payload)
-        raise
-
-
-def _raise_refusal(exc: gx.ResponseError, payload: dict[str, Any]) -> None:
-    refusal = builtin_tool_refusal(exc, _enabled(payload))
-    if refusal is not None:
-        raise refusal from None
+    all, unverified) comes with the stream's ``response.tool.completed`` events. A refused tool is
+    told by the error table from what the request asked (``invocation.asked``), naming its switch."""
+    if _runs_code(payload):
+        return Streamed(list(client.chat.stream(payload)))
+    return client.chat.create(payload)
 
 
 def open_stream(client: GigaChat, payload: dict[str, Any]) -> Iterator:
-    try:
-        yield from client.chat.stream(payload)
-    except gx.ResponseError as exc:
-        _raise_refusal(exc, payload)
-        raise
+    yield from client.chat.stream(payload)

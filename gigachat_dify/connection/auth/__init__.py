@@ -4,9 +4,12 @@
 - client_certificate: mutual TLS, corporate accounts; no token, the certificate authenticates;
 - user_password: on-premise installations, HTTP Basic to `{base_url}/token` for a token.
 
-Each mode module has NAME, a frozen dataclass, `parse(form) -> that dataclass` (raising
-form.FormValueError with what to fix, never echoing a secret) and the dataclass answers what the
-rest of the connection layer asks of any mode (see `Auth`).
+A mode is a module (`protocol.Mode`): NAME, the form's SECRET_FIELDS it reads, and `parse(form)` (raising
+form.FormValueError with what to fix, never echoing a secret) returning a frozen dataclass that
+is a `protocol.Auth`: everything the rest of the plugin asks of a mode (what it tells the SDK, the TLS
+identity it brings, how provider validation checks it, how messages describe it). Nothing outside
+this package looks inside a mode or branches on its name, so a fourth mode is one new module here
+and one line in `MODES` (and its fields in provider/gigachat.yaml).
 """
 
 from __future__ import annotations
@@ -16,16 +19,20 @@ from typing import Any
 
 from gigachat_dify import form
 from gigachat_dify.connection.auth import authorization_key, client_certificate, user_password
-from gigachat_dify.connection.auth.authorization_key import AuthorizationKey
-from gigachat_dify.connection.auth.client_certificate import ClientCertificate
-from gigachat_dify.connection.auth.user_password import UserPassword
+from gigachat_dify.connection.auth.protocol import Auth, Mode, TokenCheck
 
-Auth = AuthorizationKey | ClientCertificate | UserPassword
+__all__ = ["DEFAULT_MODE", "MODES", "Auth", "Mode", "TokenCheck", "parse_auth", "secret_fields"]
 
-MODES = {m.NAME: m for m in (authorization_key, client_certificate, user_password)}
+
+#: THE registry of modes: the form's `auth_mode` value -> its module.
+MODES: dict[str, Mode] = {m.NAME: m for m in (authorization_key, client_certificate, user_password)}
 DEFAULT_MODE = authorization_key.NAME
-#: The form's secret-input fields: whatever is typed there is masked in the request's own messages.
-SECRET_FIELDS = ("authorization_key", "client_private_key", "client_private_key_password", "password", "proxy_url")
+
+
+def secret_fields() -> tuple[str, ...]:
+    """The form's secret-input fields of every mode: whatever is typed there is masked in the
+    request's own messages (also a mode not chosen may hold a secret)."""
+    return tuple(dict.fromkeys(name for mode in MODES.values() for name in mode.SECRET_FIELDS))
 
 
 def parse_auth(credentials: Mapping[str, Any]) -> Auth:

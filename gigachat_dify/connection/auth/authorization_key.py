@@ -10,10 +10,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gigachat_dify import form
+from gigachat_dify.connection.auth.protocol import TokenCheck
+from gigachat_dify.hosts import DEFAULT_AUTH_URL
 
 NAME = "authorization_key"
+SECRET_FIELDS = ("authorization_key",)
 SCOPES = ("GIGACHAT_API_PERS", "GIGACHAT_API_B2B", "GIGACHAT_API_CORP")
 DEFAULT_SCOPE = SCOPES[0]
+# Documented (Nov 2025): individuals get 1 concurrent request, legal entities 10 by default (the
+# plugin leaves 4 of them to the account's chats).
+EMBEDDING_CONCURRENCY = {"GIGACHAT_API_PERS": 1, "GIGACHAT_API_B2B": 6, "GIGACHAT_API_CORP": 6}
 
 
 @dataclass(frozen=True)
@@ -22,8 +28,25 @@ class AuthorizationKey:
     scope: str = DEFAULT_SCOPE
     mode: str = NAME
 
+    tls_identity = None
+
+    @property
+    def embedding_concurrency(self) -> int:
+        return EMBEDDING_CONCURRENCY[self.scope]
+
     def sdk_arguments(self) -> dict[str, Any]:
         return {"credentials": self.key, "scope": self.scope}
+
+    def token_check(self, base_url: str, auth_url: str) -> TokenCheck:
+        return TokenCheck("The 'OAuth URL'", auth_url,
+                          f"did not answer like GigaChat's OAuth service. The default is {DEFAULT_AUTH_URL}.")
+
+    def api_refusal(self, host: str, reason: str) -> str:
+        return (f"GigaChat rejected the credentials ({reason}). Check the 'Authorization key' and the "
+                "'Scope (account type)'.")
+
+    def summary(self) -> str:
+        return f"{NAME}, scope {self.scope}"
 
     def process_secrets(self) -> tuple[str, ...]:
         """Checked values masked process-wide: the key and the client secret inside it."""

@@ -28,6 +28,9 @@ from gigachat_dify.connection.tls import (
 )
 
 NAME = "client_certificate"
+SECRET_FIELDS = ("client_private_key", "client_private_key_password")
+# Client certificates are issued to corporate accounts: a legal entity's limit (10), less 4 for chats.
+EMBEDDING_CONCURRENCY = 6
 
 
 @dataclass(frozen=True)
@@ -35,8 +38,25 @@ class ClientCertificate:
     identity: ClientIdentity = field(repr=False)
     mode: str = NAME
 
+    embedding_concurrency = EMBEDDING_CONCURRENCY
+
+    @property
+    def tls_identity(self) -> ClientIdentity:
+        return self.identity
+
     def sdk_arguments(self) -> dict[str, Any]:
         return {}
+
+    def token_check(self, base_url: str, auth_url: str) -> None:
+        return None  # the TLS handshake is the login: validation goes straight to GET /models
+
+    def api_refusal(self, host: str, reason: str) -> str:
+        return (f"The GigaChat API ({host}) accepted the TLS connection but not the client certificate as a "
+                "login (401): the certificate is not registered for GigaChat API access at this host. "
+                "Use the certificate issued for your GigaChat account, or the authorization key mode.")
+
+    def summary(self) -> str:
+        return NAME
 
     def process_secrets(self) -> tuple[str, ...]:
         """The key's base64 (a parsed PEM, never an ordinary word)."""

@@ -11,8 +11,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gigachat_dify import form
+from gigachat_dify.connection.auth.protocol import TokenCheck
+from gigachat_dify.failures import TOKEN_PATH
 
 NAME = "user_password"
+SECRET_FIELDS = ("password",)
+# On-premise limits are the installation's own (assumed business-like: a legal entity's 10, less 4).
+EMBEDDING_CONCURRENCY = 6
 
 
 @dataclass(frozen=True)
@@ -21,8 +26,24 @@ class UserPassword:
     password: str = field(repr=False)
     mode: str = NAME
 
+    tls_identity = None
+    embedding_concurrency = EMBEDDING_CONCURRENCY
+
     def sdk_arguments(self) -> dict[str, Any]:
         return {"user": self.username, "password": self.password}
+
+    def token_check(self, base_url: str, auth_url: str) -> TokenCheck:
+        return TokenCheck("The token endpoint", base_url + TOKEN_PATH,
+                          "does not answer with a token: user and password work only with an on-premise GigaChat "
+                          "installation whose Base URL serves /token. For GigaChat's public hosts use the "
+                          "authorization key or a client certificate.")
+
+    def api_refusal(self, host: str, reason: str) -> str:
+        return (f"The GigaChat installation at {host} gave the user '{self.username}' a token but its API refused "
+                f"it (401: {reason}): check the user's access to the API with the installation's administrator.")
+
+    def summary(self) -> str:
+        return f"{NAME}, user {self.username}"
 
     def process_secrets(self) -> tuple[str, ...]:
         # A password can be an ordinary word: it is masked only in its own request (redaction.py).

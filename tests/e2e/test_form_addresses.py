@@ -1,0 +1,59 @@
+"""A wrong address in the provider form is named by its field ('Base URL', 'OAuth URL'), as the form
+labels it, in validation and in every invocation (issue 17 #10: each answered "No such model (404).
+Check the model name"). A query string is refused before any request; a missing /api/v1 and a
+wrong OAuth path only GigaChat's answer can tell."""
+
+import pytest
+
+from tests.support.daemon import user
+
+STREAM = pytest.mark.parametrize("stream", [False, True], ids=["blocking", "streaming"])
+
+
+def _root(emulator) -> str:
+    return emulator.base_url.rsplit("/api/v1", 1)[0]
+
+
+def _every_call(plugin, creds, stream=False):
+    return [plugin.validate_provider(creds),
+            plugin.invoke_llm("GigaChat-2", creds, [user("hi")], stream=stream),
+            plugin.invoke_embedding("Embeddings", creds, ["a"])]
+
+
+@STREAM
+def test_a_base_url_without_the_api_path_is_named_as_the_base_url(plugin, credentials, emulator, stream):
+    root = _root(emulator)
+    validation, chat, embedding = _every_call(plugin, dict(credentials, base_url=root), stream)
+    for result in (validation, chat, embedding):
+        assert f"The 'Base URL' ({root}) lacks the API's path" in result.error_message, result.error_message
+        assert "/api/v1" in result.error_message and "model name" not in result.error_message
+    assert validation.error_type == "CredentialsValidateFailedError"
+    assert chat.error_type == embedding.error_type == "InvokeBadRequestError"
+
+
+def test_a_base_url_with_a_query_string_is_refused_before_any_request(plugin, credentials, emulator):
+    url = emulator.base_url + "?tenant=1"
+    emulator.stats.reset()
+    for result in _every_call(plugin, dict(credentials, base_url=url)):
+        assert result.error_message.startswith(f"The 'Base URL' {url} has a query string"), result.error_message
+        assert emulator.base_url in result.error_message  # what to write instead
+    assert emulator.stats.oauth_calls == 0 and not emulator.stats.requests
+
+
+@STREAM
+def test_an_oauth_url_with_a_wrong_path_is_named_as_the_oauth_url(plugin, credentials, emulator, stream):
+    wrong = emulator.auth_url.replace("/api/v2/oauth", "/api/v2")
+    validation, chat, embedding = _every_call(plugin, dict(credentials, auth_url=wrong), stream)
+    for result in (validation, chat, embedding):
+        assert f"The 'OAuth URL' ({wrong}) is not GigaChat's OAuth service" in result.error_message, result.error_message
+        assert "Base URL" not in result.error_message and "No such model" not in result.error_message
+    assert validation.error_type == "CredentialsValidateFailedError"
+    assert chat.error_type == embedding.error_type == "InvokeAuthorizationError"
+
+
+def test_a_versioned_base_url_of_another_server_is_not_a_gigachat_api(plugin, credentials, emulator):
+    url = _root(emulator) + "/website/v1"
+    validation, chat, embedding = _every_call(plugin, dict(credentials, base_url=url))
+    assert f"The 'Base URL' ({url}) is not a GigaChat API" in validation.error_message
+    for result in (chat, embedding):
+        assert "the 'Base URL' does not point to the GigaChat API" in result.error_message, result.error_message
