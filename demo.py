@@ -6,12 +6,14 @@ question with GigaChat's web search (an answer linking its sources), has GigaCha
 (saved to a file), and embeds a few texts for a knowledge base.
 
 Where it talks to: with no key set, to the bundled GigaChat emulator on loopback (every answer
-then comes from the emulator, not from GigaChat). With GIGACHAT_AUTHORIZATION_KEY (and
-GIGACHAT_SCOPE, GIGACHAT_CA_FILE, optionally GIGACHAT_BASE_URL / GIGACHAT_AUTH_URL) set, to that
-GigaChat; scripts/demo.sh passes them on as GIGACHAT_DEMO_* (scripts/env.sh clears GIGACHAT_*
-so the SDK cannot read them behind the plugin's back).
+then comes from the emulator, not from GigaChat; nothing is spent). With GIGACHAT_AUTHORIZATION_KEY
+(and GIGACHAT_SCOPE, GIGACHAT_CA_FILE, optionally GIGACHAT_BASE_URL and GIGACHAT_AUTH_URL, the
+OAuth URL) set, to that GigaChat: it prints the tokens each step would spend and sends nothing
+unless --yes is given. scripts/demo.sh passes the settings on as GIGACHAT_DEMO_* (scripts/env.sh
+clears GIGACHAT_* so the SDK cannot read them behind the plugin's back). A proxy is taken from the
+environment as in Dify (HTTPS_PROXY, NO_PROXY); the emulator on loopback is always reached directly.
 
-    bash scripts/demo.sh [--out DIR]      # DIR: where generated images are saved (default demo-out/)
+    bash scripts/demo.sh [--yes] [--out DIR]  # DIR: where generated images are saved (default demo-out/)
 """
 
 from __future__ import annotations
@@ -24,12 +26,53 @@ import sys
 import time
 from pathlib import Path
 
+from gigachat_dify.tokens import estimate_tokens
 from tests.support.daemon import PluginProcess, ProtocolError, system, user
 
 ROOT = Path(__file__).resolve().parent
 CHAT_MODEL = "GigaChat-2-Max"  # declares web search and image generation (models/llm/GigaChat-2-Max.yaml)
 EMBEDDING_MODEL = "Embeddings"
-EXIT_FAILED, EXIT_SETUP = 1, 2
+EXIT_FAILED = 1
+EXIT_SETUP = 2  # not started: a setting to change, or a real account's spending not confirmed (--yes)
+
+# The settings of a real account: the variable scripts/real_account.sh hands on -> the one the user sets.
+ACCOUNT_VARIABLES = {
+    "GIGACHAT_DEMO_KEY": "GIGACHAT_AUTHORIZATION_KEY",
+    "GIGACHAT_DEMO_SCOPE": "GIGACHAT_SCOPE",
+    "GIGACHAT_DEMO_CA": "GIGACHAT_CA_FILE",
+    "GIGACHAT_DEMO_BASE_URL": "GIGACHAT_BASE_URL",
+    "GIGACHAT_DEMO_AUTH_URL": "GIGACHAT_AUTH_URL",
+}
+
+# What the steps send: the estimates shown before a real account is used are computed from these.
+CHAT_MESSAGES = [system("You are a concise assistant."), user("Расскажи в двух предложениях, что такое Dify.")]
+CHAT_MAX_TOKENS = 200
+SEARCH_QUESTION = "Что нового в Python 3.13?"
+IMAGE_REQUEST = "Нарисуй кота в шапке-ушанке"
+EMBED_TEXTS = ["GigaChat is a large language model by Sber.", "Dify is an LLM application platform.",
+               "Борщ — суп из свёклы."]
+# Built-in tools cost far more than their question: figures of the recorded real requests
+# (gigachat-recordings, test_primary_chat_builtin_tools.yaml), rounded up.
+RECORDED_WEB_SEARCH_TOKENS = 24_337  # the found pages are billed as prompt tokens
+RECORDED_IMAGE_TOKENS = 1_041
+MESSAGE_OVERHEAD_TOKENS = 20  # roles and formatting GigaChat counts besides the text
+
+
+def token_plan() -> list[tuple[str, int, str]]:
+    """(step, estimated tokens, why) for each step of the demo on a real account."""
+    chat_prompt = sum(estimate_tokens(m["content"]) for m in CHAT_MESSAGES) + MESSAGE_OVERHEAD_TOKENS
+    return [
+        ("1. validation", 0, "an OAuth token and the model list"),
+        ("2. chat", chat_prompt + CHAT_MAX_TOKENS, f"at most, {CHAT_MAX_TOKENS} of them the answer"),
+        ("3. web search", _round_up(RECORDED_WEB_SEARCH_TOKENS),
+         f"about: GigaChat adds the pages it found to the prompt (a recorded search: {RECORDED_WEB_SEARCH_TOKENS:,})"),
+        ("4. image generation", _round_up(RECORDED_IMAGE_TOKENS), f"about (a recorded one: {RECORDED_IMAGE_TOKENS:,})"),
+        ("5. embeddings", sum(estimate_tokens(t) for t in EMBED_TEXTS), f"{len(EMBED_TEXTS)} short texts"),
+    ]
+
+
+def _round_up(tokens: int, to: int = 100) -> int:
+    return -(-tokens // to) * to
 
 
 class SetupError(Exception):
@@ -60,6 +103,32 @@ def read_ca_file(path: str) -> str:
         raise SetupError(f"{where} holds no PEM certificate (no '-----BEGIN CERTIFICATE-----' line): "
                          "give the CA certificate's PEM file.")
     return text
+
+
+def say_token_plan(confirmed: bool) -> None:
+    plan = token_plan()
+    say("This demo spends tokens of that account (estimates):")
+    for step, tokens, why in plan:
+        say(f"   {step:<20} {'free' if not tokens else f'~{tokens:,} tokens':>15}   {why}")
+    say(f"   {'in all':<20} {f'~{sum(t for _, t, _ in plan):,} tokens':>15}")
+    if not confirmed:
+        say("Nothing was sent. Re-run with --yes to spend them: bash scripts/demo.sh --yes")
+
+
+def say_unused_account_settings(env: dict) -> None:
+    """Without a key the demo runs on the emulator: say which real-account settings it leaves unused."""
+    unused = [ACCOUNT_VARIABLES[v] + (" (checked: a PEM certificate)" if v == "GIGACHAT_DEMO_CA" else "")
+              for v in ACCOUNT_VARIABLES if v != "GIGACHAT_DEMO_KEY" and env.get(v)]
+    if unused:
+        say(f"Not used without GIGACHAT_AUTHORIZATION_KEY: {', '.join(unused)}.")
+
+
+def loopback_no_proxy(env: dict) -> dict:
+    """NO_PROXY for the plugin when it talks to the emulator on loopback: a proxy of the shell
+    (HTTP_PROXY, HTTPS_PROXY) cannot reach this machine's 127.0.0.1."""
+    current = env.get("no_proxy") or env.get("NO_PROXY") or ""
+    value = ",".join(filter(None, [current, "127.0.0.1", "localhost"]))
+    return {"NO_PROXY": value, "no_proxy": value}  # lower case wins where both are set
 
 
 def real_credentials(env: dict) -> dict:
@@ -95,8 +164,8 @@ def indented(text: str) -> str:
     return "\n".join("   " + line if line else "" for line in text.strip().splitlines())
 
 
-def run(credentials: dict, out_dir: Path, emulated: bool) -> int:
-    plugin = PluginProcess()
+def run(credentials: dict, out_dir: Path, emulated: bool, plugin_env: dict | None = None) -> int:
+    plugin = PluginProcess(env=plugin_env)
     try:
         plugin.start()
     except ProtocolError as exc:
@@ -120,9 +189,8 @@ def run(credentials: dict, out_dir: Path, emulated: bool) -> int:
         say(f"\n2. Chat app, a streamed answer{origin} from {CHAT_MODEL}:")
         sys.stdout.write("   ")
         res = plugin.invoke_llm(
-            CHAT_MODEL, credentials,
-            [system("You are a concise assistant."), user("Расскажи в двух предложениях, что такое Dify.")],
-            model_parameters={"temperature": 0.7, "max_tokens": 200}, stream=True,
+            CHAT_MODEL, credentials, CHAT_MESSAGES,
+            model_parameters={"temperature": 0.7, "max_tokens": CHAT_MAX_TOKENS}, stream=True,
             on_chunk=lambda c: (sys.stdout.write(c["delta"]["message"]["content"]), sys.stdout.flush()),
         )
         say("")
@@ -136,7 +204,7 @@ def run(credentials: dict, out_dir: Path, emulated: bool) -> int:
             show_error(res)
 
         say(f"\n3. GigaChat's own web search (model parameter web_search=always), answer{origin} with its sources:")
-        res = plugin.invoke_llm(CHAT_MODEL, credentials, [user("Что нового в Python 3.13?")],
+        res = plugin.invoke_llm(CHAT_MODEL, credentials, [user(SEARCH_QUESTION)],
                                 model_parameters={"web_search": "always"}, stream=True)
         if res.ok:
             text, _ = text_and_images(res.chunks)
@@ -147,7 +215,7 @@ def run(credentials: dict, out_dir: Path, emulated: bool) -> int:
             show_error(res)
 
         say(f"\n4. Image generation (model parameter image_generation=on), image{origin} saved to a file:")
-        res = plugin.invoke_llm(CHAT_MODEL, credentials, [user("Нарисуй кота в шапке-ушанке")],
+        res = plugin.invoke_llm(CHAT_MODEL, credentials, [user(IMAGE_REQUEST)],
                                 model_parameters={"image_generation": True}, stream=False)
         if res.ok:
             text, images = text_and_images(res.chunks)
@@ -167,8 +235,7 @@ def run(credentials: dict, out_dir: Path, emulated: bool) -> int:
             show_error(res)
 
         say(f"\n5. Knowledge base: embedding three chunks with {EMBEDDING_MODEL}:")
-        texts = ["GigaChat is a large language model by Sber.", "Dify is an LLM application platform.",
-                 "Борщ — суп из свёклы."]
+        texts = EMBED_TEXTS
         res = plugin.invoke_embedding(EMBEDDING_MODEL, credentials, texts)
         if res.ok:
             vectors = res.chunks[-1]["embeddings"]
@@ -193,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=ROOT / "demo-out",
                         help="where generated images are saved (default: demo-out/ in this directory)")
+    parser.add_argument("--yes", action="store_true",
+                        help="with a real account's key: spend the tokens the demo prints (without it nothing is sent)")
     args = parser.parse_args(argv)
     env = os.environ
     try:
@@ -208,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
             credentials["ca_certificate"] = ca_pem
         say(f"Target: GigaChat at {credentials.get('base_url', 'its default host')} "
             f"(key from GIGACHAT_AUTHORIZATION_KEY, scope {credentials['scope']})")
+        say_token_plan(confirmed=args.yes)
+        if not args.yes:
+            return EXIT_SETUP
         return run(credentials, args.out, emulated=False)
 
     from emulator import DEFAULT_KEY, Emulator
@@ -219,8 +291,10 @@ def main(argv: list[str] | None = None) -> int:
         say(f"Target: the bundled GigaChat emulator at {emu.base_url}")
         say("        Every answer below comes from this emulator, not from GigaChat: it echoes questions,")
         say("        invents search results and draws placeholder images. The plugin's side is real.")
-        say("        Set GIGACHAT_AUTHORIZATION_KEY (and GIGACHAT_SCOPE, GIGACHAT_CA_FILE) to use real GigaChat.")
-        code = run(credentials, args.out, emulated=True)
+        say("        Nothing is spent. Set GIGACHAT_AUTHORIZATION_KEY (and GIGACHAT_SCOPE, GIGACHAT_CA_FILE)")
+        say("        to use real GigaChat.")
+        say_unused_account_settings(env)
+        code = run(credentials, args.out, emulated=True, plugin_env=loopback_no_proxy(env))
         say(f"Emulator saw {emu.stats.oauth_calls} OAuth call(s) for all of the above "
             "(one token per credentials, reused).")
         return code

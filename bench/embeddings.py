@@ -229,24 +229,24 @@ class PreEncodedAnswers:
     def install(self, emu) -> None:
         from types import SimpleNamespace
 
-        from emulator.api import Response
+        from emulator.wire import Response
 
-        api = emu._api
-        original = api._ep_embeddings
+        endpoints = emu._api.endpoints
+        original = endpoints["embeddings"]
 
-        def endpoint(req, *, scope):
+        def endpoint(call, state):
             try:
-                body = json.loads(req.body)
+                body = json.loads(call.body)
             except ValueError:
                 body = None
             raw = self._answer(body) if isinstance(body, dict) else None
-            return Response(200, raw) if raw is not None else original(req, scope=scope)
+            return Response(200, raw) if raw is not None else original(call, state)
 
         sample = {"model": self.model, "input": list(self.fragments)[:3]}
-        req = SimpleNamespace(body=json.dumps(sample).encode())
-        if json.loads(endpoint(req, scope=None).body) != json.loads(original(req, scope=None).body):
+        call = SimpleNamespace(body=json.dumps(sample).encode())
+        if json.loads(endpoint(call, emu.state).body) != json.loads(original(call, emu.state).body):
             raise SystemExit("pre-encoded answers differ from the emulator's own: not installed")
-        api._ep_embeddings = endpoint  # this emulator instance only (the server looks it up per request)
+        endpoints["embeddings"] = endpoint  # this emulator instance only (the pipeline looks it up per request)
 
 
 # --- where the plugin's one thread spends its time (optional: --sample-plugin) --------------------

@@ -10,7 +10,7 @@ from emulator.oauth import OAUTH_REQUESTS_PER_SECOND, TOKEN_SHAPES
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m emulator", description="GigaChat v1 API emulator")
+    parser = argparse.ArgumentParser(prog="python -m emulator", description="GigaChat API emulator (v1 and v2, two hosts)")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8088)
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each API response")
@@ -45,7 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     emu.faults.concurrency_cap = args.concurrency_cap
     emu.start()
     print("GigaChat emulator listening")
-    print(f"  base_url:    {emu.base_url}")
+    print(f"  base_url:    {emu.base_url}  (as recorded on gigachat.devices.sberbank.ru)")
+    print(f"               {emu.giga_base_url}  (as probed on api.giga.chat, Sep 2026)")
     print(f"  auth_url:    {emu.auth_url}")
     print(f"  credentials: {DEFAULT_KEY}  (scope {DEFAULT_SCOPE})")
     print("Ctrl-C to stop.", flush=True)

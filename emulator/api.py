@@ -1,106 +1,33 @@
-"""Request routing: OAuth, bearer auth, fault injection, then the endpoints. Transport-free: the
-HTTP server hands in a Request and writes back whatever reply this returns."""
+"""The request pipeline above the transport: log, route (both base paths), OAuth and /token, bearer or
+certificate auth, per-account limits, fault injection, then the endpoint (endpoints.py). It is the
+wire.Handler the transport calls; it reads and changes only the emulator's `State`."""
 
 from __future__ import annotations
 
 import json
-import math
 import re
 import threading
 import time
-import uuid
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Iterator
 from urllib.parse import parse_qs
 
-from emulator import catalog, chat, embeddings, files, oauth, v2
-from emulator.errors import NO_SUCH_MODEL, ApiError
+from emulator.call import Call
+from emulator.dialects import RECORDED_BASE, BasePath
+from emulator.endpoints import API_ENDPOINTS, Endpoint, oauth_token, user_token
+from emulator.errors import ApiError
 from emulator.faults import Hold, Injection, StreamFault
-from emulator.state import Account, Headers, RecordedRequest
+from emulator.state import Account, RecordedRequest, State
+from emulator.wire import (CUT, Cut, Drop, Headers, Reply, Request, Response, Stream, error_response,
+                           json_response, nginx_page)
 
-if TYPE_CHECKING:
-    from emulator.core import Emulator
+# Re-exported: what tests and benchmarks import from here.
+__all__ = ["API_PREFIX", "OAUTH_PATH", "Api", "Drop", "Request", "Response", "Stream", "relative_path"]
 
-API_PREFIX = "/api/v1"
+API_PREFIX = RECORDED_BASE.v1  # the recorded host's base path; emulator/dialects.py has both
 OAUTH_PATH = "/api/v2/oauth"
-INVALID_JSON = "Your request contains invalid JSON syntax."  # the real API's 400 wording
 
-STATUS_MESSAGES = {
-    400: "Bad Request",
-    401: "Unauthorized",
-    402: "Payment Required",
-    403: "Forbidden",
-    404: "Not Found",
-    413: "Payload Too Large",
-    422: "Unprocessable Entity",
-    429: "Too many requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-
-# What a web server that is not the GigaChat API answers for an unknown path.
-NOT_FOUND_HTML = (
-    b"<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n"
-    b"<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-)
-
-
-# ---- what goes in and out -------------------------------------------------------------------------
-
-
-@dataclass
-class Request:
-    method: str
-    path: str  # without the query string
-    headers: Headers
-    body: bytes
-    peer_cert: dict | None = None  # verified TLS client certificate (mutual TLS)
-    record: RecordedRequest | None = None
-    in_flight: bool = False
-    account: Account | None = None  # set while it counts against its account's concurrency
-
-
-@dataclass
-class Response:
-    status: int
-    body: bytes = b""
-    content_type: str = "application/json; charset=utf-8"
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class Stream:
-    events: list[bytes]  # encoded SSE events, [DONE] last
-    headers: dict[str, str] = field(default_factory=dict)
-    fault: StreamFault | None = None
-    chunk_latency: float = 0.0
-    hold: Hold | None = None  # waits after hold.after_events data events
-    wake: threading.Event | None = None  # ends the stream's fault sleeps early (faults.clear())
-
-
-@dataclass
-class Drop:
-    """Close the connection without answering."""
-
-
-Reply = Response | Stream | Drop
-
-
-def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> Response:
-    return Response(status, json.dumps(payload, ensure_ascii=False).encode(), headers=dict(headers or {}))
-
-
-def error_response(status: int, message: str | None = None, headers: dict[str, str] | None = None) -> Response:
-    return json_response(status, {"status": status, "message": message or STATUS_MESSAGES.get(status, "Error")}, headers)
-
-
-def sse(payload: Any) -> bytes:
-    return b"data: " + json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode() + b"\n\n"
-
-
-# ---- routing ----------------------------------------------------------------------------------------
+NOT_FOUND_HTML = nginx_page("404 Not Found")  # an unknown path: to detect a wrong base URL
+FORBIDDEN_HTML = nginx_page("403 Forbidden")  # api.giga.chat's /v2/files (observed: "403 Forbidden (nginx)")
 
 _ID = r"([^/]+)"
 _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
@@ -116,12 +43,13 @@ _ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(rf"^/files/{_ID}/content$"), "file_content"),
     ("GET", re.compile(r"^/balance$"), "balance"),
 ]
+STREAMING_ROUTES = ("chat", "chat_v2")
 
 
-def relative_path(path: str) -> tuple[str, bool]:
+def relative_path(path: str, base: BasePath | None = RECORDED_BASE) -> tuple[str, bool]:
     """(path relative to the API base, whether it is under the API base)."""
-    if path.startswith(API_PREFIX + "/"):
-        return path[len(API_PREFIX) :], True
+    if base is not None and path.startswith(base.v1 + "/"):
+        return path[len(base.v1) :], True
     return path, False
 
 
@@ -135,52 +63,89 @@ def _redacted(headers: Headers) -> tuple[Headers, str | None]:
     return out, scheme
 
 
+def _not_allowed() -> Response:
+    return error_response(405, "Method Not Allowed")
+
+
 class Api:
-    def __init__(self, emu: Emulator):
-        self.emu = emu
+    """The wire.Handler of one emulator. `endpoints` maps route names to endpoint functions (a test
+    may replace one on its own emulator)."""
 
-    # The server calls handle(), writes the reply, then finished() with the status sent (None: none).
+    def __init__(self, state: State):
+        self.state = state
+        self.endpoints: dict[str, Endpoint] = dict(API_ENDPOINTS)
+
+    # ---- wire.Handler ----------------------------------------------------------------------------
+
+    def accepting(self) -> bool:
+        return not self.state.faults.refusing
+
+    def transport_event(self, kind: str) -> None:
+        stats = self.state.stats
+        if kind == "refused":
+            stats.count_fault("refused")
+        elif kind == "tls_refused":
+            stats.count_tls_refused()
+        elif kind == "too_large":
+            stats.count_status(413)
+
     def handle(self, req: Request) -> Reply:
-        emu = self.emu
-        rel, under_api = relative_path(req.path)
-        headers, scheme = _redacted(req.headers)
-        req.record = RecordedRequest(req.method, rel, headers, None, time.time(), scheme)
-        content_type = req.headers.get("Content-Type", "") or ""
-        if "json" in content_type and req.body:
-            try:
-                req.record.json = json.loads(req.body)
-            except ValueError:
-                pass
-        elif "x-www-form-urlencoded" in content_type or req.path == OAUTH_PATH:
-            req.record.form = {k: v[-1] for k, v in parse_qs(req.body.decode("utf-8", "replace")).items()}
-        emu._log.add(req.record)
-        emu.stats.count_request(f"{req.method} {rel}")
-
+        call = req.context = self._call(req)
         if req.path == OAUTH_PATH:
-            return self._oauth(req) if req.method == "POST" else error_response(405, "Method Not Allowed")
-        if under_api and rel == "/token":
-            return self._token(req) if req.method == "POST" else error_response(405, "Method Not Allowed")
-        if req.path == v2.PATH:  # the v2 chat contract, under /api/v2 (the SDK rewrites /v1 to /v2)
-            return self._api(req, rel, "chat_v2", ()) if req.method == "POST" else error_response(405, "Method Not Allowed")
+            return self._auth(call, OAUTH_PATH, oauth_token, count=self.state.stats.count_oauth)
+        base, dialect, rel = call.base, call.dialect, call.rel
+        under_api = base is not None and req.path.startswith(base.v1 + "/")
+        if under_api and rel == "/token" and dialect.offers_token_endpoint:
+            return self._auth(call, "/token", user_token, count=self.state.stats.count_token)
+        if base is not None and req.path == base.v2_chat:  # the SDK rewrites the base's /v1 to /v2
+            return self._api(call, "chat_v2", ()) if req.method == "POST" else _not_allowed()
+        if base is not None and dialect.v2_files_forbidden and (
+                req.path == base.v2_root + "/files" or req.path.startswith(base.v2_root + "/files/")):
+            return Response(403, FORBIDDEN_HTML, "text/html")
         route = self._route(req.method, rel) if under_api else None
         if route is None:
             if under_api and any(p.match(rel) for _, p, _ in _ROUTES):
-                return error_response(405, "Method Not Allowed")
+                return _not_allowed()
             return Response(404, NOT_FOUND_HTML, "text/html")
-        name, args = route
-        return self._api(req, rel, name, args)
+        return self._api(call, *route)
 
     def finished(self, req: Request, status: int | None) -> None:
-        if req.in_flight:
-            req.in_flight = False
-            self.emu.stats.leave()
-        if req.account is not None:
-            account, req.account = req.account, None
-            self.emu.stats.leave_account(account.id)
-        if req.record is not None:
-            req.record.status = status
+        call: Call | None = req.context
+        stats = self.state.stats
+        if call is None:
+            return
+        if call.in_flight:
+            call.in_flight = False
+            stats.leave()
+        if call.account is not None:
+            account, call.account = call.account, None
+            stats.leave_account(account.id)
+        call.record.status = status
         if status is not None:
-            self.emu.stats.count_status(status)
+            stats.count_status(status)
+
+    # ---- the pipeline ------------------------------------------------------------------------------
+
+    def _call(self, req: Request) -> Call:
+        """The request recorded in the log and counted, with its base path and dialect."""
+        state = self.state
+        base = state.hosts.base_of(req.path)
+        dialect = state.hosts.dialect(base) if base is not None else None
+        rel, _ = relative_path(req.path, base)
+        headers, scheme = _redacted(req.headers)
+        record = RecordedRequest(req.method, rel, headers, None, time.time(), scheme,
+                                 dialect=dialect.name if dialect else None)
+        content_type = req.headers.get("Content-Type", "") or ""
+        if "json" in content_type and req.body:
+            try:
+                record.json = json.loads(req.body)
+            except ValueError:
+                pass
+        elif "x-www-form-urlencoded" in content_type or req.path == OAUTH_PATH:
+            record.form = {k: v[-1] for k, v in parse_qs(req.body.decode("utf-8", "replace")).items()}
+        state.log.add(record)
+        state.stats.count_request(f"{req.method} {rel}")
+        return Call(req, record, rel, base, dialect)
 
     @staticmethod
     def _route(method: str, rel: str) -> tuple[str, tuple[str, ...]] | None:
@@ -190,75 +155,49 @@ class Api:
                 return name, match.groups()
         return None
 
-    # ---- auth endpoints --------------------------------------------------------------------------
-
-    def _oauth(self, req: Request) -> Reply:
-        emu = self.emu
-        emu.stats.count_oauth()
-        injected = emu.faults.take_injection(OAUTH_PATH, is_api=False)
+    def _auth(self, call: Call, path: str, endpoint: Endpoint, count) -> Reply:
+        """OAuth and /token: counted, faultable by path, no bearer, no account limits."""
+        if call.request.method != "POST":
+            return _not_allowed()
+        count()
+        injected = self.state.faults.take_injection(path, is_api=False)
         if injected:
-            return self._injected(injected)
-        owner = oauth.client_id(req.headers.get("Authorization"))
-        wait = emu.oauth_limit.admit(owner)
-        if wait is not None:
-            return json_response(429, oauth.RATE_LIMITED_BODY, {"Retry-After": str(max(1, math.ceil(wait)))})
-        form = req.record.form if req.record and req.record.form else {}
-        try:
-            scope = oauth.check_oauth(req.headers.get("RqUID"), req.headers.get("Authorization"), form.get("scope"), emu.keys)
-        except oauth.OAuthError as e:
-            return json_response(e.status, e.body())
-        token, expires_at = emu._tokens.issue(emu.token_ttl_ms, scope, owner)
-        return json_response(200, oauth.token_body(emu.oauth_shape, token, expires_at))
+            return self._injected(injected, call.x_headers() if path == "/token" else None)
+        return endpoint(call, self.state)
 
-    def _token(self, req: Request) -> Reply:
-        emu = self.emu
-        emu.stats.count_token()
-        injected = emu.faults.take_injection("/token", is_api=False)
-        if injected:
-            return self._injected(injected)
-        user = oauth.check_user_password(req.headers.get("Authorization"), emu.users)
-        if user is None:
-            return error_response(401, "Unauthorized", self._x_headers(req))
-        token, expires_at = emu._tokens.issue(emu.token_ttl_ms, None, user)
-        # exp in seconds, as the OAuth endpoint's tok/exp answer (inferred: no /token recording)
-        return json_response(200, oauth.token_body("tok", token, expires_at), self._x_headers(req))
-
-    # ---- API endpoints ---------------------------------------------------------------------------
-
-    def _api(self, req: Request, rel: str, name: str, args: tuple[str, ...]) -> Reply:
-        emu, faults = self.emu, self.emu.faults
-        x_headers = self._x_headers(req)
+    def _api(self, call: Call, name: str, args: tuple[str, ...]) -> Reply:
+        state, faults = self.state, self.state.faults
+        x_headers = call.x_headers()
         wake = faults.waker()  # this request's fault sleeps end when faults are cleared
-        req.in_flight = True
-        in_flight = emu.stats.enter()
+        call.in_flight = True
+        in_flight = state.stats.enter()
         cap = faults.concurrency_cap
         if cap is not None and in_flight > cap:
-            emu.stats.count_fault("concurrency_cap")
-            return error_response(429, "Too many requests", {**x_headers, "Retry-After": _seconds(faults.retry_after)})
-        injected = faults.take_injection(rel, is_api=True)
+            state.stats.count_fault("concurrency_cap")
+            return self._too_many(x_headers)
+        injected = faults.take_injection(call.rel, is_api=True)
         if injected:
             return self._injected(injected, x_headers)
 
-        account = self._authorize(req)
+        account = self._authorize(call)
         if account is None:
             return error_response(401, "Unauthorized", x_headers)
-        if not emu.stats.enter_account(account.id, emu.concurrency.get(account.kind)):
+        if not state.stats.enter_account(account.id, state.concurrency.get(account.kind)):
             # the account's own limit (personal 1, business 10): the API's 429 with Retry-After
-            emu.stats.count_over_concurrency(account.id)
-            return error_response(429, "Too many requests", {**x_headers, "Retry-After": _seconds(faults.retry_after)})
-        req.account = account
+            state.stats.count_over_concurrency(account.id)
+            return self._too_many(x_headers)
+        call.account = account
 
         # Random mode decides after authorization: a request turned away with 401 (its token
         # really expired) takes no decision, so its retry gets the decision it would have got.
         delay = faults.latency
         cut_random: StreamFault | None = None
-        decision = faults.roll(f"{req.method} {rel}\0".encode() + req.body)
+        decision = faults.roll(f"{call.request.method} {call.rel}\0".encode() + call.body)
         if decision is not None:
-            emu.stats.count_fault(f"random:{decision.kind}")
+            state.stats.count_fault(f"random:{decision.kind}")
             if decision.kind in ("429", "500", "502", "503"):
                 status = int(decision.kind)
-                extra = {"Retry-After": _seconds(faults.retry_after)} if status == 429 else {}
-                return error_response(status, None, {**x_headers, **extra})
+                return self._too_many(x_headers) if status == 429 else error_response(status, None, x_headers)
             if decision.kind == "expire_token":
                 # answered as an expired token is; the token keeps working for other requests, so
                 # no other request's outcome depends on whether it came before or after this one
@@ -271,64 +210,76 @@ class Api:
             elif decision.kind == "cut_stream":
                 cut_random = StreamFault("cut", decision.after)
 
-        hold = faults.take_hold(rel)
+        hold = faults.take_hold(call.rel)
         if hold is not None and hold.after_events is None:
             hold.block()
         if delay > 0:
             self.fault_sleep(delay, wake)
-        if cut_random is not None and not (name in ("chat", "chat_v2") and self._wants_stream(req)):
+        if cut_random is not None and not (name in STREAMING_ROUTES and _wants_stream(call.body)):
             return Drop()
         try:
-            handler: Callable[..., Reply] = getattr(self, f"_ep_{name}")
-            reply = handler(req, *args, scope=account.scope)
+            reply = self.endpoints[name](call, state, *args)
         except ApiError as e:
             return json_response(e.status, e.body(), {**x_headers, **e.headers})
-        if hold is not None and hold.after_events is not None:
-            if isinstance(reply, Stream):
-                reply.hold = hold
-            else:
-                hold.block()
         if isinstance(reply, Stream):
-            reply.fault = cut_random or faults.take_stream_fault()
-            reply.chunk_latency = faults.chunk_latency
-            reply.wake = wake
-            if reply.fault is not None and cut_random is None:
-                emu.stats.count_fault(f"{reply.fault.kind}_stream")
+            fault = cut_random or faults.take_stream_fault()
+            if fault is not None and cut_random is None:
+                state.stats.count_fault(f"{fault.kind}_stream")
+            reply.events = self._paced(list(reply.events), fault, hold, faults.chunk_latency, wake)
+        elif hold is not None and hold.after_events is not None:
+            hold.block()
         reply.headers = {**x_headers, **reply.headers}
         return reply
 
+    def _paced(self, events: list[bytes], fault: StreamFault | None, hold: Hold | None, chunk_latency: float,
+               wake: threading.Event) -> Iterator[bytes | Cut]:
+        """A stream's events as the transport takes them, with the faults in between: a hold after
+        `hold.after_events` events, a cut or a stall after `fault.after` (at the latest before the
+        last event), chunk latency between events."""
+        fault_at = min(fault.after, len(events) - 1) if fault else -1
+        hold_at = min(hold.after_events, len(events) - 1) if hold is not None and hold.after_events is not None else -1
+        for i, event in enumerate(events):
+            if i == hold_at:
+                hold.block()
+            if i == fault_at:
+                if fault.kind == "cut":
+                    yield CUT
+                    return
+                self.fault_sleep(fault.seconds, wake)
+            elif i > 0 and chunk_latency > 0:
+                self.fault_sleep(chunk_latency, wake)
+            yield event
+
     def fault_sleep(self, seconds: float, wake: threading.Event) -> None:
         """A fault's delay (latency, slow, stall, chunk latency): over early when faults are cleared.
-        `emu.stats.sleeping` lets tests see a request waiting in one, without timing it."""
-        self.emu.stats.begin_sleep()
+        `stats.sleeping` lets tests see a request waiting in one, without timing it."""
+        self.state.stats.begin_sleep()
         try:
             wake.wait(seconds)
         finally:
-            self.emu.stats.end_sleep()
+            self.state.stats.end_sleep()
 
-    def _authorize(self, req: Request) -> Account | None:
+    def _authorize(self, call: Call) -> Account | None:
         """Whose request this is (a verified client certificate, else the bearer token), or None:
         unauthorized."""
-        if req.peer_cert:
-            account = Account(certificate_id(req.peer_cert), "certificate")
+        if call.request.peer_cert:
+            account = Account(certificate_id(call.request.peer_cert), "certificate")
         else:
-            token = _bearer(req.headers.get("Authorization"))
-            info = self.emu._tokens.check(token) if token else None
-            if info is None:
+            token = _bearer(call.headers.get("Authorization"))
+            account = self.state.account_of_token(token) if token else None
+            if account is None:
                 return None
-            if info.scope is None:
-                account = Account(str(info.owner), "user")  # the user name (client ids are uuids)
-            else:
-                account = Account(str(info.owner), info.scope, info.scope)
-        if req.record is not None:
-            req.record.client_id = account.id
+        call.record.client_id = account.id
         return account
 
+    def _too_many(self, x_headers: dict[str, str]) -> Response:
+        return error_response(429, "Too many requests", {**x_headers, "Retry-After": _seconds(self.state.faults.retry_after)})
+
     def _injected(self, rule: Injection, x_headers: dict[str, str] | None = None) -> Reply:
-        self.emu.stats.count_fault(f"status:{rule.status}")
+        self.state.stats.count_fault(f"status:{rule.status}")
         headers = dict(x_headers or {})
         if rule.retry_after is not None or rule.status == 429:
-            headers["Retry-After"] = _seconds(rule.retry_after if rule.retry_after is not None else self.emu.faults.retry_after)
+            headers["Retry-After"] = _seconds(rule.retry_after if rule.retry_after is not None else self.state.faults.retry_after)
         if rule.body is None:
             return error_response(rule.status, None, headers)
         if isinstance(rule.body, (dict, list)):
@@ -336,111 +287,12 @@ class Api:
         raw = rule.body.encode() if isinstance(rule.body, str) else bytes(rule.body)
         return Response(rule.status, raw, "text/html", headers)
 
-    @staticmethod
-    def _x_headers(req: Request) -> dict[str, str]:
-        # Echo the caller's ids, else make new ones (the real API always answers with both).
-        return {
-            "X-Request-Id": req.headers.get("X-Request-ID") or str(uuid.uuid4()),
-            "X-Session-Id": req.headers.get("X-Session-ID") or str(uuid.uuid4()),
-        }
 
-    @staticmethod
-    def _json(req: Request) -> Any:
-        try:
-            return json.loads(req.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise ApiError(400, INVALID_JSON) from None
-
-    def _wants_stream(self, req: Request) -> bool:
-        try:
-            return bool(json.loads(req.body).get("stream"))
-        except (ValueError, AttributeError):
-            return False
-
-    def _ep_chat(self, req: Request, *, scope: Any) -> Reply:
-        emu = self.emu
-        body = self._json(req)
-        chat.validate_chat(body, emu._files)
-        chat.check_capabilities(body, emu.capabilities, emu._files)
-        scripted = emu._replies.take()
-        session = req.headers.get("X-Session-ID")
-        previous = emu._sessions.swap(session, chat.serialize_messages(body["messages"])) if session else []
-        completion = chat.complete(body, emu._files, scripted, previous)
-        if body.get("stream"):
-            events = [sse(c) for c in chat.stream_chunks(completion, body["model"])] + [b"data: [DONE]\n\n"]
-            return Stream(events)
-        return json_response(200, chat.response_body(completion, body["model"]))
-
-    def _ep_chat_v2(self, req: Request, *, scope: Any) -> Reply:
-        emu = self.emu
-        body = self._json(req)
-        v2.validate(body, emu._files)
-        v2.check_capabilities(body, emu.capabilities, emu._files)
-        scripted = emu._replies.take()
-        session = req.headers.get("X-Session-ID")
-        previous = emu._sessions.swap(session, v2.serialize_messages(body["messages"])) if session else []
-        answer = v2.complete(body, emu._files, scripted, previous)
-        if body.get("stream"):
-            return Stream(v2.stream_events(answer, body["model"]))
-        return json_response(200, v2.response_body(answer, body["model"]))
-
-    def _ep_embeddings(self, req: Request, *, scope: Any) -> Reply:
-        return Response(200, embeddings.embeddings_json(self._json(req)))
-
-    def _ep_tokens_count(self, req: Request, *, scope: Any) -> Reply:
-        return json_response(200, embeddings.tokens_count(self._json(req)))
-
-    def _ep_models(self, req: Request, *, scope: Any) -> Reply:
-        return json_response(200, catalog.models_list())
-
-    def _ep_model(self, req: Request, model_id: str, *, scope: Any) -> Reply:
-        if model_id not in catalog.MODEL_TYPES:
-            raise ApiError(404, NO_SUCH_MODEL)
-        return json_response(200, catalog.model_entry(model_id))
-
-    def _ep_upload(self, req: Request, *, scope: Any) -> Reply:
-        parts = files.parse_multipart(req.headers.get("Content-Type", ""), req.body)
-        upload = next((p for p in parts if p.name == "file"), None)
-        if upload is None:
-            raise ApiError(400, "Invalid params: file is required")
-        purpose_part = next((p for p in parts if p.name == "purpose"), None)
-        purpose = purpose_part.data.decode("utf-8", "replace") if purpose_part else "general"
-        filename = upload.filename or "file"
-        mime = files.resolve_mime(filename, upload.content_type)
-        files.check_upload(filename, mime, len(upload.data), purpose)
-        file_id = self.emu._files.add(filename, upload.data, purpose, mime)
-        return json_response(200, self.emu._files.describe(file_id))
-
-    def _ep_list_files(self, req: Request, *, scope: Any) -> Reply:
-        return json_response(200, self.emu._files.listing())
-
-    def _known_file(self, file_id: str) -> files.StoredFile:
-        stored = self.emu._files.get(file_id)
-        if stored is None:
-            raise ApiError(404, "File not found")
-        return stored
-
-    def _ep_get_file(self, req: Request, file_id: str, *, scope: Any) -> Reply:
-        self._known_file(file_id)
-        return json_response(200, self.emu._files.describe(file_id))
-
-    def _ep_delete_file(self, req: Request, file_id: str, *, scope: Any) -> Reply:
-        self._known_file(file_id)
-        self.emu._files.delete(file_id)
-        return json_response(200, {"id": file_id, "object": "file", "deleted": True})
-
-    def _ep_file_content(self, req: Request, file_id: str, *, scope: Any) -> Reply:
-        stored = self._known_file(file_id)
-        return Response(200, stored.data, stored.mime)
-
-    def _ep_balance(self, req: Request, *, scope: Any) -> Reply:
-        # Postpaid (CORP) accounts have no balance: the SDK documents 403 for them.
-        if scope == "GIGACHAT_API_CORP":
-            raise ApiError(403, "Forbidden")
-        return json_response(200, {"balance": [{"usage": usage, "value": value} for usage, value in BALANCE]})
-
-
-BALANCE = [("embeddings", 9_999_967), ("GigaChat-Pro", 991_490), ("GigaChat-Max", 50_000), ("GigaChat", 900_000)]
+def _wants_stream(body: bytes) -> bool:
+    try:
+        return bool(json.loads(body).get("stream"))
+    except (ValueError, AttributeError):
+        return False
 
 
 def _bearer(authorization: str | None) -> str | None:

@@ -1,4 +1,7 @@
-"""POST /chat/completions: request validation, the deterministic "model", response and stream shapes."""
+"""The v1 contract, POST /chat/completions: request validation, the deterministic "model", response and
+stream shapes. A chat_flow.Contract (this module's NAME, validate, check_capabilities,
+rank_functions, serialize_messages, complete, response_body, stream_events); v1 is the same on
+both hosts (assumed: the live probes were of v2), so the dialect is accepted and not consulted."""
 
 from __future__ import annotations
 
@@ -7,16 +10,22 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from emulator import catalog
+from emulator import catalog, ranker
+from emulator import finish as rare
 from emulator.errors import NO_SUCH_MODEL, ApiError, invalid
 from emulator.files import MEDIA_PER_REQUEST_LIMIT, FileStore, kind_of
 from emulator.schema_rules import FUNCTION_NAME, function_schema_problems, make_instance
 from emulator.state import ScriptedReply
 from emulator.tokens import count_tokens, split_tokens
 from emulator.v2_images import make_jpeg, wants_image
+from emulator.wire import sse
 
+if TYPE_CHECKING:
+    from emulator.dialects import Dialect
+
+NAME = "v1"
 ROLES = ("system", "user", "assistant", "function", "search_result", "function_in_progress")
 MAX_IMAGES_PER_REQUEST = 10
 TOKENS_PER_STREAM_CHUNK = 4
@@ -54,6 +63,10 @@ def check_media_totals(images: int, media_bytes: int) -> None:
         raise ApiError(413, "Attachments are too large: images and audio of one request must be under 80 MB")
 
 
+def validate(body: Any, files: FileStore, dialect: Dialect | None = None, plan: str | None = None) -> None:
+    validate_chat(body, files)
+
+
 def validate_chat(body: Any, files: FileStore) -> None:
     """Raise ApiError for a request the real API rejects; order: model, messages, params, functions."""
     messages = validate_model_and_messages(body)
@@ -61,6 +74,7 @@ def validate_chat(body: Any, files: FileStore) -> None:
     _validate_attachments(messages, files)
     _validate_params(body)
     _validate_functions(body)
+    ranker.validate(body.get("function_ranker"), "function_ranker")
 
 
 def _validate_messages(messages: list) -> None:
@@ -199,6 +213,18 @@ def check_capabilities(body: dict, capabilities, files: FileStore | None = None)
         capabilities.check("audio", model)
 
 
+def rank_functions(body: dict) -> tuple[dict, list[str] | None]:
+    """The request as the model sees it after `function_ranker` (emulator/ranker.py), and the names
+    it kept (None: no ranking)."""
+    fc = body.get("function_call")
+    forced = fc.get("name") if isinstance(fc, dict) else None
+    question = (_last_user(body["messages"]) or {}).get("content") or ""
+    kept = ranker.select(body.get("functions") or [], question, body.get("function_ranker"), forced)
+    if not body.get("functions") or kept is None:
+        return body, kept
+    return {**body, "functions": kept}, [f["name"] for f in kept]
+
+
 # ---- the deterministic model ----------------------------------------------------------------------
 
 
@@ -307,14 +333,33 @@ def _compose(body: dict, files: FileStore) -> tuple[str, dict | None]:
     return "\n".join(lines), None
 
 
-def complete(body: dict, files: FileStore, scripted: ScriptedReply | None, previous: list[str]) -> Completion:
-    """The reply to a validated request. `previous`: the session's previous messages (caching)."""
+def _finished_early(body: dict, reason: str) -> tuple[str, dict | None]:
+    """(content, function_call) of an answer that ends with a rare reason (emulator/finish.py)."""
+    if rare.is_function_error(reason):
+        if not body.get("functions"):
+            return "", None
+        function = _pick_function(body, (_last_user(body["messages"]) or {}).get("content") or "")
+        params = function.get("parameters")
+        return "", rare.bad_call(function, make_instance(params, required_only=True) if isinstance(params, dict) else {})
+    return rare.refusal_text(reason), None
+
+
+def complete(body: dict, files: FileStore, scripted: ScriptedReply | None, previous: list[str],
+             dialect: Dialect | None = None, finish_reason: str | None = None) -> Completion:
+    """The reply to a validated request. `previous`: the session's previous messages (caching);
+    `finish_reason`: a rare reason it must end with (faults.finish), v1's name for it."""
     reasoning = None
     chunks = None
     usage_override: dict = {}
-    if scripted is not None:
+    if finish_reason is not None:
+        content, function_call = _finished_early(body, finish_reason)
+        finish = finish_reason
+    elif scripted is not None:
+        if len(scripted.calls()) > 1:
+            raise invalid(f"emulator: the scripted reply has {len(scripted.calls())} function calls, "
+                          "a v1 answer carries one (send it to the v2 contract)")
         content = scripted.content if scripted.content or not scripted.chunks else "".join(scripted.chunks)
-        function_call = scripted.function_call
+        function_call = (scripted.calls() or [None])[0]
         reasoning = scripted.reasoning_content
         chunks = scripted.chunks
         finish = scripted.finish_reason
@@ -326,7 +371,7 @@ def complete(body: dict, files: FileStore, scripted: ScriptedReply | None, previ
         finish = "function_call" if function_call else "stop"
 
     max_tokens = body.get("max_tokens")
-    if max_tokens and not function_call:
+    if max_tokens and not function_call and finish_reason is None:
         pieces = split_tokens(content)
         if len(pieces) > max_tokens:
             content = "".join(pieces[:max_tokens])
@@ -360,19 +405,19 @@ def complete(body: dict, files: FileStore, scripted: ScriptedReply | None, previ
 # ---- wire shapes --------------------------------------------------------------------------------
 
 
-def response_body(c: Completion, model: str) -> dict:
-    message: dict[str, Any] = {"content": c.content, "role": "assistant"}
-    if c.reasoning_content is not None:
-        message["reasoning_content"] = c.reasoning_content
-    if c.function_call is not None:
-        message["function_call"] = c.function_call
-        message["functions_state_id"] = c.functions_state_id
+def response_body(answer: Completion, model: str) -> dict:
+    message: dict[str, Any] = {"content": answer.content, "role": "assistant"}
+    if answer.reasoning_content is not None:
+        message["reasoning_content"] = answer.reasoning_content
+    if answer.function_call is not None:
+        message["function_call"] = answer.function_call
+        message["functions_state_id"] = answer.functions_state_id
     return {
-        "choices": [{"message": message, "index": 0, "finish_reason": c.finish_reason}],
+        "choices": [{"message": message, "index": 0, "finish_reason": answer.finish_reason}],
         "created": int(time.time()),
         "model": catalog.versioned(model),
         "object": catalog.completion_object(model),
-        "usage": c.usage,
+        "usage": answer.usage,
     }
 
 
@@ -407,3 +452,8 @@ def stream_chunks(c: Completion, model: str) -> list[dict]:
         return out
 
     return [chunk(d, False) for d in deltas] + [chunk(last, True)]
+
+
+def stream_events(answer: Completion, model: str, dialect: Dialect | None = None) -> list[bytes]:
+    """The stream as sent: a data event per chunk, then [DONE]."""
+    return [sse(chunk) for chunk in stream_chunks(answer, model)] + [b"data: [DONE]\n\n"]

@@ -98,6 +98,7 @@ class Faults:
             self.retry_after: float = 1
             self._injections: list[Injection] = []
             self._stream_faults: list[StreamFault] = []
+            self._finishes: list[list] = []  # [reason, count, path]
             for hold in getattr(self, "_holds", []):
                 hold.release()  # nobody stays stuck
             self._holds: list[Hold] = []
@@ -152,6 +153,28 @@ class Faults:
         """The next `count` streams send `k` data events, then hang `seconds` before going on."""
         with self._lock:
             self._stream_faults.append(StreamFault("stall", k, float(seconds), count))
+
+    def finish(self, reason: str, count: int = 1, path: str | None = None) -> None:
+        """The next `count` chat requests matching `path` (None: any chat path) end with `reason`,
+        one of emulator.finish.ON_DEMAND (blacklist, error, function_call_error, request_blacklist,
+        request_whitelist, request_filter, response_blacklist), blocking or streamed; each contract
+        gets its own name for it (see emulator/finish.py)."""
+        from emulator.finish import ON_DEMAND  # noqa: PLC0415 - the table lives with the answers
+
+        if reason not in ON_DEMAND:
+            raise ValueError(f"unknown finish reason {reason!r}; known: {', '.join(ON_DEMAND)}")
+        with self._lock:
+            self._finishes.append([reason, count, path])
+
+    def take_finish(self, path: str) -> str | None:
+        with self._lock:
+            for rule in self._finishes:
+                if rule[1] > 0 and rule[2] in (None, path):
+                    rule[1] -= 1
+                    if rule[1] == 0:
+                        self._finishes.remove(rule)
+                    return rule[0]
+        return None
 
     def expire_tokens(self) -> None:
         """Every token issued so far is expired from now on (clients get 401 and must re-auth)."""

@@ -27,10 +27,15 @@ def make_key(client_id: str, client_secret: str) -> str:
 DEFAULT_KEY = make_key("0a1b2c3d-0000-4000-8000-000000000001", "5e6f7a8b-0000-4000-8000-0000000000a1")
 B2B_KEY = make_key("0a1b2c3d-0000-4000-8000-000000000002", "5e6f7a8b-0000-4000-8000-0000000000a2")
 CORP_KEY = make_key("0a1b2c3d-0000-4000-8000-000000000003", "5e6f7a8b-0000-4000-8000-0000000000a3")
+# A personal account on a paid plan (DEFAULT_KEY's is freemium): Emulator.paid_accounts holds its
+# client id.
+PAID_CLIENT_ID = "0a1b2c3d-0000-4000-8000-000000000004"
+PAID_KEY = make_key(PAID_CLIENT_ID, "5e6f7a8b-0000-4000-8000-0000000000a4")
 DEFAULT_KEYS: dict[str, set[str]] = {
     DEFAULT_KEY: {"GIGACHAT_API_PERS"},
     B2B_KEY: {"GIGACHAT_API_B2B"},
     CORP_KEY: {"GIGACHAT_API_CORP"},
+    PAID_KEY: {"GIGACHAT_API_PERS"},
 }
 
 

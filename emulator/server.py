@@ -1,7 +1,10 @@
 """HTTP transport: a stdlib ThreadingHTTPServer speaking HTTP/1.1 with keep-alive, optional TLS.
 
-No asyncio, only blocking sockets and threads, so it also runs in a process that gevent has
-monkey-patched (dify_plugin does that on import): threads then become greenlets.
+It knows only emulator/wire.py: it reads a request, hands it to a wire.Handler and writes the
+reply (a response, a stream event by event, or nothing); what to answer, and when a stream waits
+or is cut, is decided above it. No asyncio, only blocking sockets and threads, so it also runs in a
+process that gevent has monkey-patched (dify_plugin does that on import): threads then become
+greenlets.
 """
 
 from __future__ import annotations
@@ -11,15 +14,9 @@ import socket
 import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
-from emulator.api import Drop, Request, Response, Stream
-from emulator.state import Headers
-
-if TYPE_CHECKING:
-    from emulator.api import Api
-    from emulator.faults import Faults
-    from emulator.state import Stats
+from emulator.wire import Cut, Drop, Handler, Headers, Request, Response, Stream, error_response
 
 logger = logging.getLogger(__name__)
 
@@ -60,23 +57,19 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     def __init__(
         self,
         address: tuple[str, int],
-        api: Api,
-        faults: Faults,
-        stats: Stats,
+        handler: Handler,
         connections: Connections,
         ssl_context: ssl.SSLContext | None,
     ):
-        self.api = api
-        self.faults = faults
-        self.stats = stats
+        self.handler = handler
         self.connections = connections
         self.ssl_context = ssl_context
         super().__init__(address, _Handler)
 
     def process_request(self, request, client_address):  # type: ignore[override]
-        if self.faults.refusing:
-            # "reset" mode: accept, then close at once.
-            self.stats.count_fault("refused")
+        if not self.handler.accepting():
+            # accept, then close at once
+            self.handler.transport_event("refused")
             self.shutdown_request(request)
             return
         super().process_request(request, client_address)
@@ -91,7 +84,7 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
             tls = self.ssl_context.wrap_socket(request, server_side=True)
             tls.settimeout(None)
         except (OSError, ssl.SSLError):
-            self.stats.count_tls_refused()
+            self.handler.transport_event("tls_refused")
             return
         try:
             self.RequestHandlerClass(tls, client_address, self)
@@ -133,8 +126,9 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_GET
 
     def _dispatch(self) -> None:
-        if self.server.faults.refusing:
-            self.server.stats.count_fault("refused")
+        handler = self.server.handler
+        if not handler.accepting():
+            handler.transport_event("refused")
             self.close_connection = True
             return
         body = self._read_body()
@@ -153,7 +147,6 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             peer_cert=peer_cert,
         )
-        api = self.server.api
         done = False
 
         def finish(status: int | None) -> None:
@@ -162,17 +155,17 @@ class _Handler(BaseHTTPRequestHandler):
             nonlocal done
             if not done:
                 done = True
-                api.finished(req, status)
+                handler.finished(req, status)
 
         try:
-            self._send(api.handle(req), finish)
+            self._send(handler.handle(req), finish)
         except OSError:
             self.close_connection = True
         except Exception:  # a bug in the emulator: answer 500 rather than hang up silently
             logger.exception("emulator failed on %s %s", self.command, self.path)
             self.close_connection = True
             try:
-                self._send(Response(500, b'{"status": 500, "message": "Internal Server Error"}'), finish)
+                self._send(error_response(500), finish)
             except OSError:
                 pass
         finally:
@@ -201,14 +194,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _too_large(self) -> None:
         self.close_connection = True
-        body = b'{"status": 413, "message": "Payload Too Large"}'
+        reply = error_response(413)
         self.send_response(413)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
         self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body)
-        self.server.stats.count_status(413)
+        self.wfile.write(reply.body)
+        self.server.handler.transport_event("too_large")
 
     def _send(self, reply: Response | Stream | Drop, finish: Callable[[int | None], None]) -> None:
         if isinstance(reply, Drop):
@@ -238,21 +231,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(key, value)
         self.end_headers()
         self.wfile.flush()
-        fault = stream.fault
-        # The fault comes after `after` data events, at the latest just before [DONE].
-        fault_at = min(fault.after, len(stream.events) - 1) if fault else -1
         try:
-            for i, event in enumerate(stream.events):
-                if stream.hold is not None and i == min(stream.hold.after_events, len(stream.events) - 1):
-                    stream.hold.block()
-                if i == fault_at and fault is not None:
-                    if fault.kind == "cut":
-                        finish(200)
-                        self._abort()
-                        return
-                    self.server.api.fault_sleep(fault.seconds, stream.wake)
-                elif i > 0 and stream.chunk_latency > 0:
-                    self.server.api.fault_sleep(stream.chunk_latency, stream.wake)
+            for event in stream.events:
+                if isinstance(event, Cut):
+                    finish(200)
+                    self._abort()
+                    return
                 self.wfile.write(b"%X\r\n%s\r\n" % (len(event), event))
                 self.wfile.flush()
             finish(200)

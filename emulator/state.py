@@ -1,5 +1,6 @@
 """Shared, thread-safe state of one emulator: counters, request log, tokens, prompt-cache sessions,
-scripted replies."""
+scripted replies, and `State`, the one object the endpoints read and change (the Emulator object
+is its public face)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
+
+from emulator.capabilities import Capabilities
+from emulator.dialects import Hosts, plan_of
+from emulator.faults import Faults
+from emulator.files import FileStore
+from emulator.wire import Headers
 
 
 class Stats:
@@ -165,28 +172,6 @@ class RateWindow:
             return None
 
 
-class Headers(dict):
-    """A plain dict of request headers whose lookups ignore case (clients differ in casing)."""
-
-    def _key(self, key: str) -> str:
-        if dict.__contains__(self, key):
-            return key
-        lower = key.lower()
-        for k in self.keys():
-            if k.lower() == lower:
-                return k
-        return key
-
-    def __getitem__(self, key: str) -> str:
-        return dict.__getitem__(self, self._key(key))
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and dict.__contains__(self, self._key(key))
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return dict.get(self, self._key(key), default)
-
-
 @dataclass
 class RecordedRequest:
     method: str
@@ -198,6 +183,8 @@ class RecordedRequest:
     form: dict[str, str] | None = None  # url-encoded form body (OAuth), or None
     status: int | None = None  # filled in when the response is sent (None: connection dropped)
     client_id: str | None = None  # whose token authorised this API call (tests check for cross-talk)
+    dialect: str | None = None  # the dialect of the base path it came to (emulator/dialects.py)
+    ranked_functions: list[str] | None = None  # the functions the ranker let the model see (None: no ranking)
 
 
 @dataclass
@@ -214,6 +201,7 @@ class Account:
     id: str  # the key's client id, the user name (user/password) or "cert:<CN>:<serial>" (mutual TLS)
     kind: str  # the key of Emulator.concurrency: the token's scope, "user" or "certificate"
     scope: str | None = None
+    plan: str = "business"  # "freemium" | "paid" (personal accounts) | "business" (dialects.plan_of)
 
 
 class TokenStore:
@@ -279,6 +267,10 @@ class ScriptedReply:
     finish_reason: str | None = None  # None: "function_call" with a function_call, else "stop"
     chunks: list[str] | None = None  # how a stream splits `content`
     usage: dict | None = None  # overrides the computed usage fields given
+    function_calls: list[dict] | None = None  # several calls in one answer (v2 only), after function_call
+
+    def calls(self) -> list[dict]:
+        return ([self.function_call] if self.function_call else []) + list(self.function_calls or [])
 
 
 class ReplyQueue:
@@ -314,3 +306,72 @@ class RequestLog:
     def clear(self) -> None:
         with self.lock:
             self.entries.clear()
+
+
+class State:
+    """Everything one emulator's endpoints read and change, and the few decisions that combine it.
+    Endpoints get this object, never the Emulator: its parts are FileStore, Faults, Capabilities,
+    Hosts, Stats, TokenStore, Sessions, ReplyQueue, RequestLog, each with its own interface.
+
+    `keys`: authorization key -> scopes; `users`: name -> password (on-premise /token);
+    `concurrency`: API requests in flight per account kind (None: unlimited), `reset()` restores
+    `default_concurrency`; `paid_accounts`: client ids of personal keys on a paid plan."""
+
+    def __init__(
+        self,
+        keys: dict[str, set[str]],
+        users: dict[str, str],
+        token_ttl_ms: int,
+        oauth_shape: str,
+        oauth_rate_limit: int | None,
+        concurrency: dict[str, int | None],
+        paid_accounts: set[str],
+        clock: Callable[[], float],
+    ) -> None:
+        self.keys = {k: set(v) for k, v in keys.items()}
+        self.users = dict(users)
+        self.token_ttl_ms = token_ttl_ms
+        self.oauth_shape = oauth_shape
+        self.oauth_limit = RateWindow(oauth_rate_limit, per=1.0)
+        self.default_concurrency = dict(concurrency)
+        self.concurrency = dict(concurrency)
+        self.paid_accounts = set(paid_accounts)
+        self.stats = Stats()
+        self.faults = Faults()
+        self.capabilities = Capabilities()
+        self.hosts = Hosts()
+        self.tokens = TokenStore(clock)
+        self.files = FileStore()
+        self.sessions = Sessions()
+        self.replies = ReplyQueue()
+        self.log = RequestLog()
+
+    def account_of_token(self, token: str) -> Account | None:
+        """Whose token this is, with its plan, or None: unknown or expired."""
+        info = self.tokens.check(token)
+        if info is None:
+            return None
+        if info.scope is None:
+            return Account(str(info.owner), "user")  # the user name (client ids are uuids)
+        return Account(str(info.owner), info.scope, info.scope, plan_of(info.scope, info.owner, self.paid_accounts))
+
+    def issue_token(self, scope: str | None, owner: str) -> tuple[str, int]:
+        return self.tokens.issue(self.token_ttl_ms, scope, owner)
+
+    def previous_messages(self, session: str | None, messages: list[str]) -> list[str]:
+        """The session's previous request's serialized messages ([] without a session or on its
+        first request); this request's are kept for the next."""
+        return self.sessions.swap(session, messages) if session else []
+
+    def reset(self, drain_seconds: float) -> None:
+        """Healthy and empty again (tokens and files stay)."""
+        self.concurrency = dict(self.default_concurrency)
+        self.faults.clear()
+        self.capabilities.clear()
+        self.hosts.reset()
+        # requests a fault kept busy (a stall whose client has gone) end now; wait for them, so
+        # they count neither against their account's concurrency nor in the fresh counters
+        self.stats.wait_until(lambda s: s.in_flight == 0, timeout=drain_seconds)
+        self.stats.reset()
+        self.log.clear()
+        self.replies.clear()

@@ -1,5 +1,8 @@
-"""POST /api/v2/chat/completions: the v2 ("primary") chat contract, faithful to the test_primary_*
-cassettes (June 2026, GigaChat-3-Ultra) and the SDK's v2 models (gigachat/models/chat_completions.py).
+"""The v2 ("primary") chat contract, POST {v2 root}/chat/completions on either host, faithful to the
+test_primary_* cassettes (June 2026, GigaChat-3-Ultra) and the SDK's v2 models
+(gigachat/models/chat_completions.py). A chat_flow.Contract; where the two hosts differ (function
+results, call ids, parallel calls, names, formats, tools, streams) its `Dialect` decides
+(dialects.py); below, the recorded host's behaviour.
 
 Shapes (recorded): messages carry ``content`` lists of parts (``text``, ``files``,
 ``function_call``, ``function_result``, ``inline_data``); the answer is ``{"model": <versioned>,
@@ -11,14 +14,16 @@ request had tools. Streams are named SSE events: ``response.message.delta`` (mes
 
 The deterministic model, in priority order (the v1 rules where they apply):
 1. a scripted reply (``emu.enqueue_reply``);
-2. the last message is a tool result: ``Function <name> returned: <result JSON>``;
+2. the last message is a function result (role ``tool``; on api.giga.chat ``function``): one line
+   ``Function <name> returned: <result>`` per result of the trailing result messages;
 3. ``tool_config`` forcing a function: a call of it (arguments from its schema); forcing a
    built-in tool: that tool runs;
 4. ``auto``: each offered built-in tool runs when the user's words ask for it (web search:
    search/web/latest/news/current/today/найди/поиск/новост/актуальн; image: draw/image/picture/
    icon/нарисуй/изображ/картин/рисун; code: code/calculate/compute/python/посчитай/вычисли/код;
    URL reading: a URL); a function whose name is in the user's text is called (with any tool's
-   text in the same message), else, when no tool ran, the first function (as v1);
+   text in the same message; on api.giga.chat every such function, in one step), else, when no
+   tool ran, the first function (as v1); with ``ranker_options`` only among the ranked ones;
 5. ``model_options.response_format``: a JSON instance of the schema (indent 4, as recorded), or
    the shortest string a simple ``regex`` matches (a format set, built-in tools do not run);
 6. files of the last user message: one ``Attachment <id> <filename> <mime> <bytes> bytes
@@ -39,7 +44,8 @@ Built-in tools (deterministic answers):
   ``tool_execution``) and on gpt2giga reading built-in calls/results from those parts. The code
   "runs" one of two tasks: the sum of the first N primes (the recorded prompt: 639), else the
   length of the question.
-- ``url_content_extraction``: a short summary naming the URL.
+- ``url_content_extraction``: each page's text as if read (deterministic per URL); on api.giga.chat
+  cited ``[sources=[n]]`` with ``inline_data.sources``.
 Image generation in streams likewise sends a ``response.tool.completed`` event with a
 ``tool_execution`` part (``{"name": "image_generate", "status": "success", "censored": false}``,
 the SDK's test shape) before the ``files`` delta. Where a stream puts ``tool_state_id`` is
@@ -56,22 +62,26 @@ import json
 import re
 import secrets
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-from emulator import catalog, chat
-from emulator.chat import TOKENS_PER_ATTACHMENT, TOKENS_PER_STREAM_CHUNK, attachment_line
+from emulator import catalog, chat, ranker
+from emulator import finish as rare
+from emulator.chat import TOKENS_PER_ATTACHMENT, attachment_line
+from emulator.dialects import BUILTIN_TOOLS, DIALECTS, RECORDED, Dialect
 from emulator.errors import invalid
 from emulator.files import FileStore, kind_of
-from emulator.schema_rules import FUNCTION_NAME, function_schema_problems, make_instance
+from emulator.schema_rules import function_schema_problems, make_instance
 from emulator.state import ScriptedReply
 from emulator.tokens import count_tokens, split_tokens
 from emulator.v2_images import IMAGE_TRIGGERS, make_jpeg
+from emulator.wire import named_event
 
-PATH = "/api/v2/chat/completions"
+NAME = "v2"
 ROLES = ("system", "user", "assistant", "tool", "reasoning", "function")
 PART_KEYS = ("text", "files", "function_call", "function_result", "tool_execution", "inline_data")
-BUILTIN_TOOLS = ("web_search", "image_generate", "code_interpreter", "url_content_extraction", "model_3d_generate")
 TOOL_MODES = ("auto", "forced", "none")
 # Prompt accounting calibrated on the recordings: "Say 'Hello' and nothing else" (7 tokens) costs
 # 19 input tokens, "Hello" 2 output tokens.
@@ -96,12 +106,15 @@ def versioned(model: str) -> str:
 # ---- validation (pure) --------------------------------------------------------------------------
 
 
-def validate(body: Any, files: FileStore) -> None:
-    """Raise ApiError for a request the API rejects (the v1 rules where the contracts share them)."""
+def validate(body: Any, files: FileStore, dialect: Dialect = DIALECTS[RECORDED], plan: str | None = None) -> None:
+    """Raise ApiError for a request the API rejects (the v1 rules where the contracts share them,
+    the host's own where its dialect differs). `plan`: the account's (dialects.plan_of)."""
     messages = chat.validate_model_and_messages(body)
+    dialect.check_v2_messages(messages)
     _validate_messages(messages, files)
-    _validate_options(body.get("model_options"))
-    _validate_tools(body)
+    _validate_options(body.get("model_options"), dialect)
+    _validate_tools(body, dialect, plan)
+    ranker.validate(body.get("ranker_options"), "ranker_options")
 
 
 def _validate_messages(messages: list, files: FileStore) -> None:
@@ -155,7 +168,7 @@ def _results(m: dict) -> list[dict]:
     return [p["function_result"] for p in m.get("content") or [] if isinstance(p, dict) and p.get("function_result")]
 
 
-def _validate_options(options: Any) -> None:
+def _validate_options(options: Any, dialect: Dialect) -> None:
     if options is None:
         return
     if not isinstance(options, dict):
@@ -166,17 +179,8 @@ def _validate_options(options: Any) -> None:
     reasoning = options.get("reasoning")
     if reasoning is not None and (not isinstance(reasoning, dict) or reasoning.get("effort") not in ("low", "medium", "high")):
         raise invalid("model_options.reasoning.effort must be one of: low, medium, high")
-    fmt = options.get("response_format")
-    if fmt is not None:
-        if not isinstance(fmt, dict) or fmt.get("type") not in ("text", "json_schema", "regex"):
-            raise invalid("model_options.response_format.type must be one of: text, json_schema, regex")
-        if fmt["type"] == "json_schema" and not isinstance(fmt.get("schema"), dict):
-            raise invalid("model_options.response_format.schema must be a JSON Schema object")
-        if fmt["type"] == "regex":
-            try:
-                re.compile(fmt.get("regex") or "")
-            except (re.error, TypeError):
-                raise invalid("model_options.response_format.regex is not a valid regular expression") from None
+    if options.get("response_format") is not None:
+        dialect.check_response_format(options["response_format"])
 
 
 def functions_of(body: dict) -> list[dict]:
@@ -188,20 +192,20 @@ def builtins_of(body: dict) -> list[str]:
     return [name for t in body.get("tools") or [] if isinstance(t, dict) for name in BUILTIN_TOOLS if name in t]
 
 
-def _validate_tools(body: dict) -> None:
+def _validate_tools(body: dict, dialect: Dialect, plan: str | None) -> None:
     tools = body.get("tools")
     if tools is not None:
         if not isinstance(tools, list):
             raise invalid("tools must be a list")
+        dialect.check_tools(tools, plan)
         for i, t in enumerate(tools):
             keys = [k for k in (*BUILTIN_TOOLS, "functions") if isinstance(t, dict) and k in t]
             if len(keys) != 1:
                 raise invalid(f"tools[{i}] must name exactly one tool ({', '.join((*BUILTIN_TOOLS, 'functions'))})")
+    dialect.check_function_names([f.get("name") if isinstance(f, dict) else None for f in functions_of(body)])
     names: list[str] = []
     for i, f in enumerate(functions_of(body)):
-        name = f.get("name") if isinstance(f, dict) else None
-        if not isinstance(name, str) or not FUNCTION_NAME.match(name):
-            raise invalid(f"functions[{i}].name {name!r} must match ^[a-zA-Z_][a-zA-Z0-9_]*$")
+        name = f["name"]
         if name in names:
             raise invalid(f"functions[{i}].name {name!r} is duplicated")
         names.append(name)
@@ -313,6 +317,31 @@ def search(question: str) -> tuple[str, dict]:
     return text, sources
 
 
+def read_page(url: str) -> tuple[str, str]:
+    """(title, text) of the page at `url` as if it had been read: deterministic per URL."""
+    digest = hashlib.sha256(url.encode("utf-8")).hexdigest()[:8]
+    parts = urlsplit(url)
+    title = f"{parts.netloc}{parts.path or '/'}"
+    return title, (f"The page {title} opens with the heading \"{title}\" and says that its text has the "
+                   f"fingerprint {digest}; it ends with a list of contacts.")
+
+
+def read_pages(urls: list[str], cite: bool) -> dict:
+    """The URL-reading tool's text part: each page's text; `cite`: with a [sources=[n]] marker and its
+    source (the recording has plain text)."""
+    if not urls:
+        return {"text": "The message gives no page address, so there is no page to read."}
+    sources, texts = {}, []
+    for n, url in enumerate(dict.fromkeys(urls), start=1):
+        title, text = read_page(url)
+        sources[str(n)] = {"url": url, "title": title}
+        texts.append(f"{text} [sources=[{n}]]" if cite else text)
+    part: dict[str, Any] = {"text": " ".join(texts)}
+    if cite:
+        part["inline_data"] = {"images": [], "sources": sources}
+    return part
+
+
 def _function_part(function: dict) -> dict:
     params = function.get("parameters")
     arguments = make_instance(params, required_only=True) if isinstance(params, dict) else {}
@@ -324,7 +353,7 @@ def _generate_image(question: str, files: FileStore) -> dict:
     return {"files": [{"id": file_id, "mime": "image/jpeg", "target": "image"}]}
 
 
-def _builtin(tool: str, question: str, files: FileStore, answer: Answer) -> None:
+def _builtin(tool: str, question: str, files: FileStore, answer: Answer, dialect: Dialect) -> None:
     if tool == "web_search":
         text, sources = search(question)
         answer.parts.append({"text": text, "inline_data": {"images": [], "sources": sources}})
@@ -342,8 +371,7 @@ def _builtin(tool: str, question: str, files: FileStore, answer: Answer) -> None
         ]
         answer.parts.append({"text": text})
     elif tool == "url_content_extraction":
-        urls = _URL.findall(question)
-        answer.parts.append({"text": f"The page {urls[0] if urls else 'you named'} was read: it describes {question[:80]}."})
+        answer.parts.append(read_pages(_URL.findall(question), dialect.cites_pages_read))
     elif tool == "model_3d_generate":
         file_id = files.add("model.fbx", b"FBX emulator model " + question.encode(), "general", "application/octet-stream")
         answer.parts.append({"files": [{"id": file_id, "mime": "application/octet-stream", "target": "3d_model"}]})
@@ -396,7 +424,17 @@ def _default_parts(body: dict, files: FileStore, user: dict | None) -> list[dict
     return [{"text": "\n".join(lines)}]
 
 
-def _compose(body: dict, files: FileStore, answer: Answer) -> None:
+def _trailing_results(messages: list[dict], role: str) -> list[dict]:
+    """The function results of the run of result messages that ends the conversation."""
+    out: list[dict] = []
+    for m in reversed(messages):
+        if m.get("role") != role:
+            break
+        out[:0] = _results(m)
+    return out
+
+
+def _compose(body: dict, files: FileStore, answer: Answer, dialect: Dialect) -> None:
     messages = body["messages"]
     last = messages[-1]
     user = _last_user(messages)
@@ -404,27 +442,29 @@ def _compose(body: dict, files: FileStore, answer: Answer) -> None:
     config = body.get("tool_config") or {}
     mode = config.get("mode", "auto")
     functions = functions_of(body)
-    if last.get("role") == "tool":
-        result = (_results(last) or [{}])[0]
-        answer.parts.append({"text": f"Function {result.get('name', '')} returned: "
-                                     f"{json.dumps(result.get('result'), ensure_ascii=False)}"})
+    if last.get("role") == dialect.result_role:
+        results = _trailing_results(messages, dialect.result_role) or [{}]
+        answer.parts.append({"text": "\n".join(f"Function {r.get('name', '')} returned: {dialect.result_text(r.get('result'))}"
+                                               for r in results)})
         return
     if mode == "forced" and config.get("function_name"):
         answer.parts.append(_function_part(next(f for f in functions if f["name"] == config["function_name"])))
         return
     if mode == "forced" and config.get("tool_name"):
-        _builtin(config["tool_name"], question, files, answer)
+        _builtin(config["tool_name"], question, files, answer, dialect)
         return
     fmt = (body.get("model_options") or {}).get("response_format") or {}
     if mode != "none" and fmt.get("type") not in ("json_schema", "regex"):  # a format wins: the answer is in it
         for tool in builtins_of(body):
             if tool == "url_content_extraction" and _URL.search(question) or _wants(tool, question):
-                _builtin(tool, question, files, answer)
-        named = next((f for f in functions if f["name"].casefold() in question.casefold()), None)
-        if named is None and functions and not answer.parts:
-            named = functions[0]
-        if named is not None:
-            answer.parts.append(_function_part(named))
+                _builtin(tool, question, files, answer, dialect)
+        # every function named in the question is called, in one step where the host allows it
+        named = [f for f in functions if f["name"].casefold() in question.casefold()]
+        named = named if dialect.parallel_calls else named[:1]
+        if not named and functions and not answer.parts:
+            named = functions[:1]
+        if named:
+            answer.parts += [_function_part(f) for f in named]
             return
     if not answer.parts:
         answer.parts += _default_parts(body, files, user)
@@ -450,8 +490,35 @@ def serialize_messages(messages: list[dict]) -> list[str]:
     return [json.dumps(m, sort_keys=True, ensure_ascii=False) for m in messages]
 
 
-def complete(body: dict, files: FileStore, scripted: ScriptedReply | None, previous: list[str]) -> Answer:
-    """The answer to a validated request. ``previous``: the session's previous messages (caching)."""
+def rank_functions(body: dict) -> tuple[dict, list[str] | None]:
+    """The request as the model sees it after ``ranker_options`` (emulator/ranker.py), and the names
+    it kept (None: no ranking)."""
+    functions = functions_of(body)
+    forced = (body.get("tool_config") or {}).get("function_name")
+    kept = ranker.select(functions, _text_of(_last_user(body["messages"])), body.get("ranker_options"), forced)
+    if not functions or kept is None:
+        return body, kept
+    tools = [t for t in body.get("tools") or [] if not (isinstance(t, dict) and "functions" in t)]
+    return {**body, "tools": [{"functions": {"specifications": kept}}, *tools]}, [f["name"] for f in kept]
+
+
+def _finished_early(body: dict, reason: str, answer: Answer) -> None:
+    """The parts of an answer that ends with a rare reason (emulator/finish.py)."""
+    functions = functions_of(body)
+    if rare.is_function_error(reason):
+        if functions:
+            forced = (body.get("tool_config") or {}).get("function_name")
+            function = next((f for f in functions if f["name"] == forced), functions[0])
+            answer.parts.append({"function_call": rare.bad_call(function, _function_part(function)["function_call"]["arguments"])})
+    else:
+        answer.parts.append({"text": rare.refusal_text(reason)})
+    answer.finish_reason = reason
+
+
+def complete(body: dict, files: FileStore, scripted: ScriptedReply | None, previous: list[str],
+             dialect: Dialect = DIALECTS[RECORDED], finish_reason: str | None = None) -> Answer:
+    """The answer to a validated request. ``previous``: the session's previous messages (caching);
+    ``finish_reason``: a rare reason it must end with (faults.finish), v2's name for it."""
     messages = body["messages"]
     prompt = PROMPT_BASE_TOKENS + sum(_message_tokens(m, files) for m in messages)
     if functions_of(body):
@@ -462,23 +529,27 @@ def complete(body: dict, files: FileStore, scripted: ScriptedReply | None, previ
             break
         cached += _message_tokens(m, files)
     answer = Answer([], "stop", {"input_tokens": prompt}, uuid7() if body.get("tools") else None)
-    if scripted is not None:
+    if finish_reason is not None:
+        _finished_early(body, finish_reason, answer)
+    elif scripted is not None:
         text = scripted.content if scripted.content or not scripted.chunks else "".join(scripted.chunks)
         if text:
             answer.parts.append({"text": text})
-        if scripted.function_call:
-            answer.parts.append({"function_call": scripted.function_call})
+        answer.parts += [{"function_call": dict(call)} for call in scripted.calls()]
         answer.reasoning = scripted.reasoning_content
         answer.chunks = scripted.chunks
     else:
-        _compose(body, files, answer)
+        _compose(body, files, answer, dialect)
     calls = [p for p in answer.parts if "function_call" in p]
-    answer.finish_reason = (scripted.finish_reason if scripted and scripted.finish_reason
-                            else "function_call" if calls else "stop")
+    if dialect.call_ids:
+        for part in calls:  # observed: every call of an answer has a UUID, first in the object
+            part["function_call"] = {"id": str(uuid.uuid4()), **part["function_call"]}
+    answer.finish_reason = (finish_reason or (scripted.finish_reason if scripted and scripted.finish_reason else None)
+                            or ("function_call" if calls else "stop"))
     if calls and answer.tool_state_id is None:
         answer.tool_state_id = uuid7()
     max_tokens = (body.get("model_options") or {}).get("max_tokens")
-    if max_tokens and not calls:
+    if max_tokens and not calls and finish_reason is None:
         for part in answer.parts:
             pieces = split_tokens(part.get("text") or "")
             if len(pieces) > max_tokens:
@@ -526,40 +597,40 @@ def response_body(answer: Answer, model: str) -> dict:
             "finish_reason": answer.finish_reason, "usage": answer.usage}
 
 
-def _groups(text: str) -> list[str]:
+def _groups(text: str, size: int) -> list[str]:
     pieces = split_tokens(text)
-    return ["".join(pieces[i : i + TOKENS_PER_STREAM_CHUNK]) for i in range(0, len(pieces), TOKENS_PER_STREAM_CHUNK)]
+    return ["".join(pieces[i : i + size]) for i in range(0, len(pieces), size)]
 
 
-def event(name: str, payload: dict) -> bytes:
-    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-    return b"event: " + name.encode() + b"\ndata: " + data + b"\n\n"
-
-
-def stream_events(answer: Answer, model: str) -> list[bytes]:
-    """Named SSE events: tool executions, reasoning and answer deltas, then the done event."""
-    name, created = versioned(model), int(time.time())
+def stream_events(answer: Answer, model: str, dialect: Dialect = DIALECTS[RECORDED]) -> list[bytes]:
+    """Named SSE events: tool executions, reasoning and answer deltas, then the done event (which
+    carries the function calls where the host sends them there)."""
+    name, created, size = versioned(model), int(time.time()), dialect.stream_delta_tokens
 
     def head() -> dict:
         return {"model": name, "created_at": created}
 
     out: list[bytes] = []
     if answer.tool_events:
-        out.append(event("response.tool.completed",
+        out.append(named_event("response.tool.completed",
                          {**head(), "messages": [{"role": "reasoning", "content": answer.tool_events}]}))
-    for piece in _groups(answer.reasoning or ""):
-        out.append(event("response.message.delta", {**head(), "messages": [{"role": "reasoning", "content": [{"text": piece}]}]}))
+    for piece in _groups(answer.reasoning or "", size):
+        out.append(named_event("response.message.delta", {**head(), "messages": [{"role": "reasoning", "content": [{"text": piece}]}]}))
     first = True
+    in_done = [p for p in answer.parts if "function_call" in p] if dialect.calls_in_done else []
     for part in answer.parts:
+        if in_done and "function_call" in part:
+            continue
         if "text" in part:
-            pieces = answer.chunks if answer.chunks is not None else _groups(part["text"])
+            pieces = answer.chunks if answer.chunks is not None else _groups(part["text"], size)
             deltas = [{"text": p} for p in pieces if p] or [{"text": ""}]
             if part.get("inline_data"):
                 deltas[0]["inline_data"] = part["inline_data"]
         else:
             deltas = [part]
         for delta in deltas:
-            out.append(event("response.message.delta", {**head(), "messages": [_assistant(answer, [delta], first)]}))
+            out.append(named_event("response.message.delta", {**head(), "messages": [_assistant(answer, [delta], first)]}))
             first = False
-    out.append(event("response.message.done", {**head(), "finish_reason": answer.finish_reason, "usage": answer.usage}))
+    done = {**head(), "messages": [_assistant(answer, in_done, True)]} if in_done else head()
+    out.append(named_event("response.message.done", {**done, "finish_reason": answer.finish_reason, "usage": answer.usage}))
     return out

@@ -11,7 +11,10 @@ it (gigachat_dify.connection), and records the HTTP exchanges as VCR cassettes (
 replay them (tests/emulator/test_conformance.py), so a new real recording becomes a fidelity check.
 Each scenario also prints what it found (PASS / FAIL / INFO) about a fact the plugin assumes:
 token answer shape and units, the model list, structured output and reasoning per model on this
-host and account, embedding dimensions and precision, the v2 contract.
+host and account, embedding dimensions and precision, the v2 contract, the form of v2 function
+results this host takes (and its state and call ids, parallel calls), URL reading, the tool ranker.
+The v2 requests are built by the plugin's own builders (gigachat_dify/chat/v1, v2), so what is
+checked is what the plugin sends.
 """
 
 from __future__ import annotations
@@ -33,11 +36,23 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from dify_plugin.entities.model.message import (  # noqa: E402
+    AssistantPromptMessage,
+    PromptMessageTool,
+    ToolPromptMessage,
+    UserPromptMessage,
+)
+
 from demo import SetupError, read_ca_file, real_credentials  # noqa: E402
+from gigachat_dify.chat.tool_calls import make_tool_call_id  # noqa: E402
+from gigachat_dify.chat.v1 import call as v1_contract  # noqa: E402
+from gigachat_dify.chat.v2 import call as v2_contract  # noqa: E402
+from gigachat_dify.chat.v2 import dialect  # noqa: E402
 from gigachat_dify.connection.clients import get_client  # noqa: E402
 from gigachat_dify.connection.credentials import parse_credentials  # noqa: E402
 from gigachat_dify.embeddings.config import DIMENSIONS, EMBEDDING_LIMITS  # noqa: E402
 from gigachat_dify.tokens import estimate_tokens  # noqa: E402
+from tests.support.daemon import many_tools  # noqa: E402
 
 CHAT_MAX_TOKENS = 64
 STRUCTURED_SCHEMA = {
@@ -53,11 +68,26 @@ ORDER_FUNCTION = {
 }
 
 
+SLOTS_FUNCTION = {
+    "name": "get_delivery_slots",
+    "description": "Free delivery time slots for an order.",
+    "parameters": {"type": "object", "properties": {"order_id": {"type": "string", "description": "Order identifier."}},
+                   "required": ["order_id"]},
+}
+#: The model the Sep 2026 live probes of api.giga.chat used (function results, parallel calls, URL reading).
+TOOLS_MODEL = "GigaChat-2-Max"
+#: A stable public page for URL reading.
+PAGE_URL = "https://www.python.org/about/"
+RANKER_TOOLS = 30
+RANKER_TOP_N = 3
+
+
 def _models(folder: str) -> list[str]:
     return yaml.safe_load((ROOT / "models" / folder / "_position.yaml").read_text())
 
 
 RECORDER: "Recorder | None" = None
+BASE_URL = ""  # the host checked (set in main)
 CHAT_MODELS = _models("llm")
 EMBEDDING_MODELS = _models("text_embedding")
 
@@ -307,9 +337,129 @@ def s_v2(client) -> list[Finding]:
     return out
 
 
+def _raw_answer() -> dict:
+    """The last answer as the wire carried it (the SDK's models rename tool_state_id)."""
+    return json.loads(RECORDER.interactions[-1]["response"]["body"]["string"])
+
+
+def _calls_of(raw: dict) -> tuple[list[dict], str | None, list[str]]:
+    """(function calls, state id, the names of the state-id fields) of a raw v2 answer."""
+    calls, state, keys = [], None, []
+    for m in raw.get("messages") or []:
+        for key in ("tool_state_id", "tools_state_id", "functions_state_id"):
+            if m.get(key):
+                state, keys = m[key], keys + [key]
+        calls += [p["function_call"] for p in m.get("content") or [] if isinstance(p, dict) and p.get("function_call")]
+    return calls, state, keys
+
+
+def _history(question: UserPromptMessage, calls: list[dict], state: str | None) -> list:
+    """What Dify sends back after running the calls (the ids as the plugin gives them to Dify)."""
+    tool_calls = [AssistantPromptMessage.ToolCall(id=make_tool_call_id(state, c.get("id")), type="function",
+                                                  function=AssistantPromptMessage.ToolCall.ToolCallFunction(
+                                                      name=c["name"], arguments=json.dumps(c.get("arguments") or {})))
+                  for c in calls]
+    results = [ToolPromptMessage(content=json.dumps({"order_id": "A-1024", "status": "packed", "slot": f"{10 + i}:00"}),
+                                 tool_call_id=tc.id) for i, tc in enumerate(tool_calls)]
+    return [question, AssistantPromptMessage(content="", tool_calls=tool_calls), *results]
+
+
+def _v2_payload(messages: list, params: dict, tools: list | None = None, **options) -> dict:
+    payload, _ = v2_contract.build(TOOLS_MODEL, messages, {"max_tokens": CHAT_MAX_TOKENS, **params}, tools, False,
+                                   None, base_url=BASE_URL, **options)
+    return payload
+
+
+def s_v2_dialect(client) -> list[Finding]:
+    """The form of v2 function results this host takes (api.giga.chat: role function with a JSON-string
+    result; the June recording: role tool with an object), the ids its answers carry, parallel calls."""
+    tools = [PromptMessageTool(**ORDER_FUNCTION), PromptMessageTool(**SLOTS_FUNCTION)]
+    out: list[Finding] = []
+    question = UserPromptMessage(content="Check order A-1024 with get_order_status and answer naturally.")
+    client.chat.create(_v2_payload([question], {}, tools[:1]))
+    calls, state, keys = _calls_of(_raw_answer())
+    if not calls:
+        return [Finding("FAIL", "no function call in the v2 answer")]
+    out.append(Finding("INFO", f"state id field(s) in the answer: {keys or 'none'}; call ids: "
+                               f"{'present' if all(c.get('id') for c in calls) else 'absent'}"))
+    history = _history(question, calls[:1], state)
+    accepted = {}
+    for form in (dialect.TOOL, dialect.FUNCTION):
+        try:
+            client.chat.create(_v2_payload(history, {}, tools[:1], form=form))
+            accepted[form] = True
+            out.append(Finding("INFO", f"results as role {form.value}: accepted"))
+        except Exception as exc:
+            accepted[form] = False
+            out.append(Finding("INFO", f"results as role {form.value}: refused ({_status(exc)})"))
+    rule = dialect.host_rule(BASE_URL)
+    verified = rule is dialect.FUNCTION or "gigachat.devices.sberbank.ru" in BASE_URL
+    if not any(accepted.values()):
+        out.append(Finding("FAIL", "the host refused function results in both forms"))
+    elif accepted[rule]:
+        out.append(Finding("PASS", f"the plugin's rule for this host (role {rule.value}) is accepted"))
+    else:
+        out.append(Finding("FAIL" if verified else "INFO",
+                           f"the plugin's rule for this host (role {rule.value}) is refused; it learns role "
+                           f"{rule.other.value} from the first refusal" + (" (the verified rule is out of date)"
+                                                                           if verified else "")))
+    form = rule if accepted[rule] else rule.other
+    both = UserPromptMessage(content="For order A-1024 call get_order_status and get_delivery_slots.")
+    client.chat.create(_v2_payload([both], {}, tools))
+    calls, state, _ = _calls_of(_raw_answer())
+    out.append(Finding("INFO", f"a question naming two functions: {len(calls)} call(s) in one step"))
+    if calls and accepted[form]:
+        client.chat.create(_v2_payload(_history(both, calls, state), {}, tools, form=form))
+        text = "".join(p.get("text") or "" for m in _raw_answer().get("messages") or [] for p in m.get("content") or [])
+        out.append(Finding("PASS" if text else "FAIL", f"answer after {len(calls)} result(s): {text[:60]!r}"))
+    return out
+
+
+def s_url_reading(client) -> list[Finding]:
+    """The URL-reading tool (switch 'URL reading'): a page given in the message is read."""
+    question = UserPromptMessage(content=f"In one sentence: what is the page {PAGE_URL} about?")
+    try:
+        client.chat.create(_v2_payload([question], {"url_reading": True}))
+    except Exception as exc:  # availability depends on host, account and model
+        return [Finding("INFO", f"url_content_extraction refused ({_status(exc)})")]
+    raw = _raw_answer()
+    text = "".join(p.get("text") or "" for m in raw.get("messages") or [] for p in m.get("content") or [])
+    sources = [p["inline_data"]["sources"] for m in raw.get("messages") or [] for p in m.get("content") or []
+               if isinstance(p.get("inline_data"), dict) and p["inline_data"].get("sources")]
+    return [Finding("PASS" if text else "FAIL", f"page read: {text[:80]!r}; sources cited: {bool(sources)}")]
+
+
+def s_ranker(client) -> list[Finding]:
+    """The tool ranker (v1 function_ranker, v2 ranker_options): prompt tokens of 30 functions, off and on."""
+    tools = [PromptMessageTool(**t) for t in many_tools(RANKER_TOOLS)]
+    question = [UserPromptMessage(content="What is the weather in Sochi tomorrow?")]
+    out = []
+    for contract in (v1_contract, v2_contract):
+        name = "v1" if contract is v1_contract else "v2"
+        prompt = []
+        for params in ({}, {"tool_ranking": True, "tool_ranking_top_n": RANKER_TOP_N}):
+            payload, _ = contract.build(TOOLS_MODEL, question, {"max_tokens": CHAT_MAX_TOKENS, **params}, tools,
+                                        False, None, base_url=BASE_URL)
+            try:
+                if contract is v1_contract:
+                    prompt.append(client.chat(payload).usage.prompt_tokens)
+                else:
+                    prompt.append(client.chat.create(payload).usage.input_tokens)
+            except Exception as exc:
+                out.append(Finding("INFO", f"{name} with {'the ranker' if params else 'no ranker'}: refused "
+                                           f"({_status(exc)})"))
+                break
+        if len(prompt) == 2:
+            level = "PASS" if prompt[1] < prompt[0] else "INFO"
+            out.append(Finding(level, f"{name}: {RANKER_TOOLS} functions cost {prompt[0]} prompt tokens, "
+                                      f"{prompt[1]} with the ranker at top {RANKER_TOP_N}"))
+    return out
+
+
 def scenarios() -> list[Scenario]:
     chat = estimate_tokens("Say 'Hello' and nothing else") + 20 + CHAT_MAX_TOKENS
     n_chat = len(CHAT_MODELS)
+    ranker_functions = estimate_tokens(json.dumps(many_tools(RANKER_TOOLS)))
     return [
         Scenario("validation", False, 0, s_validation),
         Scenario("chat", True, chat, s_chat),
@@ -320,6 +470,9 @@ def scenarios() -> list[Scenario]:
         Scenario("embeddings", True, len(EMBEDDING_MODELS) * 2 * 10, s_embeddings),
         Scenario("embedding_limits", True, sum(EMBEDDING_LIMITS[m] * 2 for m in EMBEDDING_MODELS), s_embedding_limits),
         Scenario("v2", True, 2 * chat, s_v2),
+        Scenario("v2_dialect", True, 6 * (300 + CHAT_MAX_TOKENS), s_v2_dialect),
+        Scenario("url_reading", True, 8_000, s_url_reading),
+        Scenario("ranker", True, 4 * (ranker_functions + 30 + CHAT_MAX_TOKENS), s_ranker),
         Scenario("builtin_tools", True, 30_000, s_builtin_tools, optional=True),
     ]
 
@@ -347,6 +500,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--yes", action="store_true", help="spend the printed token budget on the real account")
     parser.add_argument("--out", type=Path, default=None, help="folder for the cassettes and report.json")
     parser.add_argument("--only", action="append", default=[], help="run only this scenario (repeatable)")
+    parser.add_argument("--emulator-host", choices=("recorded", "giga"), default="recorded",
+                        help="without a key: the emulator's host to check, gigachat.devices.sberbank.ru as recorded "
+                             "(default) or api.giga.chat as probed live in Sep 2026")
     parser.add_argument("--builtin-tools", action="store_true",
                         help="also web search, image generation and code interpreter (~30,000 tokens)")
     args = parser.parse_args(argv)
@@ -358,14 +514,19 @@ def main(argv: list[str] | None = None) -> int:
 
         emu = Emulator().start()
         form = {"authorization_key": DEFAULT_KEY, "scope": "GIGACHAT_API_PERS",
-                "base_url": emu.base_url, "auth_url": emu.auth_url}
+                "base_url": emu.giga_base_url if args.emulator_host == "giga" else emu.base_url,
+                "auth_url": emu.auth_url}
     chosen = [s for s in scenarios() if (not args.only or s.name in args.only)
               and (not s.optional or args.builtin_tools or s.name in args.only)]
     paid = [s for s in chosen if s.paid]
     budget = sum(s.tokens for s in paid)
-    target = "your GigaChat account" if real else f"the bundled emulator ({form['base_url']})"
-    print(f"Conformance against {target}: {len(chosen)} scenarios, {len(paid)} of them paid, "
-          f"token budget at most ~{budget:,} tokens ({', '.join(f'{s.name} {s.tokens}' for s in paid)}).")
+    costs = f"{len(paid)} of them paid, token budget at most ~{budget:,} tokens"
+    if real:
+        print(f"Conformance against your GigaChat account: {len(chosen)} scenarios, {costs} "
+              f"({', '.join(f'{s.name} {s.tokens}' for s in paid)}).")
+    else:  # the emulator bills nothing: the budget is only what the same run would cost on an account
+        print(f"Conformance against the bundled emulator ({form['base_url']}): {len(chosen)} scenarios, "
+              f"nothing is spent (on a real account: {costs}).")
     if real and not args.yes:
         print("Nothing was sent. Re-run with --yes to spend this budget.")
         return 2
@@ -374,7 +535,8 @@ def main(argv: list[str] | None = None) -> int:
     out_dir.mkdir(parents=True, exist_ok=True)
     settings = parse_credentials(form)
     client = get_client(settings)
-    global RECORDER
+    global RECORDER, BASE_URL
+    BASE_URL = settings.base_url
     recorder = RECORDER = Recorder(list(settings.auth.process_secrets()))
     recorder.attach(client._client)  # the SDK's own httpx clients: what they send is what is recorded
     recorder.attach(client._auth_client)

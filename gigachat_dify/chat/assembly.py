@@ -99,12 +99,13 @@ def usage_report(usage: TokenUsage | None, response_model: str | None) -> dict[s
 
 
 class _Call:
-    __slots__ = ("arguments", "name", "state_id")
+    __slots__ = ("arguments", "call_id", "name", "state_id")
 
-    def __init__(self, name: str | None, state_id: str | None):
+    def __init__(self, name: str | None, state_id: str | None, call_id: str | None = None):
         self.name = name
         self.arguments: dict[Any, Any] = {}
         self.state_id = state_id
+        self.call_id = call_id  # GigaChat's id of the call (api.giga.chat): parallel calls are told apart by it
 
 
 class Assembler:
@@ -330,13 +331,17 @@ class Assembler:
 
     def _on_function_call(self, fc: Any, state_id: str | None) -> None:
         if isinstance(fc, Mapping):
-            name, arguments = fc.get("name"), fc.get("arguments")
+            name, arguments, call_id = fc.get("name"), fc.get("arguments"), fc.get("id")
         else:
-            name, arguments = getattr(fc, "name", None), getattr(fc, "arguments", None)
+            name, arguments, call_id = getattr(fc, "name", None), getattr(fc, "arguments", None), getattr(fc, "id", None)
+        call_id = call_id if isinstance(call_id, str) and call_id else None
         current = self._calls[-1] if self._calls else None
-        if current is None or (name and current.name and name != current.name):
-            current = _Call(name or None, state_id or self._state_id)
+        if (current is None or (name and current.name and name != current.name)
+                or (call_id and current.call_id and call_id != current.call_id)):
+            current = _Call(name or None, state_id or self._state_id, call_id)
             self._calls.append(current)
+        elif call_id and not current.call_id:
+            current.call_id = call_id
         elif name and not current.name:
             current.name = name
         if isinstance(arguments, Mapping):
@@ -358,12 +363,13 @@ class Assembler:
             if not c.name:
                 logger.error("GigaChat sent a function call without a name; it cannot be executed")
                 continue
-            state_id = c.state_id if c.state_id and c.state_id not in used_state_ids else None
+            # Parallel calls of one step share its state id: their own ids keep Dify's ids distinct.
+            state_id = c.state_id if c.state_id and (c.call_id or c.state_id not in used_state_ids) else None
             if state_id:
                 used_state_ids.add(state_id)
             calls.append(
                 AssistantPromptMessage.ToolCall(
-                    id=make_tool_call_id(state_id),
+                    id=make_tool_call_id(state_id, c.call_id),
                     type="function",
                     function=AssistantPromptMessage.ToolCall.ToolCallFunction(
                         name=self.function_names.get(c.name, c.name),

@@ -1,7 +1,8 @@
 """Customizable LLMs (any model name the account has): their schema built from the model credential form.
 
-Parameter rules are those of the predefined GigaChat-2 YAML, so predefined and custom models
-offer the same parameters; features come from the form's switches.
+Parameter rules are those of the predefined template model (``catalogue.PARAMETER_TEMPLATE``), so
+predefined and custom models offer the same parameters; features come from the form's switches;
+each built-in tool's switch is offered when its form field (``builtin_tools.py``) is on.
 """
 
 from __future__ import annotations
@@ -12,21 +13,15 @@ from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelFeature, ModelPropertyKey, ModelType, ParameterRule
 
 from gigachat_dify import form
-from gigachat_dify.chat.catalogue import model_yaml
+from gigachat_dify.chat import builtin_tools
+from gigachat_dify.chat.catalogue import template_rules
+from gigachat_dify.chat.parameters import RANKER, RANKER_TOP_N
 
 logger = logging.getLogger(__name__)
 
-_TEMPLATE_MODEL = "GigaChat-2.yaml"
 _STRUCTURED_RULES = ("response_format", "json_schema")
-#: The model whose YAML has the switch rules of GigaChat's v2 built-in tools.
-_TOOLS_TEMPLATE = "GigaChat-3-Ultra.yaml"
-#: Model credential form field -> the parameter rule it adds (GigaChat's v2 built-in tools).
-_BUILTIN_TOOL_FIELDS = {"web_search_tool": "web_search", "image_generation_tool": "image_generation",
-                        "code_interpreter_tool": "code_interpreter"}
-
-
-def _rules(filename: str) -> tuple[dict, ...]:
-    return tuple(model_yaml(filename)["parameter_rules"])
+#: Rules that only mean something with Dify tools (the function ranker).
+_TOOL_RULES = (RANKER, RANKER_TOP_N)
 
 
 # Dify builds these schemas to list the model: a value the form should never hold falls back to the
@@ -52,7 +47,8 @@ def llm_entity(model: str, credentials: dict) -> AIModelEntity:
     context = _int(credentials, "context_size", 32768)
     max_out = _int(credentials, "max_tokens", 8192)
     features = []
-    if _on(credentials, "function_calling", "support"):
+    tools = _on(credentials, "function_calling", "support")
+    if tools:
         features += [ModelFeature.TOOL_CALL, ModelFeature.STREAM_TOOL_CALL, ModelFeature.AGENT_THOUGHT]
     if _on(credentials, "vision_support"):
         features.append(ModelFeature.VISION)
@@ -63,12 +59,11 @@ def llm_entity(model: str, credentials: dict) -> AIModelEntity:
     # Structured output works on any chat model (natively or by the plugin's fallback): on unless
     # the form switches it off; its rules are offered only with the feature.
     structured = _on(credentials, "structured_output", "support")
-    rules = [dict(r) for r in _rules(_TEMPLATE_MODEL) if structured or r["name"] not in _STRUCTURED_RULES]
+    rules = [dict(r) for r in template_rules()
+             if (structured or r["name"] not in _STRUCTURED_RULES) and (tools or r["name"] not in _TOOL_RULES)]
     if structured:
         features.append(ModelFeature.STRUCTURED_OUTPUT)
-    # GigaChat's built-in tools (v2): the switch rules of the model that has them all.
-    builtin = {rule for field, rule in _BUILTIN_TOOL_FIELDS.items() if _on(credentials, field)}
-    rules += [dict(r) for r in _rules(_TOOLS_TEMPLATE) if r["name"] in builtin]
+    rules += [t.parameter_rule() for t in builtin_tools.SWITCHED if _on(credentials, t.form_field)]
     for rule in rules:
         if rule["name"] == "max_tokens":
             rule["max"] = max_out

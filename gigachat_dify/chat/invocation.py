@@ -23,13 +23,13 @@ from gigachat import GigaChat
 from gigachat.context import session_id_cvar
 
 from gigachat_dify import failures, retry
-from gigachat_dify.chat import files, json_answers, reasoning
+from gigachat_dify.chat import builtin_tools, files, json_answers, reasoning
 from gigachat_dify.chat.assembly import TokenUsage, to_result, usage_report
 from gigachat_dify.chat.media import Images
+from gigachat_dify.chat.tool_calls import kept_state
 from gigachat_dify.chat.tool_schema import function_schemas
 from gigachat_dify.chat.v1 import call as v1
 from gigachat_dify.chat.v2 import call as v2
-from gigachat_dify.chat.v2.params import SWITCH_LABELS, builtin_tools
 from gigachat_dify.connection.clients import get_client
 from gigachat_dify.connection.credentials import ConnectionSettings
 
@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 #: Turns GigaChat's usage into Dify's (the model class's pricing).
 Price = Callable[[TokenUsage | None], LLMUsage]
 
+_END = object()
 _SESSION_NS = uuid.UUID("6f1c3a52-9f57-4a36-9d0e-6a3f1c1b2d7e")
 
 
@@ -46,15 +47,16 @@ class ChatRequest:
     model: str
     settings: ConnectionSettings
     client: GigaChat
-    contract: ModuleType  # chat/v1/call.py or chat/v2/call.py (build/send/open_stream/Assembler)
+    contract: ModuleType  # chat/v1/call.py or chat/v2/call.py (see the contract interface in either)
     payload: dict[str, Any]
     prompt_messages: list = field(default_factory=list)
     stop: list[str] = field(default_factory=list)
     function_names: dict[str, str] = field(default_factory=dict)  # gigachat name -> dify name
     session_id: str | None = None
     model_parameters: dict[str, Any] = field(default_factory=dict)
-    #: The payload for other messages or parameters (structured-output fallback, re-uploads).
-    build: Callable[[Sequence, Mapping], dict[str, Any]] | None = None
+    #: The payload for other messages or parameters (structured-output fallback, re-uploads), and
+    #: the contract's build options (the host's form of function results).
+    build: Callable[..., dict[str, Any]] | None = None
     #: {gigachat function name: the tool's own parameter schema}, to give arguments their types back.
     argument_schemas: dict[str, Any] = field(default_factory=dict)
     files: FileResolver | None = None
@@ -70,7 +72,7 @@ def asked(model: str, model_parameters: Mapping[str, Any]) -> failures.Asked:
         model=model,
         json_schema=json_answers.requested(model_parameters) is not None,
         reasoning=reasoning.SETTING if reasoning.asked(model_parameters) else "",
-        tools=MappingProxyType({name: SWITCH_LABELS[name] for name in builtin_tools(model_parameters).api_names()}),
+        tools=MappingProxyType(builtin_tools.enabled(model_parameters).labels()),
     )
 
 
@@ -134,9 +136,9 @@ def make_file_resolver(settings: ConnectionSettings, client: GigaChat, accepts: 
 
 def choose_contract(model_parameters: dict) -> ModuleType:
     """Which contract serves this request: v2 when it switches on one of GigaChat's built-in tools
-    (web search, image generation, code interpreter: only v2 offers them), else v1, the proven
-    path every feature of the plugin is built and recorded on."""
-    return v2 if builtin_tools(model_parameters).any else v1
+    (``chat/builtin_tools.py``: only v2 offers them), else v1, the proven path every feature of the
+    plugin is built and recorded on."""
+    return v2 if builtin_tools.enabled(model_parameters).any else v1
 
 
 def prepare(
@@ -156,10 +158,12 @@ def prepare(
     files.check_request_media(prompt_messages)
     resolver = make_file_resolver(settings, client, accepts_files)
 
-    def build(messages: Sequence, params: Mapping) -> dict[str, Any]:
-        return contract.build(model, messages, dict(params), tools, stream, resolver)[0]
+    def build(messages: Sequence, params: Mapping, **options: Any) -> dict[str, Any]:
+        return contract.build(model, messages, dict(params), tools, stream, resolver, base_url=settings.base_url,
+                              **options)[0]
 
-    payload, names = contract.build(model, prompt_messages, model_parameters, tools, stream, resolver)
+    payload, names = contract.build(model, prompt_messages, model_parameters, tools, stream, resolver,
+                                    base_url=settings.base_url)
     return ChatRequest(model, settings, client, contract, payload, list(prompt_messages), list(stop or []),
                        names, session_id_for(conversation_id, prompt_messages, account=settings.fingerprint),
                        dict(model_parameters), build, function_schemas(tools, names), resolver,
@@ -201,10 +205,14 @@ def assembler(request: ChatRequest, *, show_reasoning: bool = True, blocking: bo
 
 
 def final(asm, price: Price, usage: TokenUsage | None = None) -> LLMResultChunk:
-    """The last chunk: ``usage`` (default: the assembler's) priced, and the usage report."""
+    """The last chunk: ``usage`` (default: the assembler's) priced, the usage report and the tool state."""
     usage = usage if usage is not None else asm.usage
     chunk = asm.finish(price(usage))
-    chunk.delta.message.opaque_body = usage_report(usage, asm.response_model)
+    body = usage_report(usage, asm.response_model)
+    # GigaChat's state of a function-calling step, for Dify versions that return opaque_body with
+    # the message in later turns (the tool-call ids carry it too, for those that do not).
+    body["gigachat"].update(kept_state(chunk.delta.message.tool_calls))
+    chunk.delta.message.opaque_body = body
     return chunk
 
 
@@ -223,42 +231,69 @@ def _rebuilt_after_lost_files(request: ChatRequest, exc: BaseException, messages
                          request.model_parameters if params is None else params)
 
 
+def _in_other_form(request: ChatRequest, exc: BaseException, payload: dict[str, Any], messages,
+                   params) -> dict[str, Any] | None:
+    """The payload in the contract's other form, when ``exc`` may be the host refusing this one
+    (v2's function results, ``chat/v2/dialect.py``); else None."""
+    options = request.contract.alternative(exc, payload)
+    if options is None or request.build is None:
+        return None
+    return request.build(request.prompt_messages if messages is None else messages,
+                         request.model_parameters if params is None else params, **options)
+
+
+def _attempts(request: ChatRequest, messages, params, run: Callable[[dict[str, Any]], Any]) -> Any:
+    """``run(payload)``, and once more after a refusal one rebuilt payload may avoid: files GigaChat
+    dropped uploaded again, or function results in the form the host takes. The form of an accepted
+    payload is remembered for the host (``contract.accepted``)."""
+    payload = _payload(request, messages, params)
+    try:
+        result = run(payload)
+    except Exception as exc:
+        retry_payload = _rebuilt_after_lost_files(request, exc, messages, params)
+        other_form = retry_payload is None
+        if other_form:
+            retry_payload = _in_other_form(request, exc, payload, messages, params)
+        if retry_payload is None:
+            raise
+        try:
+            result = run(retry_payload)
+        except Exception as second:
+            if other_form:
+                raise request.contract.telling(exc, second) from None
+            raise
+        payload = retry_payload
+    request.contract.accepted(payload, request.settings.base_url)
+    return result
+
+
 def send(request: ChatRequest, messages: Sequence | None = None, params: Mapping | None = None):
     """One blocking answer, retried whole on transient failures, for the request's own messages and
     parameters or for others (``messages``/``params``). Files GigaChat has dropped are uploaded
-    again once."""
+    again once; function results the host refuses in one form are sent once in the other."""
     def call(payload):
         return retry.call_with_retries(lambda: request.contract.send(request.client, payload), request.settings.max_retries)
 
     with _session_header(request.session_id):
-        try:
-            return call(_payload(request, messages, params))
-        except Exception as exc:
-            payload = _rebuilt_after_lost_files(request, exc, messages, params)
-            if payload is None:
-                raise
-            return call(payload)
+        return _attempts(request, messages, params, call)
 
 
 def chunks(request: ChatRequest, messages: Sequence | None = None, params: Mapping | None = None) -> Iterator:
-    """The answer's stream chunks, as ``send`` for a stream: reopened after a transient failure or
-    dropped files only before the first chunk (a repeat would show text twice)."""
+    """The answer's stream chunks, as ``send`` for a stream: reopened after a transient failure, dropped
+    files or a refused form only before the first chunk (a repeat would show text twice)."""
     def opened(payload):
-        return retry.stream_with_retries(lambda: request.contract.open_stream(request.client, payload),
-                                         request.settings.max_retries)
+        """The stream, its first chunk already received (so a refusal is raised here), or None if empty."""
+        stream = retry.stream_with_retries(lambda: request.contract.open_stream(request.client, payload),
+                                           request.settings.max_retries)
+        first = next(stream, _END)
+        return stream, first
 
     with _session_header(request.session_id):
-        started = False
-        try:
-            for chunk in opened(_payload(request, messages, params)):
-                started = True
-                yield chunk
+        stream, first = _attempts(request, messages, params, opened)
+        if first is _END:
             return
-        except Exception as exc:
-            payload = None if started else _rebuilt_after_lost_files(request, exc, messages, params)
-            if payload is None:
-                raise
-        yield from opened(payload)
+        yield first
+        yield from stream
 
 
 def complete(request: ChatRequest, price: Price) -> LLMResult:

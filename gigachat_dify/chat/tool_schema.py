@@ -72,7 +72,9 @@ _TYPE_ALIASES = {
 }
 _RECURSION_NOTE = "(Nested structure of the same kind; depth limit reached.)"
 _KEPT_FORMATS = frozenset({"date", "date-time", "time"})
-_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+# Both hosts' rules at once: gigachat.devices.sberbank.ru ^[a-zA-Z_][a-zA-Z0-9_]*$ (recorded), api.giga.chat
+# ^[A-Za-z][A-Za-z0-9_.-]*$ (live, Sep 2026: a leading underscore is refused there).
+_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]*$")
 _NAME_BAD_CHARS = re.compile(r"[^a-zA-Z0-9_]")
 
 
@@ -563,17 +565,17 @@ def _latin(text: str) -> str:
 
 
 def gigachat_function_name(dify_name: str) -> str:
-    """A readable name GigaChat accepts (``^[a-zA-Z_][a-zA-Z0-9_]*$``) derived from a Dify tool name:
-    Cyrillic transliterated, other characters GigaChat refuses as ``_``; a name left with no letter
-    or digit becomes ``tool``.
+    """A readable name both GigaChat hosts accept (``^[a-zA-Z][a-zA-Z0-9_]*$``) derived from a Dify
+    tool name: Cyrillic transliterated, other characters GigaChat refuses as ``_``, ``f`` before a
+    name that does not start with a letter; a name left with no letter or digit becomes ``tool``.
 
     Not reversible on its own (``a-b`` and ``a.b`` both give ``a_b``): use
     ``build_function_names`` for the per-request reverse mapping."""
     name = _NAME_BAD_CHARS.sub("_", _latin(dify_name or ""))
     if not name.strip("_"):
         return "tool"
-    if name[0].isdigit():
-        name = "_" + name
+    if not name[0].isalpha():
+        name = "f" + name
     return name
 
 

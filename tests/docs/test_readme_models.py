@@ -10,6 +10,8 @@ from pathlib import Path
 
 import yaml
 
+from gigachat_dify.chat import builtin_tools
+from gigachat_dify.chat.parameters import RANKER, RANKER_LABEL, RANKER_TOP_N, RANKER_TOP_N_LABEL
 from gigachat_dify.embeddings.config import DIMENSIONS, QUERY_PREFIXES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,11 +57,21 @@ def test_the_chat_model_table_is_what_the_yamls_declare():
         declared = {
             "Vision": "vision" in features, "Documents": "document" in features, "Tools": "tool-call" in features,
             "Structured output": "structured-output" in features, "Audio": "audio" in features,
-            "Reasoning effort": "reasoning_effort" in rules, "Web search": "web_search" in rules,
-            "Image generation": "image_generation" in rules, "Code interpreter": "code_interpreter" in rules,
+            "Reasoning effort": "reasoning_effort" in rules,
+            # one column per built-in tool, headed by its switch's label (chat/builtin_tools.py)
+            **{t.label["en_US"]: t.switch in rules for t in builtin_tools.SWITCHED},
         }
         assert {column: mark(row[column]) for column in declared} == declared, m["model"]
     assert list(rows) == ["Customizable model"], f"rows for models the plugin does not declare: {list(rows)}"
+
+
+def test_the_parameter_and_customizable_model_tables_name_every_switch_with_its_label():
+    parameters = {r["Parameter"]: r["In Dify"] for r in table("Parameter")}
+    fields = {r["Field"]: r["In Dify"] for r in table("Field")}
+    for tool in builtin_tools.SWITCHED:
+        assert parameters[f"`{tool.switch}`"] == tool.label["en_US"]
+        assert fields[f"`{tool.form_field}`"] == tool.form_schema()["label"]["en_US"]
+    assert parameters[f"`{RANKER}` + `{RANKER_TOP_N}`"] == f"{RANKER_LABEL}, {RANKER_TOP_N_LABEL}"
 
 
 def test_the_embedding_table_is_what_the_yamls_and_the_size_plan_use():

@@ -10,6 +10,7 @@ import jsonschema
 import pytest
 
 from tests.support.daemon import assistant, collect_text, document_part, image_part, system, text_part, user
+from tests.support.net import file_service
 
 
 def png(width: int, height: int, rgb=(200, 30, 30)) -> bytes:
@@ -196,29 +197,9 @@ def test_declared_parameters_reach_the_api_with_gigachat_names(plugin, credentia
 
 
 def test_image_given_as_a_url_is_downloaded_and_attached(plugin, credentials, emulator):
-    import http.server
-    import threading
-
     image = png(10, 10, (9, 9, 9))
-
-    class Files(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # Dify's file service, as MULTIMODAL_SEND_FORMAT=url makes the plugin fetch it
-            self.send_response(200)
-            self.send_header("Content-Type", "image/png")
-            self.send_header("Content-Length", str(len(image)))
-            self.end_headers()
-            self.wfile.write(image)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Files)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}/files/abc/file-preview"
-        msg = user([text_part("describe"), image_part(url=url)])
+    with file_service(lambda: [image], {"Content-Type": "image/png", "Content-Length": str(len(image))}) as files:
+        msg = user([text_part("describe"), image_part(url=files.url)])
         result = plugin.invoke_llm("GigaChat-2-Max", credentials, [msg], stream=False)
-    finally:
-        server.shutdown()
     assert result.ok, result.error
     assert hashlib.sha256(image).hexdigest() in collect_text(result)

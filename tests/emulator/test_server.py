@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_unknown_paths_get_an_html_404(emu):
-    for url in (emu.origin + "/", emu.origin + "/v1/models", emu.base_url + "/nothing/here", emu.origin + "/api/v2/nothing"):
+    for url in (emu.origin + "/", emu.origin + "/api/models", emu.origin + "/v3/models", emu.base_url + "/nothing/here", emu.origin + "/api/v2/nothing"):
         r = httpx.get(url, verify=SHARED_SSL)
         assert r.status_code == 404 and r.headers["content-type"] == "text/html"
         assert b"<html>" in r.content
@@ -329,9 +329,10 @@ def test_cli_prints_urls_and_serves():
         text=True,
     )
     try:
-        lines = [proc.stdout.readline() for _ in range(4)]
+        lines = [proc.stdout.readline() for _ in range(5)]
         text = "".join(lines)
         assert f"http://127.0.0.1:{port}/api/v1" in text and f"http://127.0.0.1:{port}/api/v2/oauth" in text
+        assert f"http://127.0.0.1:{port}/v1 " in text  # the second host
         assert DEFAULT_KEY in text
         r = httpx.post(
             f"http://127.0.0.1:{port}/api/v2/oauth",

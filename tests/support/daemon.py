@@ -370,6 +370,20 @@ def tool(name: str, description: str, parameters: dict) -> dict:
     return {"name": name, "description": description, "parameters": parameters}
 
 
+#: Topics of an agent's many tools (what a Dify agent with a few MCP servers passes), in this order.
+TOOL_TOPICS = ("weather", "currency", "flights", "hotels", "news", "stocks", "recipes", "movies", "music", "books",
+               "sports", "traffic", "health", "law", "taxes", "jobs", "cars", "pets", "garden", "travel", "maps",
+               "translation", "calendar", "email", "notes", "files", "photos", "shopping", "banking", "insurance")
+
+
+def many_tools(n: int = 30) -> list[dict]:
+    """``n`` tools of one query argument each, ``tool_<i>_<topic>``: the first answers about the weather."""
+    return [tool(f"tool_{i}_{topic}", f"Answers questions about {topic}",
+                 {"type": "object", "properties": {"query": {"type": "string", "description": f"{topic} question"}},
+                  "required": ["query"]})
+            for i, topic in enumerate(TOOL_TOPICS[:n])]
+
+
 def collect_text(result: SessionResult) -> str:
     """The answer text as Dify assembles it from stream chunks."""
     return "".join(c["delta"]["message"]["content"] for c in result.chunks if isinstance(c["delta"]["message"]["content"], str))

@@ -249,8 +249,8 @@ def test_the_same_key_with_another_scope_gets_a_token_of_its_own(emu):
     business = get_client(parse_credentials(form(emu, authorization_key=key, scope="GIGACHAT_API_B2B")))
     personal.get_models(), business.get_models()
     assert personal.token != business.token
-    assert emu._tokens.check(personal.token).scope == "GIGACHAT_API_PERS"
-    assert emu._tokens.check(business.token).scope == "GIGACHAT_API_B2B"
+    assert emu.state.tokens.check(personal.token).scope == "GIGACHAT_API_PERS"
+    assert emu.state.tokens.check(business.token).scope == "GIGACHAT_API_B2B"
 
 
 def test_a_client_certificate_keeps_no_token(emu):

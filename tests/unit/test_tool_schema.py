@@ -442,10 +442,14 @@ def test_empty_or_missing_schema_gives_an_empty_object_and_non_object_is_wrapped
 # --------------------------------------------------------------------------- names
 
 
-def test_function_names_are_made_valid_for_gigachat():
-    for name in ("get-weather", "mcp.server.search", "1st_tool", "", "поиск", "a b", "搜索", "café"):
-        assert FUNCTION_NAME.match(gigachat_function_name(name)), name
+def test_function_names_are_made_valid_for_both_hosts():
+    from emulator.dialects import GIGA_FUNCTION_NAME
+
+    for name in ("get-weather", "mcp.server.search", "1st_tool", "", "поиск", "a b", "搜索", "café", "_private", "__x"):
+        made = gigachat_function_name(name)
+        assert FUNCTION_NAME.match(made) and GIGA_FUNCTION_NAME.match(made), name
     assert gigachat_function_name("valid_name") == "valid_name"
+    assert build_function_names(["_private", "1tool"]) == {"f_private": "_private", "f1tool": "1tool"}
 
 
 @pytest.mark.parametrize(

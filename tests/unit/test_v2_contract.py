@@ -28,7 +28,7 @@ from gigachat_dify.chat.media import Images
 from gigachat_dify.chat.v1 import call as v1
 from gigachat_dify.chat.v2 import call as v2
 from gigachat_dify.chat.v2 import tools as v2_tools
-from gigachat_dify.chat.v2.params import builtin_tools
+from gigachat_dify.chat.builtin_tools import enabled
 from gigachat_dify.chat.v2.stream import StreamAssembler, Streamed, token_usage
 
 from tests.support.recordings import CASSETTES
@@ -161,16 +161,17 @@ def test_files_become_files_parts_before_the_question():
     ({"code_interpreter": 1}, (True, "off")), ({"web_search": "off", "image_generation": False}, (False, "off")),
 ])
 def test_switches_are_read_with_the_form_parser(params, expected):
-    switches = builtin_tools(params)
-    assert (switches.any, switches.web_search) == expected
+    switches = enabled(params)
+    web = next((v for t, v in switches.values.items() if t.switch == "web_search"), "off")
+    assert (switches.any, web) == expected
     assert invocation.choose_contract(params) is (v2 if expected[0] else v1)
 
 
-@pytest.mark.parametrize(("params", "field"), [({"web_search": "sometimes"}, "web_search"),
-                                               ({"code_interpreter": "maybe"}, "code_interpreter")])
-def test_a_switch_value_that_cannot_be_read_is_a_clear_error(params, field):
-    with pytest.raises(InvokeBadRequestError, match=field) as e:
-        builtin_tools(params)
+@pytest.mark.parametrize(("params", "label"), [({"web_search": "sometimes"}, "'Web search'"),
+                                               ({"code_interpreter": "maybe"}, "'Code interpreter'")])
+def test_a_switch_value_that_cannot_be_read_is_a_clear_error_naming_its_label(params, label):
+    with pytest.raises(InvokeBadRequestError, match=label) as e:
+        enabled(params)
     assert "ValueError" not in str(e.value)
 
 

@@ -1,7 +1,8 @@
 """The v1 contract (``POST /chat/completions``, the SDK's ``client.chat`` / ``client.stream``).
 
 What ``chat/invocation.py`` needs from a contract: ``build`` (Dify's request -> payload), ``send``
-and ``open_stream`` (the SDK calls), and ``Assembler`` (its answers -> Dify chunks).
+and ``open_stream`` (the SDK calls), ``alternative`` / ``accepted`` / ``telling`` (v1 has one form
+of everything: nothing to learn), and ``Assembler`` (its answers -> Dify chunks).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from gigachat_dify.chat.v1.messages import convert_messages
 from gigachat_dify.chat.v1.params import build_chat_payload
 from gigachat_dify.chat.v1.stream import StreamAssembler as Assembler
 
-__all__ = ["Assembler", "build", "open_stream", "send"]
+__all__ = ["Assembler", "accepted", "alternative", "build", "open_stream", "send", "telling"]
 
 
 def build(
@@ -26,6 +27,8 @@ def build(
     tools: Sequence | None,
     stream: bool,
     resolve_file: Callable | None,
+    *,
+    base_url: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """The v1 payload and ``{gigachat function name: dify tool name}``."""
     functions, names = to_gigachat_functions(tools) if tools else ([], {})
@@ -46,3 +49,15 @@ def send(client: GigaChat, payload: dict[str, Any]):
 
 def open_stream(client: GigaChat, payload: dict[str, Any]) -> Iterator:
     return client.stream(payload)
+
+
+def alternative(exc: BaseException, payload: dict[str, Any]) -> dict[str, Any] | None:
+    return None
+
+
+def accepted(payload: dict[str, Any], base_url: str) -> None:
+    return None
+
+
+def telling(first: BaseException, second: BaseException) -> BaseException:
+    return second

@@ -23,9 +23,9 @@ from dify_plugin.entities.model.llm import LLMResultChunk
 from gigachat.models.chat_completions import ChatCompletionChunk, ChatCompletionResponse
 
 from gigachat_dify.chat.assembly import Assembler, TokenUsage
+from gigachat_dify.chat.builtin_tools import API_NAMES
 from gigachat_dify.chat.media import FileRef
 from gigachat_dify.chat.v2 import tools
-from gigachat_dify.chat.v2.params import BUILTIN_TOOLS
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ class StreamAssembler(Assembler):
 
     def _call(self, call: Any, state_id: str | None) -> list[LLMResultChunk]:
         name = getattr(call, "name", None)
-        if name in BUILTIN_TOOLS and name not in self.function_names:
+        if name in API_NAMES and name not in self.function_names:
             # GigaChat ran one of its own tools: show what it did; it is not a Dify tool call.
             shown = tools.call_display(name, call.arguments)
             logger.info("GigaChat used its built-in tool %s", name)

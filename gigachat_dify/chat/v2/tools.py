@@ -19,13 +19,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-HUMAN_NAMES = {
-    "web_search": "web search",
-    "image_generate": "image generation",
-    "code_interpreter": "code interpreter",
-    "url_content_extraction": "URL reading",
-    "model_3d_generate": "3D model generation",
-}
+from gigachat_dify.chat.builtin_tools import human_name
+
 _CODE_KEYS = ("code", "source", "script", "program", "input")
 _OUTPUT_KEYS = ("stdout", "output", "result", "text", "stderr", "error")
 #: Output beyond this is cut (the answer, not a log, is what the user reads).
@@ -98,7 +93,7 @@ def execution_display(execution: Any) -> str | None:
     execution = _as_mapping(execution)
     if not isinstance(execution, Mapping):
         return None
-    human = HUMAN_NAMES.get(execution.get("name") or "", execution.get("name") or "a built-in tool")
+    human = human_name(execution.get("name"))
     if execution.get("censored"):
         return f"\n\n[GigaChat's content filter blocked the result of {human}.]\n\n"
     if str(execution.get("status") or "").lower() in ("error", "failed", "failure", "fail"):
