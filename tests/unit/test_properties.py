@@ -48,13 +48,15 @@ from gigachat_dify.connection.auth.authorization_key import SCOPES
 from gigachat_dify.connection.credentials import ConnectionSettings, parse_credentials
 from gigachat_dify.chat.v1.messages import MAX_IMAGES_PER_REQUEST, convert_messages
 from gigachat_dify.chat.v1.params import build_chat_payload
-from gigachat_dify.chat.v1.stream import THINK_CLOSE, THINK_OPEN, StreamAssembler, to_llm_result
+from gigachat_dify.chat.assembly import THINK_CLOSE, THINK_OPEN
+from gigachat_dify.chat.v1.stream import StreamAssembler
 from gigachat_dify.connection.tls import PemError, build_ssl_context, normalize_pem
 from gigachat_dify.chat.schema_refs import MAX_EXPANDED_NODES
 from gigachat_dify.tokens import REQUEST_OVERHEAD, estimate_prompt_tokens, estimate_tokens
 from gigachat_dify.chat.tool_schema import clean_schema, to_gigachat_functions
 from tests.support.certs import make_ca
 from tests.unit import strategies as S
+from tests.unit.test_stream import to_llm_result
 from tests.unit.test_tokens import counting_pieces
 
 MODEL = "GigaChat-2-Max"
