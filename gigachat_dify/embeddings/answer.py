@@ -25,10 +25,8 @@ from dify_plugin.core.session_context import get_current_session
 from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
 
 from gigachat_dify.embeddings import size
-from gigachat_dify.protocol import DAEMON_LINE_LIMIT
+from gigachat_dify.protocol import MAX_LINE
 
-#: The longest line the daemon reads (its scanner's buffer holds the line and its newline).
-LONGEST_LINE = DAEMON_LINE_LIMIT - 1
 _EMPTY = '"embeddings":[]'
 
 
@@ -59,7 +57,7 @@ def line(writer: ResponseWriter, session_id: str | None, model: str, block: Any,
     envelope = writer.session_message_text(session_id=session_id, data=writer.stream_object(empty))
     head, found, tail = envelope.partition(_EMPTY)
     vectors = values.json_text(block)
-    if len(envelope.rstrip("\n").encode()) - len("[]") + len(vectors) > LONGEST_LINE:
+    if len(envelope.rstrip("\n").encode()) - len("[]") + len(vectors) > MAX_LINE:
         raise size.too_many_texts(model, len(block), size.Shape(block.shape[1], values.is_short(block)), spent=True)
     if not found or _EMPTY in tail:
         return None

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from pydantic_core import to_json
 
 from gigachat_dify.embeddings import answer, config, invocation, size, values
-from gigachat_dify.protocol import LINE_BUDGET
+from gigachat_dify.protocol import LINE_BUDGET, MAX_LINE
 
 import base64
 
@@ -81,7 +81,7 @@ def test_the_most_texts_planned_fit_the_line_even_when_every_value_is_the_longes
     short = value == LONGEST_SHORT_HALF
     most = size.texts_per_answer(dimensions, short)
     line = protocol_line(np.full((most, dimensions), value))
-    assert len(line) <= answer.LONGEST_LINE
+    assert len(line) <= MAX_LINE
     assert json.loads(line)["data"]["data"]["embeddings"][0][0] == pytest.approx(value, rel=1e-3)
     # the plan is not wasteful either: one vector more would not fit the budget
     assert size.RESULT_OVERHEAD + (most + 1) * size.vector_bytes(dimensions, short) > LINE_BUDGET
@@ -155,7 +155,7 @@ def test_the_most_texts_a_model_takes_are_answered_within_the_line(gigachat, mod
     client = gigachat(config.DIMENSIONS[model], value=LONGEST_SHORT_HALF)
     embedded = invocation.embed(model, CREDENTIALS, texts(most))
     assert len(embedded.vectors) == most and len(client.requests) == -(-most // config.MAX_TEXTS_PER_REQUEST)
-    assert len(protocol_line(embedded.block, model)) <= answer.LONGEST_LINE
+    assert len(protocol_line(embedded.block, model)) <= MAX_LINE
 
 
 def test_an_unknown_models_first_answer_decides_before_more_is_sent_and_is_remembered(gigachat):
@@ -190,7 +190,7 @@ def test_a_float32_models_first_answer_is_remembered_and_plans_the_long_form(gig
     assert len(client.requests) == 1
     embedded = invocation.embed("EmbeddingsGigaR", CREDENTIALS, texts(77))
     assert embedded.vectors[0][0] == FLOAT32  # as it came
-    assert len(protocol_line(embedded.block)) <= answer.LONGEST_LINE
+    assert len(protocol_line(embedded.block)) <= MAX_LINE
 
 
 def test_an_answer_larger_than_the_form_said_is_caught_before_more_is_sent_and_remembered(gigachat):
