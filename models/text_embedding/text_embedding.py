@@ -21,8 +21,8 @@ from dify_plugin.entities.model import (
 from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
 
 from gigachat_dify.connection.validation import validate_model
-from gigachat_dify.embeddings import invocation
-from gigachat_dify.embeddings.planning import default_estimator
+from gigachat_dify.embeddings import answer, invocation
+from gigachat_dify.embeddings.planning import count_tokens
 from gigachat_dify.errors import INVOKE_ERROR_MAPPING, to_credentials_error, to_invoke_error, transform_invoke_error
 
 
@@ -37,16 +37,14 @@ class GigaChatTextEmbeddingModel(TextEmbeddingModel):
     ) -> TextEmbeddingResult:
         try:
             embedded = invocation.embed(model, credentials, texts, input_type)
+            usage = self._usage(model, credentials, embedded.prompt_tokens)
+            return answer.deliver(model, embedded.block, usage)  # writes Dify's line itself
         except Exception as exc:
             raise to_invoke_error(exc) from None
-        return TextEmbeddingResult(
-            model=model, embeddings=embedded.vectors, usage=self._usage(model, credentials, embedded.prompt_tokens)
-        )
 
     def get_num_tokens(self, model: str, credentials: dict, texts: list[str]) -> list[int]:
         """Local estimate, no network (Dify asks only with PLUGIN_BASED_TOKEN_COUNTING_ENABLED)."""
-        estimate = default_estimator()
-        return [estimate(text) if text else 0 for text in texts]
+        return count_tokens(texts)
 
     def validate_credentials(self, model: str, credentials: Mapping) -> None:
         """A customizable model: its form values, then GigaChat's free model list (a paid call
