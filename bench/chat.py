@@ -105,9 +105,9 @@ def captured_payload(emu: Emulator, plugin: PluginProcess, creds: dict, messages
 
 
 def measure_chat(emu: Emulator, plugin: PluginProcess, creds: dict, rounds: int, warmup: int,
-                 others: dict[str, PluginProcess] | None = None) -> dict:
+                 others: dict[str, PluginProcess] | None = None, extra: dict | None = None) -> dict:
     """`others`: more plugin processes (another commit's) measured in the same rounds, as
-    "<name>_blocking" and "<name>_stream"."""
+    "<name>_blocking" and "<name>_stream"; `extra`: {"<name>_blocking": a step timing itself}."""
     blocking_payload = captured_payload(emu, plugin, creds, BLOCKING_MESSAGES, stream=False)
     stream_payload = captured_payload(emu, plugin, creds, STREAM_MESSAGES, stream=True)
     client = sdk_client(emu)
@@ -120,6 +120,7 @@ def measure_chat(emu: Emulator, plugin: PluginProcess, creds: dict, rounds: int,
     for name, other in (others or {}).items():
         steps[f"{name}_blocking"] = lambda p=other: plugin_blocking(p, creds)
         steps[f"{name}_stream"] = lambda p=other: plugin_stream(p, creds)
+    steps.update(extra or {})
     data = {k: [] for k in steps}
     blocking = [k for k in steps if k.endswith("_blocking")]
     streams = [k for k in steps if k.endswith("_stream")]
@@ -296,7 +297,15 @@ def profile_requests(emu: Emulator, creds: dict, requests: int, path: Path, dire
     return pstats.Stats(str(path))
 
 
+def timed(step, *args) -> float:
+    t0 = time.perf_counter()
+    step(*args)
+    return time.perf_counter() - t0
+
+
 def main(argv: list[str] | None = None) -> None:
+    from bench.startup import minimal_invoke, write_minimal_plugin  # it imports this module
+
     ap = argparse.ArgumentParser(prog="python -m bench.chat", description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=40, help="measured rounds, each a blocking and a streamed chat (40)")
     ap.add_argument("--warmup", type=int, default=5, help="unmeasured rounds first (5)")
@@ -320,11 +329,13 @@ def main(argv: list[str] | None = None) -> None:
         others = {}
         if args.baseline:
             others[f"at {args.baseline}"] = PluginProcess(plugin_dir=archive_plugin(args.baseline, Path(tmp) / "base"))
-        with PluginProcess() as plugin:
+        minimal = PluginProcess(plugin_dir=write_minimal_plugin(Path(tmp) / "minimal"))
+        with PluginProcess() as plugin, minimal.start(timeout=120):
             try:
                 for other in others.values():
                     other.start(timeout=120)
-                data = measure_chat(emu, plugin, creds, args.rounds, args.warmup, others)
+                data = measure_chat(emu, plugin, creds, args.rounds, args.warmup, others,
+                                    extra={"minimal_blocking": lambda: timed(minimal_invoke, minimal, False)})
             finally:
                 for other in others.values():
                     other.stop()
@@ -342,6 +353,8 @@ def main(argv: list[str] | None = None) -> None:
         paired_ttfc = median([a - b["ttfc"] * 1000 for a, b in zip(ttfc, data["sdk_stream"])])
         out(f"{label:<18} {median(blocking):>7.1f} ms {median(blocking) / sdk_blocking_ms:>6.3f}x {paired:>+13.1f} ms"
             f" {median(ttfc):>9.1f} ms {median(ttfc) / sdk_ttfc_ms:>6.3f}x {paired_ttfc:>+13.1f} ms")
+    out(f"The protocol's own share: a minimal plugin (bench/startup.py) answers a blocking echo, no call"
+        f" to GigaChat, in {median(data['minimal_blocking']) * 1000:.1f} ms (median, in the same rounds).")
 
 
 if __name__ == "__main__":
