@@ -18,20 +18,20 @@ Figures, not assertions. What it does:
    through `CacheEmbedding.embed_documents` (via `Vector.create`, 1,000 texts at a time), which
    calls `invoke_text_embedding` sequentially with `max_chunks` texts each (90 for the built-in
    models: the model YAML). So up to 10 invocations of 90 texts run at once.
-4. Runs that twice more with other code paths of the plugin, in the same run and on the same
-   batches (`--no-variants` skips them): "before", the plugin as it was at `--baseline` (a
-   `git archive` of that commit: vectors L2-normalised, full float64 digits), and "after + short
-   form", today's code sending each float16 value as its shortest decimal (bench/float16.py, the
-   measured alternative that is not shipped). For each: plugin CPU per 1,000 vectors, bytes per
-   vector value on the protocol line, and the ratio of that CPU to the bare gigachat SDK's on the
-   same batches (`client.embeddings`, measured in a child process of its own, one batch after
-   another).
+4. Runs it again with the plugin as it was at `--baseline` ("before": a `git archive` of that
+   commit, where dify_plugin's pydantic wrote GigaChat's values as they came, ~14 bytes each, and
+   every text's tokens were estimated), in the same run and on the same batches (`--no-variants`
+   skips it). For each: plugin CPU per 1,000 vectors, bytes per vector value on the protocol line
+   (UTF-8), and the ratio of that CPU to the bare gigachat SDK's on the same batches
+   (`client.embeddings`, measured in a child process of its own, one batch after another).
 5. Measures a naive client on the same emulator: the bare gigachat SDK sending each Dify batch
    as one request, one after the other (on the first `--naive-batches` batches, extrapolated).
 6. Indexes the same chunks with a personal account (`--no-personal` skips it): the plugin's
    default concurrency for it (1) against the account's documented limit of 1 request in flight.
-7. Times the plugin's own CPU work per step in a separate process (`--no-components` skips it);
+7. Times the plugin's own CPU work per step in a separate process (`--no-components` skips it),
+   and computes the most texts per call of each model before and after (its protocol-size plan);
    `--sample-plugin` also shows where the plugin's one (gevent) thread spent the run.
+8. Says which of issue 20's targets were met (`targets`), each with the figures that decide it.
 
 `measure()` does all of it and returns the figures; bench/run.py calls it for its section (d).
 Figures vary by +-25% from run to run on a shared 2-core machine: compare runs made together.
@@ -56,13 +56,18 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from bench.common import ROOT, cpu_seconds
 
-#: The plugin before the embeddings rework (engine.py: L2-normalised float64 vectors), for "before".
-BASELINE_COMMIT = "5155f54"
+#: The plugin before issue 20 (values as they came, written by pydantic; every text estimated), for "before".
+BASELINE_COMMIT = "9c3c185"
+#: Issue 20's targets.
+TARGET_TEXTS_PER_CALL = {1024: 300, 2560: 150}
+TARGET_CPU_VS_SDK = 1.00
+TARGET_BYTES_RATIO = 0.55  # the short form halves the bytes per value
 #: What a plugin directory needs to run (`python -m main`).
 PLUGIN_FILES = ("main.py", "manifest.yaml", "_assets", "provider", "models", "gigachat_dify")
 DIFY_INDEXING_WORKERS = 10  # IndexingRunner._load: ThreadPoolExecutor(max_workers=10)
@@ -266,6 +271,8 @@ _RULES = (  # most specific first: the first rule that matches anywhere on the s
     ("httpcore", "", "HTTP client (sockets, h11, httpcore)"),
     ("h11", "", "HTTP client (sockets, h11, httpcore)"),
     ("request_reader.py", "", "reading requests from stdin"),
+    ("answer.py", "", "embeddings: the answer's line, pre-encoded"),
+    ("values.py", "", "embeddings: vector blocks and the short form (numpy)"),
     ("embeddings/", "", "embeddings engine (plan, pack, check, encode)"),
     ("embedding.py", "", "embeddings engine (plan, pack, check, encode)"),
     ("hub.py", "", "idle: gevent hub waiting for I/O or timers"),
@@ -323,20 +330,18 @@ class LineMeter(list):
 
     def append(self, line: str) -> None:  # the reader thread's only use
         if line.startswith('{"event":"session"') and len(line) > 4096:
+            size = len(line) if line.isascii() else len(line.encode())  # the daemon counts UTF-8 bytes
             with self.lock:
-                self.answer_bytes += len(line)  # ASCII: characters are bytes
+                self.answer_bytes += size
                 self.answers += 1
-                self.longest = max(self.longest, len(line))
-
-
-def cosine(a: list[float], b: list[float]) -> float:
-    return sum(x * y for x, y in zip(a, b)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
+                self.longest = max(self.longest, size)
 
 
 def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int | None, faults: tuple,
                sample_dir: Path | None = None, plugin_dir: Path = ROOT, personal: bool = False) -> dict:
     from emulator.embeddings import vector as emulator_vector
     from tests.support.daemon import PluginProcess
+    from tests.support.halves import as_halves
 
     creds = credentials_for(emu, concurrency, personal)
     plugin = PluginProcess(env=sampler_env(sample_dir) if sample_dir else None, plugin_dir=plugin_dir).start()
@@ -359,11 +364,9 @@ def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int | 
                     continue
                 vectors = result.chunks[0]["embeddings"]
                 # spot check (every vector would cost this process ~1 ms each): the first and the
-                # last vector of the call belong to their texts, so nothing was shifted or lost.
-                # By direction: "before" normalised the vectors, "after" sends GigaChat's own.
+                # last vector of the call are their texts' own, as float16, so nothing was shifted or lost
                 wrong = len(vectors) != len(indices) or any(
-                    cosine(vectors[k], emulator_vector(model, chunks[indices[k]])) < 1 - 1e-6
-                    for k in (0, len(indices) - 1)
+                    as_halves(vectors[k]) != emulator_vector(model, chunks[indices[k]]) for k in (0, len(indices) - 1)
                 )
                 with lock:
                     outcome["invocations"] += 1
@@ -409,25 +412,8 @@ def run_plugin(emu, chunks: list[str], schedule, model: str, concurrency: int | 
 
 # --- the plugin's other code paths, for comparison in the same run ---------------------------------
 
-# Appended to invocation.py in a copy of today's plugin (with bench/float16.py beside it): every
-# vector sent in the short form.
-_SHORT_FORM = """
-
-from gigachat_dify.embeddings import short_form as _short_form
-
-_as_they_came = embed
-
-
-def embed(model, credentials, texts, input_type=EmbeddingInputType.DOCUMENT):  # bench variant
-    embedded = _as_they_came(model, credentials, texts, input_type)
-    return Embedded([_short_form.compact(v)[0] for v in embedded.vectors], embedded.prompt_tokens)
-"""
-SHORT_FORM = "after + short form"
-
-
 def plugin_variants(directory: Path, baseline: str | None) -> list[tuple[str, Path]]:
-    """[(name, plugin directory)]: "before" (a git archive of `baseline`), "after" (this checkout),
-    "after + short form" (a copy of it sending the values in the short form)."""
+    """[(name, plugin directory)]: "before" (a git archive of `baseline`), "after" (this checkout)."""
     variants = []
     if baseline:
         before = directory / "before"
@@ -437,18 +423,6 @@ def plugin_variants(directory: Path, baseline: str | None) -> list[tuple[str, Pa
         subprocess.run(["tar", "-x", "-C", str(before)], input=archive, check=True)
         variants.append((f"before ({baseline})", before))
     variants.append(("after", ROOT))
-    short = directory / "short"
-    short.mkdir()
-    for name in PLUGIN_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, short / name, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(source, short / name)
-    package = short / "gigachat_dify" / "embeddings"
-    shutil.copy2(ROOT / "bench" / "float16.py", package / "short_form.py")
-    (package / "invocation.py").write_text((package / "invocation.py").read_text() + _SHORT_FORM)
-    variants.append((SHORT_FORM, short))
     return variants
 
 
@@ -522,22 +496,31 @@ def run_naive(emu, chunks: list[str], schedule, model: str, sample_batches: int,
 # --- the plugin's own CPU work, step by step (in a child process: it imports dify_plugin) ----------
 
 
-def _l2_normalize(vector: list[float]) -> list[float]:
-    """What the plugin did before (gigachat_dify/embeddings/engine.py at BASELINE_COMMIT)."""
-    inv = 1.0 / math.hypot(*vector)
-    return [x * inv for x in vector]
+ESTIMATES = "  of which token estimates (texts longer than the model's limit in UTF-8 bytes)"
 
 
 def components(chunks_n: int, model: str, seed: int) -> dict:
     """CPU seconds of each step the plugin performs for `chunks_n` chunks, single-threaded, outside
-    the protocol: best of 3 on a sample (10 requests' worth; 2,000 chunks for planning), scaled."""
+    the protocol: best of 3 on a sample (10 requests' worth; 2,000 chunks for planning), scaled
+    ("steps"; names starting with a space are alternatives, before or the bare SDK's, or one-time
+    costs, not part of the sum), and the share of chunks whose tokens the plan estimated, for this
+    model and for EmbeddingsGigaR."""
+    cpu = time.process_time()
+    import numpy  # noqa: F401  (what the plugin's first embeddings call pays once)
+
+    numpy_import = time.process_time() - cpu
+    from gigachat_dify.embeddings import values
+
+    cpu = time.process_time()
+    values._tables()
+    table_build = time.process_time() - cpu
+
     from dify_plugin.core.server.__base.response_writer import ResponseWriter  # gevent-patches, as in the plugin
     from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
     from gigachat.models.embeddings import Embeddings
 
     from emulator.embeddings import embeddings_json
-    from bench import float16 as encoding
-    from gigachat_dify.embeddings import http
+    from gigachat_dify.embeddings import answer, http
     from gigachat_dify.embeddings.config import resolve_config
     from gigachat_dify.embeddings.execution import parse_response
     from gigachat_dify.embeddings.planning import plan_batches
@@ -560,21 +543,34 @@ def components(chunks_n: int, model: str, seed: int) -> dict:
         return min(times) * scale
 
     few = chunks[:2000]
+    estimated: list[str] = []
+
+    def counting(text: str) -> int:
+        estimated.append(text)
+        return estimate_tokens(text)
+
+    plan_batches(few, config.limit_tokens, config.max_per_request, estimate=counting)
     out["plan: split + pack"] = best(lambda: plan_batches(few, config.limit_tokens, config.max_per_request),
                                      len(chunks) / len(few))
-    out["  token estimates alone (in the plan)"] = best(lambda: [estimate_tokens(c) for c in few], len(chunks) / len(few))
+    share = len(estimated) / len(few)
+    out[ESTIMATES] = best(lambda: [estimate_tokens(c) for c in estimated], len(chunks) / len(few))
+    out["  (before: every text's tokens estimated)"] = best(lambda: [estimate_tokens(c) for c in few], len(chunks) / len(few))
+    gigar = resolve_config("EmbeddingsGigaR", {}, 4)
+    estimated.clear()
+    plan_batches(few, gigar.limit_tokens, gigar.max_per_request, estimate=counting)
+    gigar_share = len(estimated) / len(few)
+    out["  (EmbeddingsGigaR's plan of the same chunks: 4,096 tokens a text)"] = \
+        best(lambda: plan_batches(few, gigar.limit_tokens, gigar.max_per_request), len(chunks) / len(few))
     scale = len(batches) / len(sample)
 
     decoded = [json.loads(raw) for raw in raws]
     out["plugin: orjson decode of the answer"] = best(lambda: [http.orjson.loads(raw) for raw in raws], scale)
     out["  (bare SDK: stdlib json)"] = best(lambda: [json.loads(raw) for raw in raws], scale)
     out["  (bare SDK: pydantic model)"] = best(lambda: [Embeddings(**d) for d in decoded], scale)
-    parsed = [parse_response(answer, len(texts))[0] for answer, texts in zip(decoded, sample)]
+    parsed = [parse_response(answer_, len(texts))[0] for answer_, texts in zip(decoded, sample)]
     out["engine: check the answer"] = best(lambda: [parse_response(a, len(t)) for a, t in zip(decoded, sample)], scale)
-    encoding.table()  # built once per process, before the clock
-    out["  (short form: bench/float16.compact)"] = best(lambda: [[encoding.compact(v) for v in vs] for vs in parsed],
-                                                        scale)
-    out["  (before: L2-normalise)"] = best(lambda: [[_l2_normalize(v) for v in vs] for vs in parsed], scale)
+    out["answer -> numpy block (float16)"] = best(lambda: [values.block(vs) for vs in parsed], scale)
+    blocks = [values.block(vs) for vs in parsed]
     usage = EmbeddingUsage(tokens=1, total_tokens=1, unit_price=0, price_unit=0, total_price=0, currency="RUB",
                            latency=0.0)
 
@@ -587,28 +583,46 @@ def components(chunks_n: int, model: str, seed: int) -> dict:
 
     writer = Discard()
 
-    def protocol(vector_sets) -> None:
+    def pydantic_line(vector_sets) -> None:
         # dify_plugin's own path: the result model, model_dump twice, the envelope's model_dump_json
         for vectors in vector_sets:
             result = TextEmbeddingResult(model=model, embeddings=vectors, usage=usage)
             writer.session_message(session_id="s" * 36, data=writer.stream_object(result))
 
-    short = [[encoding.compact(v)[0] for v in vs] for vs in parsed]
-    normalised = [[_l2_normalize(v) for v in vs] for vs in parsed]
-    out["Dify protocol: values as they came -> JSON line"] = best(lambda: protocol(parsed), scale)
-    out["  (short form -> JSON line)"] = best(lambda: protocol(short), scale)
-    out["  (before: normalised -> JSON line)"] = best(lambda: protocol(normalised), scale)
+    def plugin_line(block_sets) -> None:
+        for block in block_sets:
+            writer.write(answer.line(writer, "s" * 36, model, block, usage))
+
+    out["Dify protocol: the short form's line, pre-encoded"] = best(lambda: plugin_line(blocks), scale)
+    out["  (before: dify_plugin's pydantic line of the values as they came)"] = best(lambda: pydantic_line(parsed), scale)
     out["sum"] = sum(v for k, v in out.items() if not k.startswith(" "))
-    return out
+    out[" once per process: import numpy"] = numpy_import
+    out[" once per process: the short form's table"] = table_build
+    return {"steps": out, "estimated_share": share, "gigar_estimated_share": gigar_share}
+
+
+def texts_per_call() -> list[dict]:
+    """Per model: the most texts one call may carry before (every value at its longest, 24
+    characters) and after (the short form's 11 for float16 models); the YAML's max_chunks."""
+    from gigachat_dify.embeddings import size
+    from gigachat_dify.embeddings.config import DIMENSIONS, known_halves
+
+    return [{"model": m, "dimensions": d, "before": size.texts_per_answer(d, False),
+             "after": size.texts_per_answer(d, known_halves(m)), "max_chunks": model_max_chunks(m),
+             "target": TARGET_TEXTS_PER_CALL.get(d)} for m, d in sorted(DIMENSIONS.items())]
+
+
+def _child(flag: str, *args: str) -> Any:
+    cmd = [sys.executable, "-m", "bench.embeddings", flag, *args]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if proc.returncode != 0:
+        print(f"({flag} failed: {proc.stderr.strip()[-300:]})")
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def run_components(chunks_n: int, model: str, seed: int) -> dict | None:
-    cmd = [sys.executable, "-m", "bench.embeddings", "--_components", str(chunks_n), "--model", model, "--seed", str(seed)]
-    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        print(f"(component timings failed: {proc.stderr.strip()[-300:]})")
-        return None
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return _child("--_components", str(chunks_n), "--model", model, "--seed", str(seed))
 
 
 # --- main ------------------------------------------------------------------------------------------
@@ -619,13 +633,26 @@ def _median_run(runs: list[dict]) -> dict:
     return sorted(runs, key=lambda r: r["cpu_plugin"])[len(runs) // 2]
 
 
-def short_form_verdict(after: dict, short: dict) -> dict:
-    """Issue 9's rule: the short form is kept only with fewer bytes per value AND less plugin CPU."""
-    fewer_bytes = short["bytes_per_value"] < after["bytes_per_value"]
-    less_cpu = short["cpu_per_1000_vectors"] < after["cpu_per_1000_vectors"]
-    return {"fewer_bytes": fewer_bytes, "less_cpu": less_cpu, "pays": fewer_bytes and less_cpu,
-            "bytes_ratio": short["bytes_per_value"] / after["bytes_per_value"],
-            "cpu_ratio": short["cpu_per_1000_vectors"] / after["cpu_per_1000_vectors"]}
+def targets(record: dict) -> list[dict]:
+    """Issue 20's targets, each met or not by this run's figures, with what decides it."""
+    out = []
+    for row in record.get("texts_per_call") or []:
+        if row["target"]:
+            out.append({"target": f"texts per call, {row['dimensions']:,} values ({row['model']})",
+                        "wanted": f">= {row['target']}", "measured": str(row["after"]),
+                        "met": row["after"] >= row["target"]})
+    runs = record.get("median_runs") or {}
+    after = runs.get("after")
+    before = next((m for n, m in runs.items() if n.startswith("before")), None)
+    if after and before:
+        share = after["bytes_per_value"] / before["bytes_per_value"]
+        out.append({"target": "bytes per value on the line", "wanted": f"<= {TARGET_BYTES_RATIO:.2f}x before",
+                    "measured": f"{after['bytes_per_value']:.2f} ({share:.2f}x)", "met": share <= TARGET_BYTES_RATIO})
+    if after and record.get("sdk_cpu_per_1000_vectors"):
+        vs = after["cpu_per_1000_vectors"] / record["sdk_cpu_per_1000_vectors"]
+        out.append({"target": "plugin CPU per 1,000 vectors vs the bare SDK", "wanted": f"<= {TARGET_CPU_VS_SDK:.2f}x",
+                    "measured": f"{vs:.2f}x", "met": vs <= TARGET_CPU_VS_SDK})
+    return out
 
 
 def _plain(value):
@@ -643,10 +670,10 @@ def measure(emu, chunks: list[str], model: str = "Embeddings", *, latency: float
             variants: bool = True, rounds: int = 1, naive_batches: int | None = 40, personal: bool = True,
             components_seed: int | None = None, sample_plugin: bool = False, log=print) -> dict:
     """Every embeddings figure on `chunks`, on a started emulator: today's plugin as Dify indexes
-    (and, with `variants`, "before" and the short form, rounds interleaved, with the bare SDK's CPU
-    on the same batches), the naive loop (`naive_batches` None: skipped), a personal account, and
-    the plugin's CPU per step (`components_seed`: the seed `chunks` were made with; None: skipped).
-    Leaves the emulator's faults cleared."""
+    (and, with `variants`, "before", rounds interleaved, with the bare SDK's CPU on the same
+    batches), the naive loop (`naive_batches` None: skipped), a personal account, the plugin's CPU
+    per step (`components_seed`: the seed `chunks` were made with; None: skipped), the most texts
+    per call per model, and issue 20's targets. Leaves the emulator's faults cleared."""
     concurrency = concurrency or cap
     max_chunks = model_max_chunks(model)
     schedule = dify_schedule(chunks, max_chunks)
@@ -699,8 +726,8 @@ def measure(emu, chunks: list[str], model: str = "Embeddings", *, latency: float
     if sdk:
         record["sdk_median"] = sorted(sdk, key=lambda r: r["cpu"])[len(sdk) // 2]
         record["sdk_cpu_per_1000_vectors"] = record["sdk_median"]["cpu_per_1000_vectors"]
-    if SHORT_FORM in record["median_runs"]:
-        record["short_form"] = short_form_verdict(after, record["median_runs"][SHORT_FORM])
+    record["texts_per_call"] = _child("--_limits")
+    record["targets"] = targets(record)
     if naive:
         record["naive_chunks_per_s"] = len(chunks) / naive["wall"]
     if personal_run:
@@ -749,10 +776,6 @@ def print_report(r: dict) -> None:
         s = r["sdk_median"]
         print(f"  {'bare gigachat SDK (sequential)':34s}{s['cpu']:7.2f}{sdk_1000 * 1000:20.0f} ms"
               f"{1:12.2f}x{'':13s}{'':14s}{s['wall']:8.1f}")
-        v = r.get("short_form")
-        if v:
-            print(f"  short form vs values as they came: {v['bytes_ratio']:.2f}x the bytes, {v['cpu_ratio']:.2f}x the CPU -> "
-                  f"{'pays (fewer bytes and less CPU)' if v['pays'] else 'does not pay on both counts'}")
     naive = r["naive"]
     if naive:
         print()
@@ -771,10 +794,23 @@ def print_report(r: dict) -> None:
     comp = r["components"]
     if comp:
         print()
-        print(f"Plugin CPU per step for {r['chunks']:,} chunks (single-threaded, separate process)")
-        for name, seconds in comp.items():
+        print(f"Plugin CPU per step for {r['chunks']:,} chunks (single-threaded, separate process); tokens estimated "
+              f"for {comp['estimated_share']:.0%} of the chunks ({comp['gigar_estimated_share']:.0%} for EmbeddingsGigaR)")
+        for name, seconds in comp["steps"].items():
             print(f"  {name + ':':50s}{seconds:6.2f} s")
         print(f"  {'measured plugin CPU in the run:':50s}{plugin['cpu_plugin']:6.2f} s (the rest: HTTP, stdin, gevent)")
+    if r.get("texts_per_call"):
+        print()
+        print("Most texts per call (one answer within the protocol line), before -> after; max_chunks (YAML)")
+        for row in r["texts_per_call"]:
+            print(f"  {row['model']:28s}{row['dimensions']:6,} values {row['before']:5d} -> {row['after']:5d}"
+                  f"   max_chunks {row['max_chunks']}")
+    if r.get("targets"):
+        print()
+        print("Issue 20's targets")
+        for t in r["targets"]:
+            print(f"  {t['target']:50s} wanted {t['wanted']:>14s}, measured {t['measured']:>14s}: "
+                  f"{'met' if t['met'] else 'NOT met'}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -786,7 +822,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--concurrency", type=int, default=None, help="plugin 'Parallel embedding requests' (default: --cap)")
     ap.add_argument("--model", default="Embeddings")
     ap.add_argument("--baseline", default=BASELINE_COMMIT, help=f"commit measured as 'before' ({BASELINE_COMMIT})")
-    ap.add_argument("--no-variants", action="store_true", help="measure today's plugin only (no before / no short form)")
+    ap.add_argument("--no-variants", action="store_true", help="measure today's plugin only (no before, no bare SDK)")
     ap.add_argument("--rounds", type=int, default=1, help="rounds of every code path, interleaved (1)")
     ap.add_argument("--naive-batches", type=int, default=40, help="batches timed for the naive loop, then extrapolated (0: all)")
     ap.add_argument("--no-naive", action="store_true")
@@ -800,6 +836,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--json", type=Path, default=None, help="also write the figures to this file (e.g. bench/results/x.json)")
     ap.add_argument("--_components", type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--_sdk", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--_limits", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args._components is not None:
@@ -807,6 +844,9 @@ def main(argv: list[str] | None = None) -> None:
         return
     if args._sdk is not None:
         _sdk_child(args._sdk)
+        return
+    if args._limits:
+        print(json.dumps(texts_per_call()))
         return
 
     from emulator import Emulator

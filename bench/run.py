@@ -12,9 +12,10 @@ tests/support/daemon.py). Sections:
   (a) blocking chat latency, plugin vs the bare `gigachat` SDK sending the very same body;
   (b) streaming: time to first chunk, chunks/s, and the relay ceiling without pauses;
   (c) OAuth calls per 1,000 invocations vs a new SDK client per invocation (bench/chat.py);
-  (d) embeddings as Dify indexes, vs the emulator's ceiling and a naive loop; issue 9's figures:
+  (d) embeddings as Dify indexes, vs the emulator's ceiling and a naive loop; issue 20's figures:
       bytes per value on the protocol line, plugin CPU per 1,000 vectors, the ratio to the bare
-      SDK on the same batches, before (5155f54) / after / after + short form (bench/embeddings.py);
+      SDK on the same batches, before (9c3c185) / after, the most texts per call per model and
+      which targets were met (bench/embeddings.py);
   (e) cold start and memory vs a minimal plugin (bench/startup.py);
   (f) the v2 built-in tools per request vs plain v1 (bench/builtin_tools.py);
   (g) the seeded soak, run twice to show the seed fixes its figures (bench/soak.py);
@@ -57,7 +58,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--oauth-invocations", type=int, default=1000, help="invocations counted for (c) (1000)")
     ap.add_argument("--naive-oauth", type=int, default=200, help="invocations with a new SDK client each (200)")
     ap.add_argument("--embedding-chunks", type=int, default=10_000, help="knowledge-base chunks for (d) (10000)")
-    ap.add_argument("--embedding-rounds", type=int, default=3, help="interleaved rounds of before/after/short form (3)")
+    ap.add_argument("--embedding-rounds", type=int, default=3, help="interleaved rounds of before/after (3)")
     ap.add_argument("--embedding-latency", type=float, default=0.15, help="emulator seconds per embeddings request (0.15)")
     ap.add_argument("--embedding-cap", type=int, default=4, help="emulator: embeddings requests in flight before 429 (4)")
     ap.add_argument("--naive-batches", type=int, default=40, help="batches timed for the naive loop, extrapolated (40)")
@@ -151,11 +152,11 @@ def measure_all(args: argparse.Namespace, log=out) -> dict:
         emu.faults.latency = emu.faults.chunk_latency = 0.0
         log(f"(e) cold start: {args.starts} starts each, this plugin and a minimal one ...")
         raw["cold_start"] = startup.measure_cold_start(emu, args.starts, args.warm_requests)
-        log(f"(d) embeddings: {len(chunks):,} chunks, {args.embedding_rounds} round(s) of before / after / short form ...")
+        log(f"(d) embeddings: {len(chunks):,} chunks, {args.embedding_rounds} round(s) of before / after ...")
         raw["embeddings"] = embeddings.measure(
             emu, chunks, "Embeddings", latency=args.embedding_latency, cap=args.embedding_cap, retry_after=1.0,
             rounds=args.embedding_rounds, naive_batches=args.naive_batches, components_seed=2026,
-            log=log)
+            sample_plugin=True, log=log)
     finally:
         if plugin is not None:
             plugin.stop()

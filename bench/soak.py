@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from emulator import DEFAULT_KEY, Emulator, make_key
 from emulator.embeddings import vector
 from tests.support.daemon import PluginProcess, collect_text, system, tool, user
+from tests.support.halves import as_halves
 
 DIFY_ERRORS = {"InvokeConnectionError", "InvokeServerUnavailableError", "InvokeRateLimitError",
                "InvokeAuthorizationError", "InvokeBadRequestError"}
@@ -106,8 +107,9 @@ def one_invocation(plugin: PluginProcess, creds: dict, seed: int, i: int, tally:
         if kind == "embedding":
             if result.ok:
                 got = result.chunks[-1]["embeddings"]
-                if len(got) != len(texts) or any(  # by direction: the plugin may pass vectors raw or unit
-                        max(abs(a - b) for a, b in zip(_unit(g), _unit(vector("Embeddings", t)))) > 1e-9
+                if len(got) != len(texts) or any(  # by direction: the plugin may pass vectors raw or unit;
+                        # float16 values in their short form (rounded to float16: GigaChat's own)
+                        max(abs(a - b) for a, b in zip(_unit(as_halves(g)), _unit(vector("Embeddings", t)))) > 1e-9
                         for g, t in zip(got, texts)):
                     tally.incomplete_embeddings.append(label)
                 else:

@@ -235,7 +235,7 @@ class Api:
                wake: threading.Event) -> Iterator[bytes | Cut]:
         """A stream's events as the transport takes them, with the faults in between: a hold after
         `hold.after_events` events, a cut or a stall after `fault.after` (at the latest before the
-        last event), chunk latency between events."""
+        last event) or its early end (`fault.payload`, then nothing), chunk latency between events."""
         fault_at = min(fault.after, len(events) - 1) if fault else -1
         hold_at = min(hold.after_events, len(events) - 1) if hold is not None and hold.after_events is not None else -1
         for i, event in enumerate(events):
@@ -244,6 +244,10 @@ class Api:
             if i == fault_at:
                 if fault.kind == "cut":
                     yield CUT
+                    return
+                if fault.kind == "end":  # the response ends properly, without the rest
+                    if fault.payload:
+                        yield fault.payload
                     return
                 self.fault_sleep(fault.seconds, wake)
             elif i > 0 and chunk_latency > 0:

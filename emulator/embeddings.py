@@ -13,6 +13,10 @@ Vectors imitate the recorded ones (cassettes test_embeddings_*, model Embeddings
 Deterministic per (model, text), no meaning: similar texts get unrelated deviations.
 The same per-value distribution is assumed for the 2048/2560-value models (no recording), so
 their norms are ~40 (2048) and ~45 (2560).
+
+`FLOAT32_MODELS` stand in for a customizable deployment whose values are float32, not halves (as
+an older GigaChat answered: the SDK's recorded fixture, `0.34410548210144043`): the same vectors
+before their rounding to float16, rounded to float32 instead. They are not in GET /models.
 """
 
 from __future__ import annotations
@@ -40,10 +44,17 @@ DEVIATION_STD = 0.34
 MASSIVE_VALUE = 5.58  # mean of the three recorded values at index 386
 MASSIVE_DEVIATION_SHARE = 0.3  # that dimension varies little between texts
 RECORDED_MASSIVE_INDEX = {"Embeddings": 386}
+# name -> the listed model whose vectors, limits and dimensions it has, its values float32
+FLOAT32_MODELS = {"Embeddings-float32": "Embeddings", "EmbeddingsGigaR-float32": "EmbeddingsGigaR"}
+
+
+def listed(model: str) -> str:
+    """The listed model behind `model` (itself, or what a float32 stand-in imitates)."""
+    return FLOAT32_MODELS.get(model, model)
 
 
 def dimensions(model: str) -> int:
-    return catalog.EMBEDDING_DIMENSIONS[model]
+    return catalog.EMBEDDING_DIMENSIONS[listed(model)]
 
 
 @functools.cache
@@ -77,8 +88,7 @@ def _deviations() -> tuple[float, ...]:
     return tuple(DEVIATION_STD * x for x in _normal_quantiles())
 
 
-def half_bytes(model: str, text: str) -> bytes:
-    """The vector as little-endian float16 values (struct format "e": rounded to nearest even)."""
+def _unrounded(model: str, text: str) -> list[float]:
     base = _base(model)
     dev = _deviations()
     n = len(base)
@@ -86,11 +96,21 @@ def half_bytes(model: str, text: str) -> bytes:
     values = [b + dev[u] for b, u in zip(base, noise)]
     massive = _massive_index(model)
     values[massive] = base[massive] + MASSIVE_DEVIATION_SHARE * dev[noise[massive]]  # recorded: 5.50-5.73
-    return struct.pack(f"<{n}e", *values)
+    return values
+
+
+def half_bytes(model: str, text: str) -> bytes:
+    """The vector as little-endian float16 values (struct format "e": rounded to nearest even)."""
+    values = _unrounded(model, text)
+    return struct.pack(f"<{len(values)}e", *values)
 
 
 def vector(model: str, text: str) -> list[float]:
-    """The API's vector for `text`: float16-exact values, norm ~29 (see the module docstring)."""
+    """The API's vector for `text`: float16-exact values, norm ~29 (see the module docstring);
+    float32 values for a float32 stand-in."""
+    if model in FLOAT32_MODELS:
+        values = _unrounded(listed(model), text)
+        return list(struct.unpack(f"<{len(values)}f", struct.pack(f"<{len(values)}f", *values)))
     raw = half_bytes(model, text)
     return list(struct.unpack(f"<{len(raw) // 2}e", raw))
 
@@ -125,11 +145,11 @@ def _checked(body: Any) -> tuple[str, list[tuple[str, int]]]:
     """(model, [(text, prompt_tokens)]) of a valid request, else ApiError."""
     texts = _texts(body)
     model = body.get("model")
-    if model not in catalog.EMBEDDING_MODELS:
+    if not isinstance(model, str) or listed(model) not in catalog.EMBEDDING_MODELS:
         raise ApiError(404, NO_SUCH_MODEL)
     if len(texts) > MAX_BATCH:
         raise invalid(f"too many inputs: {len(texts)} (at most {MAX_BATCH} per request)")
-    limit = catalog.EMBEDDING_TOKEN_LIMITS[model]
+    limit = catalog.EMBEDDING_TOKEN_LIMITS[listed(model)]
     out = []
     for i, text in enumerate(texts):
         if not text.strip():
@@ -157,6 +177,8 @@ def embeddings_json(body: Any) -> bytes:
     """What the endpoint sends: exactly json.dumps(embeddings(body), ensure_ascii=False), built from
     pre-printed float16 values (90 texts x 2,560 values in ~30 ms instead of ~130 ms)."""
     model, items = _checked(body)
+    if model in FLOAT32_MODELS:
+        return json.dumps(embeddings(body), ensure_ascii=False).encode()
     data = ", ".join(
         '{"object": "embedding", "index": %d, "embedding": %s, "usage": {"prompt_tokens": %d}}'
         % (i, _vector_json(model, text), tokens)

@@ -22,10 +22,11 @@ class Injection:
 
 @dataclass
 class StreamFault:
-    kind: str  # "cut" | "stall"
+    kind: str  # "cut" | "stall" | "end"
     after: int  # data events sent before the fault
     seconds: float = 0.0
     count: int = 1
+    payload: bytes = b""  # "end": raw bytes sent before the response ends
 
 
 class Hold:
@@ -149,6 +150,13 @@ class Faults:
         with self._lock:
             self._stream_faults.append(StreamFault("cut", k, 0.0, count))
 
+    def end_stream_after(self, k: int, payload: bytes = b"", count: int = 1) -> None:
+        """The next `count` streams send `k` data events, then `payload` (raw SSE bytes, e.g. an
+        `event: error`), then end the response properly, without the rest (no finish_reason, no
+        [DONE] or response.message.done): what a proxy that loses the upstream may show."""
+        with self._lock:
+            self._stream_faults.append(StreamFault("end", k, 0.0, count, bytes(payload)))
+
     def stall_stream_after(self, k: int, seconds: float, count: int = 1) -> None:
         """The next `count` streams send `k` data events, then hang `seconds` before going on."""
         with self._lock:
@@ -243,7 +251,7 @@ class Faults:
             fault.count -= 1
             if fault.count <= 0:
                 self._stream_faults.pop(0)
-            return StreamFault(fault.kind, fault.after, fault.seconds, 1)
+            return StreamFault(fault.kind, fault.after, fault.seconds, 1, fault.payload)
 
     def roll(self, request: bytes) -> Decision | None:
         """The random mode's decision for this request (its method, path and body)."""

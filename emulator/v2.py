@@ -25,7 +25,8 @@ The deterministic model, in priority order (the v1 rules where they apply):
    text in the same message; on api.giga.chat every such function, in one step), else, when no
    tool ran, the first function (as v1); with ``ranker_options`` only among the ranked ones;
 5. ``model_options.response_format``: a JSON instance of the schema (indent 4, as recorded), or
-   the shortest string a simple ``regex`` matches (a format set, built-in tools do not run);
+   the shortest string a simple ``regex`` matches (with a format set, functions are not called;
+   built-in tools run as in 3 and 4, their files stay, and the answer's text is in the format);
 6. files of the last user message: one ``Attachment <id> <filename> <mime> <bytes> bytes
    sha256=<hex>`` line each, then ``Echo: <last user text>``.
 
@@ -450,11 +451,11 @@ def _compose(body: dict, files: FileStore, answer: Answer, dialect: Dialect) -> 
     if mode == "forced" and config.get("function_name"):
         answer.parts.append(_function_part(next(f for f in functions if f["name"] == config["function_name"])))
         return
+    fmt = (body.get("model_options") or {}).get("response_format") or {}
+    formatted = fmt.get("type") in ("json_schema", "regex")
     if mode == "forced" and config.get("tool_name"):
         _builtin(config["tool_name"], question, files, answer, dialect)
-        return
-    fmt = (body.get("model_options") or {}).get("response_format") or {}
-    if mode != "none" and fmt.get("type") not in ("json_schema", "regex"):  # a format wins: the answer is in it
+    elif mode != "none":
         for tool in builtins_of(body):
             if tool == "url_content_extraction" and _URL.search(question) or _wants(tool, question):
                 _builtin(tool, question, files, answer, dialect)
@@ -463,10 +464,12 @@ def _compose(body: dict, files: FileStore, answer: Answer, dialect: Dialect) -> 
         named = named if dialect.parallel_calls else named[:1]
         if not named and functions and not answer.parts:
             named = functions[:1]
-        if named:
+        if named and not formatted:  # a format wins over the functions
             answer.parts += [_function_part(f) for f in named]
             return
-    if not answer.parts:
+    if formatted:  # built-in tools ran (their files stay), yet the answer itself is in the format
+        answer.parts = [p for p in answer.parts if "text" not in p] + _default_parts(body, files, user)
+    elif not answer.parts:
         answer.parts += _default_parts(body, files, user)
 
 

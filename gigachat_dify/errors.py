@@ -114,6 +114,11 @@ def transport_message(kind: Transport, where: str, exc: BaseException | None = N
         ),
         Transport.DROPPED: cut,
         Transport.INTERRUPTED: cut,
+        Transport.CUT_OFF: (
+            "GigaChat's answer was cut off: its stream ended before GigaChat marked the answer complete, so "
+            "what was shown is incomplete. Retry the request; if it keeps happening, ask the network "
+            "administrator whether a proxy between Dify and GigaChat closes long responses."
+        ),
     }[kind]
 
 
@@ -261,6 +266,8 @@ def describe(exc: BaseException, asked: Asked = NOTHING_ASKED, auth: Auth | None
         return InvokeServerUnavailableError, (
             "GigaChat sent an answer the plugin could not read; check the 'Base URL' points to the GigaChat API."
         )
+    if failure.kind in (Kind.STREAM_ERROR, Kind.STREAM_UNREADABLE):
+        return InvokeServerUnavailableError, _stream_message(failure)
     if failure.kind is Kind.SDK:
         return InvokeBadRequestError, redact(failure.message)
     if failure.kind is Kind.UNEXPECTED:
@@ -269,6 +276,17 @@ def describe(exc: BaseException, asked: Asked = NOTHING_ASKED, auth: Auth | None
             "Unexpected failure in the GigaChat plugin; the plugin log has details. Retry, and report it if it repeats."
         )
     return _api_message(failure, asked, auth)
+
+
+def _stream_message(failure: Failure) -> str:
+    """GigaChat's error event, or data no GigaChat stream carries, quoted (``connection/sse.py``)."""
+    shown = "; the text shown so far is incomplete. Retry the request" if failure.events else ""
+    if failure.kind is Kind.STREAM_ERROR:
+        return f"GigaChat reported an error in its answer stream: \"{failure.message}\"{shown}."
+    if failure.events:
+        return f"GigaChat's answer stream broke off with data the plugin cannot read (\"{failure.message}\"){shown}."
+    return (f"The server at the Base URL answered with an event stream the plugin cannot read (\"{failure.message}\"): "
+            "check the 'Base URL' points to the GigaChat API.")
 
 
 def _log_unexpected(exc: BaseException) -> None:

@@ -108,6 +108,31 @@ class ProxyUnreachable(httpx.ConnectError):
         self.from_environment = from_environment
 
 
+class StreamCutOff(httpx.RemoteProtocolError):
+    """An event stream ended before GigaChat said the answer was complete (``connection/sse.py``):
+    below HTTP, like a dropped connection, so it is repeated while nothing was shown."""
+
+    def __init__(self, events: int):
+        super().__init__(f"event stream ended after {events} events without its end")
+        self.events = events
+
+
+class StreamEventError(Exception):
+    """GigaChat sent ``event: error`` in a stream; ``message``: its own words (redacted, bounded)."""
+
+    def __init__(self, message: str, events: int):
+        super().__init__(message)
+        self.message, self.events = message, events
+
+
+class UnreadableEvent(Exception):
+    """A stream event the contract does not send; ``excerpt``: its data (redacted, bounded)."""
+
+    def __init__(self, quoted: str, events: int):
+        super().__init__(quoted)
+        self.excerpt, self.events = quoted, events
+
+
 class Transport(enum.Enum):
     """What went wrong below HTTP."""
 
@@ -122,6 +147,7 @@ class Transport(enum.Enum):
     UNREACHABLE = "unreachable"
     NOT_A_STREAM = "not a stream"
     DROPPED = "connection dropped"  # closed by the other side: a stale keep-alive connection, a restart
+    CUT_OFF = "stream cut off"  # a stream ended properly but before GigaChat's end of the answer
     INTERRUPTED = "interrupted"
 
 
@@ -215,6 +241,8 @@ def transport_failure(exc: BaseException) -> Transport | None:
         return Transport.TIMEOUT
     if isinstance(exc, httpx.ConnectError):
         return Transport.UNREACHABLE
+    if isinstance(exc, StreamCutOff):
+        return Transport.CUT_OFF
     if isinstance(exc, (httpx.ReadError, httpx.RemoteProtocolError)):
         return Transport.DROPPED
     if isinstance(exc, httpx.TransportError) and "text/event-stream" in str(exc):
@@ -357,6 +385,8 @@ class Kind(enum.Enum):
     SERVER_ERROR = "server error"  # 5xx
     OTHER_STATUS = "another status"
     UNREADABLE = "an answer the plugin cannot read"
+    STREAM_ERROR = "GigaChat reported an error in its stream"  # Failure.message: its words
+    STREAM_UNREADABLE = "a stream event the plugin cannot read"  # Failure.message: the data
     SDK = "the SDK refused"  # the SDK's own exceptions (its message says what)
     UNEXPECTED = "unexpected"
 
@@ -371,6 +401,7 @@ class Failure:
     refusal: Refusal | None = None
     oauth_code: int | None = None
     retry_after: float = 0.0
+    events: int = 0  # a stream's events read before it failed (text may have been shown)
 
 
 def is_oauth_error(exc: gx.ResponseError) -> bool:
@@ -395,6 +426,10 @@ def classify(exc: BaseException, asked: Asked = NOTHING_ASKED) -> Failure:
         return Failure(Kind.TRANSPORT, getattr(exc, "status_code", None), where=address(exc), transport=transport)
     if isinstance(exc, gx.ResponseError):
         return _answer(exc, asked)
+    if isinstance(exc, StreamEventError):
+        return Failure(Kind.STREAM_ERROR, message=exc.message, events=exc.events)
+    if isinstance(exc, UnreadableEvent):
+        return Failure(Kind.STREAM_UNREADABLE, message=exc.excerpt, events=exc.events)
     if isinstance(exc, (pydantic.ValidationError, json.JSONDecodeError)):
         return Failure(Kind.UNREADABLE)
     if isinstance(exc, gx.GigaChatException):

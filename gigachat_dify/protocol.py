@@ -1,22 +1,42 @@
 """The limits of Dify's stdio protocol that every answer the plugin writes must respect.
 
-dify_plugin 0.10.2 writes each LLM chunk and each ``TextEmbeddingResult`` as one JSON line; the
-daemon's scanner stops at ``PLUGIN_RUNTIME_MAX_BUFFER_SIZE`` (5 MiB by default) and then kills the
-plugin process with every session in flight on it. So no single answer may come near that size.
+dify_plugin 0.10.2 writes each LLM chunk and each ``TextEmbeddingResult`` as one JSON line (its
+``model_dump_json()`` inside the session envelope, raw UTF-8); the daemon's scanner stops at
+``PLUGIN_RUNTIME_MAX_BUFFER_SIZE`` (5 MiB by default) and then kills the plugin process with every
+session in flight on it. So no single line may be longer than ``MAX_LINE`` bytes: sizes here are
+UTF-8 bytes of that very line (a Cyrillic letter is two bytes, a control character six), never
+characters.
 """
 
 from __future__ import annotations
 
-#: The daemon's default line limit (internal/types/app/config.go, PLUGIN_RUNTIME_MAX_BUFFER_SIZE).
+#: The daemon's default line buffer (internal/types/app/config.go, PLUGIN_RUNTIME_MAX_BUFFER_SIZE).
 DAEMON_LINE_LIMIT = 5 * 1024 * 1024
-#: Bytes of one line the plugin may fill with payload: the envelope ({"event":"session",
-#: "session_id":..., "data":{"type":"stream","data":{...}}}) and JSON escaping need the rest.
+#: The longest line the daemon accepts: 5,242,879 bytes, plus the newline.
+MAX_LINE = DAEMON_LINE_LIMIT - 1
+#: Bytes of one line the plugin plans to fill with payload (embedding vectors, generated images):
+#: the envelope, the other fields and the text beside them need the rest.
 LINE_BUDGET = DAEMON_LINE_LIMIT - 256 * 1024
 
-# The longest JSON form of one character is a \u00XX escape: 6 bytes.
+# The longest JSON form of one character is a \u00XX escape: 6 bytes (a Cyrillic letter takes 2,
+# a character beyond the BMP 4).
 _MAX_BYTES_PER_CHAR = 6
-#: Room for everything of a chunk besides its texts and images (model name, usage, tool-call ids).
+#: Room for everything of a chunk besides its texts and images (the session envelope, model name,
+#: usage, tool-call ids), and for the fixed fields of each content item.
 _FIXED_OVERHEAD = 16 * 1024
+_ITEM_OVERHEAD = 1024
+#: dify_plugin writes the daemon's session id into every line: a UUID (36 characters); room for more.
+_SESSION_ID = "s" * 64
+
+
+def line_bytes(chunk) -> int:
+    """UTF-8 bytes of the line dify_plugin writes for this LLM chunk (the newline excluded):
+    ``StreamOutputMessage(session, SessionMessage(stream, chunk))``, as its response writer does."""
+    from dify_plugin.core.entities.message import SessionMessage  # local: keeps this module import-light
+    from dify_plugin.core.server.__base.writer_entities import Event, StreamOutputMessage
+
+    data = SessionMessage(type=SessionMessage.Type.STREAM, data=chunk.model_dump()).model_dump()
+    return len(StreamOutputMessage(event=Event.SESSION, session_id=_SESSION_ID, data=data).model_dump_json().encode())
 
 
 def _upper_bound(message) -> int:
@@ -27,47 +47,69 @@ def _upper_bound(message) -> int:
         size += _MAX_BYTES_PER_CHAR * len(content)
     else:
         for item in content or []:
-            size += _MAX_BYTES_PER_CHAR * (len(getattr(item, "data", "") or "") + len(getattr(item, "url", "") or ""))
-            size += len(getattr(item, "base64_data", "") or "")
+            size += _ITEM_OVERHEAD + _MAX_BYTES_PER_CHAR * len(_text(item) or "")
+            size += len(getattr(item, "base64_data", "") or "")  # base64: one byte a character
+            size += _MAX_BYTES_PER_CHAR * sum(len(getattr(item, f, "") or "") for f in ("url", "filename"))
     for call in message.tool_calls or []:
         size += _MAX_BYTES_PER_CHAR * (len(call.function.name) + len(call.function.arguments) + len(call.id))
     return size
 
 
+def _text(item) -> str | None:
+    """The text of a content item (a plain string or a text item); None for a file."""
+    return item if isinstance(item, str) else item.data if getattr(item, "type", None) == "text" else None
+
+
+def fits(chunk) -> bool:
+    """The chunk's line is at most MAX_LINE bytes (ordinary chunks are not serialised for it)."""
+    return _upper_bound(chunk.delta.message) <= MAX_LINE or line_bytes(chunk) <= MAX_LINE
+
+
 def fit_stream(chunks):
-    """LLM stream chunks, each sure to fit one protocol line: a text chunk too long for one line is
-    sent as several consecutive chunks (Dify joins a stream's texts); the last keeps the tool calls,
-    finish reason and usage."""
+    """LLM stream chunks, each sure to fit one protocol line: a chunk too long for one line is sent
+    as several consecutive chunks (Dify joins a stream's texts; an image gets a chunk of its own);
+    the last keeps the tool calls, finish reason and usage."""
     for chunk in chunks:
-        message = chunk.delta.message
-        if _upper_bound(message) <= LINE_BUDGET or not isinstance(message.content, str):
+        if fits(chunk):
             yield chunk
-            continue
-        step = (LINE_BUDGET - _FIXED_OVERHEAD) // _MAX_BYTES_PER_CHAR
-        text = message.content
-        pieces = [text[i:i + step] for i in range(0, len(text), step)]
-        for n, piece in enumerate(pieces):
-            last = n == len(pieces) - 1
-            part = chunk.model_copy(deep=False)
-            part.delta = chunk.delta.model_copy(update={
-                "message": message.model_copy(update={"content": piece, "tool_calls": message.tool_calls if last else []}),
-                "finish_reason": chunk.delta.finish_reason if last else None,
-                "usage": chunk.delta.usage if last else None,
-            })
-            yield part
+        else:
+            yield from _split(chunk)
+
+
+def _split(chunk):
+    message = chunk.delta.message
+    step = (MAX_LINE - _FIXED_OVERHEAD) // _MAX_BYTES_PER_CHAR
+    parts = []
+    for item in [message.content] if isinstance(message.content, str) else message.content:
+        text = _text(item)
+        parts += [text[i:i + step] for i in range(0, len(text), step)] if text is not None else [[item]]
+    for n, content in enumerate(parts):
+        last = n == len(parts) - 1
+        part = chunk.model_copy(deep=False)
+        part.delta = chunk.delta.model_copy(update={
+            "message": message.model_copy(update={"content": content, "tool_calls": message.tool_calls if last else []}),
+            "finish_reason": chunk.delta.finish_reason if last else None,
+            "usage": chunk.delta.usage if last else None,
+        })
+        if not fits(part):  # one image, or the tool calls alone: nothing left to split
+            raise _too_large("This part of GigaChat's answer", line_bytes(part))
+        yield part
 
 
 def check_result(result):
-    """A blocking LLM result as it travels: Dify reads a blocking answer from the first chunk only,
-    so it cannot be split. One that cannot fit one line is refused with what to do instead."""
-    if _upper_bound(result.message) <= LINE_BUDGET:
+    """A blocking LLM result as it travels: dify_plugin writes it as one chunk and Dify reads a
+    blocking answer from the first chunk only, so it cannot be split. One that cannot fit one line
+    is refused with what to do instead."""
+    chunk = result.to_llm_result_chunk()
+    if fits(chunk):
         return result
-    size = len(result.model_dump_json())
-    if size <= LINE_BUDGET:
-        return result
+    raise _too_large("GigaChat's answer", line_bytes(chunk), "Turn on streaming for this node, or lower Max tokens.")
+
+
+def _too_large(what: str, size: int, advice: str = "Lower Max tokens."):
     from dify_plugin.errors.model import InvokeBadRequestError  # local: keeps this module import-light
 
-    raise InvokeBadRequestError(
-        f"GigaChat's answer is {size / 1048576:.1f} MB, more than Dify's plugin protocol carries in one "
-        f"message ({DAEMON_LINE_LIMIT // 1048576} MiB). Turn on streaming for this node, or lower Max tokens."
+    return InvokeBadRequestError(
+        f"{what} is {size / 1048576:.1f} MB as Dify's plugin protocol carries it (UTF-8), more than one "
+        f"message holds ({MAX_LINE:,} bytes, 5 MiB). {advice}"
     )

@@ -59,6 +59,17 @@ def redact(text: str) -> str:
     return text
 
 
+#: Characters of a server's text quoted in a message.
+EXCERPT = 300
+
+
+def excerpt(text: str) -> str:
+    """Text from elsewhere (GigaChat's words, an unreadable event) fit to quote in a message:
+    redacted, on one line, at most EXCERPT characters."""
+    text = redact(" ".join(text.split()))
+    return text if len(text) <= EXCERPT else text[:EXCERPT] + "..."
+
+
 def _redact_record(record: logging.LogRecord) -> None:
     try:
         message = record.getMessage()

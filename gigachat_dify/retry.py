@@ -36,7 +36,7 @@ _random = random.Random()
 
 #: Connections that failed before any answer came: a repeat may find GigaChat (or a fresh connection).
 _TRANSIENT_TRANSPORT = frozenset({Transport.UNREACHABLE, Transport.PROXY_UNREACHABLE, Transport.CONNECT_TIMEOUT,
-                                  Transport.DROPPED})
+                                  Transport.DROPPED, Transport.CUT_OFF})
 
 
 def is_transient(exc: BaseException) -> bool:

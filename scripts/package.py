@@ -6,9 +6,16 @@
 What Dify's packager (langgenius/dify-plugin-daemon, pkg/plugin_packager) does, and so this does:
 - walks the plugin directory, skipping what `.difyignore` excludes (falling back to `.gitignore`;
   `.git` is NOT excluded automatically); an excluded directory is not entered;
-- checks the manifest and that every icon it and the provider YAMLs name is in `_assets/`;
+- checks the manifest and that every icon it and the provider YAMLs name is in `_assets/`; reads the
+  position files (YAML lists) and every packaged file a `predefined` glob matches (YAML mappings),
+  refusing a file that does not parse;
+- when requirements.txt is missing but pyproject.toml and uv.lock are there, writes requirements.txt
+  into the package with `uv export --frozen --format requirements.txt --no-group dev
+  --no-emit-project --no-hashes --no-header --no-annotate`, and refuses the package if uv fails;
 - zips every remaining file, paths sorted, `/`-separated, no directory entries;
 - refuses more than 50 MiB (50 * 1024 * 1024 bytes) of uncompressed content.
+Its checksum (`dify plugin checksum`, the @<checksum> of the plugin's unique identifier) is
+sha256 over the sorted paths of sha256(path) + sha256(content): it does not depend on zip bytes.
 On top of that it refuses what the marketplace would refuse (.git, .env, virtual environments,
 caches, *.pyc), a manifest whose `version` and `meta.version` differ, and files the manifest or the
 provider YAML name that the package would not contain.
@@ -32,7 +39,9 @@ import hashlib
 import io
 import os
 import re
+import shutil
 import stat
+import subprocess
 import sys
 import zipfile
 from dataclasses import dataclass, field
@@ -379,8 +388,12 @@ class IgnoreRules:
 @dataclass(frozen=True)
 class PackagedFile:
     path: str  # relative, '/'-separated
-    source: Path
+    source: Path | None
     size: int
+    content: bytes | None = None  # a file the packager writes itself (requirements.txt)
+
+    def read(self) -> bytes:
+        return self.content if self.content is not None else self.source.read_bytes()
 
 
 def walk(root: Path, excludes) -> list[tuple[str, os.DirEntry]]:
@@ -511,6 +524,42 @@ def _icon_refs(where: str, data: dict) -> list[tuple[str, str, str]]:
     return refs
 
 
+# decoder/helper.go Manifest: the position files it reads (as YAML lists of strings)
+POSITION_TYPES = ("llm", "text_embedding", "rerank", "tts", "speech2text", "moderation")
+# model_declaration.go ModelProviderDeclaration.UnmarshalYAML: the model types whose `predefined` globs count
+MODEL_FILE_TYPES = ("llm", "text_embedding", "tts", "speech2text", "moderation", "rerank")
+
+
+def _check_position_file(root: Path, rel: str) -> None:
+    try:
+        data = yaml.safe_load((root / rel).read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise PackageError(f"{rel} is not valid YAML: {exc}") from None
+    if data is not None and not (isinstance(data, list) and all(isinstance(x, (str, int, float, bool)) for x in data)):
+        raise PackageError(f"{rel}: a position file must be a YAML list of model names")
+
+
+def _check_model_files(root: Path, decl: dict, packaged: set[str], where: str) -> None:
+    """decoder/helper.go Manifest: every packaged file a `predefined` glob matches (filepath.Match),
+    less *_position.yaml, is decoded as a model declaration; one that does not parse stops the packager."""
+    models = decl.get("models")
+    if not isinstance(models, dict):
+        return
+    globs = [g for t in MODEL_FILE_TYPES if isinstance(models.get(t), dict)
+             for g in (models[t].get("predefined") or []) if isinstance(g, str)]
+    patterns = [glob_regex(g, "go") for g in globs]
+    for path in sorted(packaged):
+        if path.endswith("_position.yaml") or not any(rx.fullmatch(path) for rx in patterns):
+            continue
+        try:
+            data = yaml.safe_load((root / path).read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise PackageError(f"{path} (a model file by {where}'s predefined globs) is not valid YAML: {exc}") from None
+        if data is not None and not isinstance(data, dict):
+            raise PackageError(f"{path} (a model file by {where}'s predefined globs) must be a YAML mapping, "
+                               f"not {type(data).__name__}")
+
+
 def check_declarations(root: Path, manifest: dict, packaged: set[str]) -> list[str]:
     """Everything the manifest and provider YAMLs point at must be in the package. Returns warnings."""
     warnings: list[str] = []
@@ -551,10 +600,13 @@ def check_declarations(root: Path, manifest: dict, packaged: set[str]) -> list[s
                     continue
                 if spec.get("position"):
                     need(spec["position"], f"{rel} models.{model_type}.position")
+                    if model_type in POSITION_TYPES:
+                        _check_position_file(root, spec["position"])
                 for glob in spec.get("predefined") or []:
                     rx = glob_regex(glob, "go")  # filepath.Match, as the daemon reads model files
                     if not any(rx.fullmatch(p) for p in packaged):
                         raise PackageError(f"{rel} models.{model_type}.predefined {glob!r} matches no packaged file")
+            _check_model_files(root, decl, packaged, rel)
             for tool_file in decl.get("tools") or []:
                 if isinstance(tool_file, str):
                     need(tool_file, f"{rel} tools")
@@ -576,6 +628,62 @@ def check_declarations(root: Path, manifest: dict, packaged: set[str]) -> list[s
 
 
 # --------------------------------------------------------------------------------------------
+# requirements.txt generated from uv.lock, and the checksum
+# --------------------------------------------------------------------------------------------
+UV_EXPORT = ["export", "--frozen", "--format", "requirements.txt", "--no-group", "dev", "--no-emit-project",
+             "--no-hashes", "--no-header", "--no-annotate"]  # packager/packager.go exportRequirementsFromUv
+
+
+def _find_uv() -> str | None:
+    """UV_PATH, then uv on PATH (as the packager looks), then the uv of requirements-dev.txt."""
+    found = os.environ.get("UV_PATH") or shutil.which("uv")
+    if found:
+        return found
+    try:
+        import uv
+    except ImportError:
+        return None
+    return uv.find_uv_bin()
+
+
+def generated_requirements(root: Path, manifest: dict, files: list[PackagedFile]) -> list[PackagedFile]:
+    """packager/packager.go generatedFiles: a Python plugin with pyproject.toml and uv.lock but no
+    requirements.txt on disk gets one exported from the lock; uv failing stops the packager."""
+    runner = (manifest.get("meta") or {}).get("runner") or {}
+    if runner.get("language") != "python" or (root / "requirements.txt").exists():
+        return []
+    if not (root / "pyproject.toml").exists() or not (root / "uv.lock").exists():
+        return []
+    if any(f.path == "requirements.txt" for f in files):
+        return []
+    uv = _find_uv()
+    if uv is None:
+        raise PackageError("requirements.txt is missing and uv, which `dify plugin package` exports it with, "
+                           "is not installed: add requirements.txt or install uv")
+    proc = subprocess.run([uv, *UV_EXPORT], cwd=root, capture_output=True, timeout=300)
+    if proc.returncode != 0:
+        raise PackageError("requirements.txt is missing and `uv " + " ".join(UV_EXPORT) + "` (what `dify plugin "
+                           f"package` runs to write it) failed: {proc.stderr.decode('utf-8', 'replace').strip()}. "
+                           "Add requirements.txt to the plugin.")
+    return [PackagedFile("requirements.txt", None, len(proc.stdout), proc.stdout)]
+
+
+def dify_checksum(entries) -> str:
+    """decoder/checksum.go CalculateChecksum over (path, content) pairs."""
+    digests = {path: hashlib.sha256(data).digest() for path, data in entries}
+    h = hashlib.sha256()
+    for path in sorted(digests):
+        h.update(hashlib.sha256(path.encode()).digest() + digests[path])
+    return h.hexdigest()
+
+
+def package_checksum(package: Path) -> str:
+    """`dify plugin checksum <file.difypkg>`."""
+    with zipfile.ZipFile(package) as zf:
+        return dify_checksum((i.filename, zf.read(i)) for i in zf.infolist() if not i.is_dir())
+
+
+# --------------------------------------------------------------------------------------------
 # Building
 # --------------------------------------------------------------------------------------------
 @dataclass
@@ -587,6 +695,7 @@ class BuildResult:
     uncompressed: int
     compressed: int
     sha256: str
+    checksum: str  # `dify plugin checksum`
     ignore_source: str | None
     ignore_rules: int
     warnings: list[str]
@@ -601,6 +710,7 @@ def build(root: Path = ROOT, out_dir: Path | None = None, max_size: int = MAX_SI
     rules = IgnoreRules.load(root)
     files = collect_files(root, rules)
     check_marketplace(files, rules.source)
+    files = sorted(files + generated_requirements(root, manifest, files), key=lambda f: f.path)
     total = check_size(files, max_size)
     warnings = check_declarations(root, manifest, {f.path for f in files})
 
@@ -614,9 +724,11 @@ def build(root: Path = ROOT, out_dir: Path | None = None, max_size: int = MAX_SI
         warnings.append(f"{rel_target} is inside the plugin and not ignored: the next package would contain it")
 
     buf = io.BytesIO()
+    contents = []
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
         for f in files:
-            data = f.source.read_bytes()
+            data = f.read()
+            contents.append((f.path, data))
             if len(data) != f.size:
                 raise PackageError(f"{f.path} changed while packaging; run again")
             info = zipfile.ZipInfo(f.path, date_time=ZIP_DATE)
@@ -633,7 +745,7 @@ def build(root: Path = ROOT, out_dir: Path | None = None, max_size: int = MAX_SI
     tmp.write_bytes(blob)
     os.replace(tmp, target)
     return BuildResult(target, name, version, files, total, len(blob), hashlib.sha256(blob).hexdigest(),
-                       rules.source, len(rules.rules), warnings)
+                       dify_checksum(contents), rules.source, len(rules.rules), warnings)
 
 
 def _kib(n: int) -> str:
@@ -649,6 +761,7 @@ def report(result: BuildResult, list_files: bool = False, out=sys.stdout) -> Non
     print(f"  {result.name} {result.version}: {len(result.files)} files, {result.uncompressed:,} bytes uncompressed "
           f"({_kib(result.uncompressed)}), {result.compressed:,} bytes compressed ({_kib(result.compressed)})", file=out)
     print(f"  sha256 {result.sha256}", file=out)
+    print(f"  checksum {result.checksum} (`dify plugin checksum`)", file=out)
     print(f"  ignore rules: {result.ignore_source or 'none'} ({result.ignore_rules} patterns)", file=out)
     groups: dict[str, list[PackagedFile]] = {}
     for f in result.files:

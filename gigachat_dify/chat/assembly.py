@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk, LLMResultChunkDelta, LLMUsage
+from dify_plugin.errors.model import InvokeBadRequestError, InvokeError, InvokeServerUnavailableError
 from dify_plugin.entities.model.message import (
     AssistantPromptMessage,
     MultiModalPromptMessageContent,
@@ -34,50 +35,79 @@ from dify_plugin.entities.model.message import (
     TextPromptMessageContent,
 )
 
+from gigachat_dify.chat.holdback import HoldBack, Token
 from gigachat_dify.chat.json_values import coerce
 from gigachat_dify.chat.media import FileRef, Images, TagScanner
 from gigachat_dify.chat.sources import Citations
 from gigachat_dify.chat.tool_calls import make_tool_call_id
+from gigachat_dify.redaction import excerpt, redact
 
 logger = logging.getLogger(__name__)
 
 THINK_OPEN = "<think>\n"
 THINK_CLOSE = "\n</think>\n"
 
-_FINISH_REASONS = {
-    "stop": "stop",
-    "length": "length",
-    "function_call": "tool_calls",
-    "blacklist": "content_filter",
-    "error": "error",
+@dataclass(frozen=True)
+class FinishReason:
+    """What one of GigaChat's finish reasons means: Dify's name for it and, for an end that is not
+    a normal one, the sentence that says why. ``error``: such an end is no answer, so the user
+    reads the sentence as this Dify error (the text streamed before it stays)."""
+
+    dify: str
+    sentence: str = ""
+    error: type[InvokeError] | None = None
+
+
+_REPHRASE = (" Rephrase the request; GigaChat declines some topics whatever the settings (if it reacted to"
+             " strong language, switching off 'Profanity filter' may help).")
+_BAD_CALL = ("GigaChat tried to call a tool but the call it produced was malformed (finish_reason '{reason}'). "
+             "Retry; if it repeats, give the tool simpler parameters or describe them more clearly.")
+_REQUEST_FILTERED = "GigaChat's content filter refused the request and gave no answer (finish_reason '{reason}')." + _REPHRASE
+
+#: THE table of GigaChat's finish reasons, v1's and v2's (v2 adds the request_*, response_blacklist
+#: and function_call_error reasons, GIGACHAT_API.md). A reason it does not list passes to Dify as is.
+FINISH_REASONS: dict[str, FinishReason] = {
+    "stop": FinishReason("stop"),
+    "length": FinishReason("length", "The answer was cut off because it reached the maximum number of tokens "
+                           "(max_tokens) or the model's context size. Increase max_tokens or shorten the prompt."),
+    "function_call": FinishReason("tool_calls"),
+    "blacklist": FinishReason("content_filter", "GigaChat's content filter stopped this answer (finish_reason "
+                              "'{reason}'), so it is not complete." + _REPHRASE, InvokeBadRequestError),
+    "response_blacklist": FinishReason("content_filter", "GigaChat's content filter stopped this answer "
+                                       "(finish_reason '{reason}'), so it is not complete." + _REPHRASE,
+                                       InvokeBadRequestError),
+    "request_blacklist": FinishReason("content_filter", _REQUEST_FILTERED, InvokeBadRequestError),
+    "request_whitelist": FinishReason("content_filter", _REQUEST_FILTERED, InvokeBadRequestError),
+    "request_filter": FinishReason("content_filter", _REQUEST_FILTERED, InvokeBadRequestError),
+    # v1's "error": "the model's answer holds invalid arguments of a user function" (the API
+    # reference); v2 names it function_call_error.
+    "function_call_error": FinishReason("error", _BAD_CALL, InvokeServerUnavailableError),
+    "error": FinishReason("error", _BAD_CALL, InvokeServerUnavailableError),
 }
 
 
 def map_finish_reason(reason: str | None) -> str | None:
-    """GigaChat's finish reason -> Dify's (stop, length, tool_calls, content_filter, error).
-    Unknown reasons pass through unchanged."""
+    """GigaChat's finish reason -> Dify's (stop, length, tool_calls, content_filter, error)."""
     if reason is None:
         return None
-    return _FINISH_REASONS.get(reason, reason)
+    row = FINISH_REASONS.get(reason)
+    return row.dify if row else reason
 
 
 def finish_reason_message(reason: str | None) -> str | None:
-    """A human explanation for a finish reason that is not a normal end (GigaChat's or Dify's
-    name), for logs and error texts; None for a normal end."""
-    if reason in ("length",):
-        return (
-            "The answer was cut off because it reached the maximum number of tokens (max_tokens) "
-            "or the model's context size. Increase max_tokens or shorten the prompt."
-        )
-    if reason in ("blacklist", "content_filter"):
-        return (
-            "GigaChat's content filter stopped this answer (finish_reason 'blacklist'); the text "
-            "shown is what GigaChat returned. Rephrase the request, or disable profanity_check if "
-            "the filter was triggered by profanity."
-        )
-    if reason == "error":
-        return "GigaChat reported an error while generating the answer (finish_reason 'error'); the answer may be incomplete."
-    return None
+    """Why an answer ended as it did, for a finish reason that is not a normal end; else None."""
+    row = FINISH_REASONS.get(reason or "")
+    return row.sentence.format(reason=reason) if row and row.sentence else None
+
+
+def finish_failure(reason: str | None, answered: str = "") -> InvokeError | None:
+    """The error an end that is no answer becomes (None for an answer). ``answered``: the text
+    GigaChat sent, quoted where the user has not seen it (a blocking answer)."""
+    row = FINISH_REASONS.get(reason or "")
+    if row is None or row.error is None:
+        return None
+    quoted = f' GigaChat answered: "{excerpt(answered)}"' if answered.strip() else ""
+    return row.error(redact(row.sentence.format(reason=reason) + quoted))
 
 
 @dataclass(frozen=True)
@@ -123,20 +153,20 @@ class Assembler:
         function_names: Mapping[str, str] | None = None,
         *,
         argument_schemas: Mapping[str, Any] | None = None,
-        show_reasoning: bool = True,
+        data: bool = False,
         images: Images | None = None,
-        source_list: bool = True,
     ):
         self.model = model
         self.prompt_messages = list(prompt_messages or [])
         self.stop = sorted({s for s in (stop or []) if s}, key=len)
-        self._max_stop = max((len(s) for s in self.stop), default=0)
+        #: Answer text held back while it may be the start of a stop word.
+        self._stop_words = HoldBack(self.stop)
         self.function_names = dict(function_names or {})
         #: {GigaChat function name: the tool's own schema}: arguments get their declared types back.
         self.argument_schemas = dict(argument_schemas or {})
-        #: False for structured output, whose answer must be the JSON alone.
-        self.show_reasoning = show_reasoning
-        self._pending = ""  # answer text held back: it may be the start of a stop word
+        #: The answer is read as data (structured output: the JSON alone): no reasoning, no tool
+        #: activity, no source list is shown in it (generated images come without notes: ``Images``).
+        self.data = data
         self._stopped = False  # a stop word was reached: the rest of the answer is discarded
         self._think_open = False
         self._think_closed = False
@@ -147,7 +177,6 @@ class Assembler:
         self._images = images or Images(None)
         self._tags = TagScanner()
         self._citations = Citations()
-        self._source_list = source_list
         #: GigaChat's raw finish reason, as last reported.
         self.gigachat_finish_reason: str | None = None
         #: The last usage GigaChat reported (the final chunk carries it), or None.
@@ -197,7 +226,9 @@ class Assembler:
             self._drain(out)
             for ref in files:
                 self._show_file(out, ref)
-            if literal:
+            if literal and self.data:
+                logger.info("tool activity not shown in a structured answer: %s", excerpt(literal))
+            elif literal:
                 self._on_content(out, literal)
         if finish_reason:
             self._on_finish_reason(out, finish_reason)
@@ -211,8 +242,7 @@ class Assembler:
             raise RuntimeError("Assembler.flush() called after finish()")
         out: list[Any] = []
         self._drain(out)
-        if self._pending:
-            self._on_content(out, "", final=True)
+        self._on_content(out, "", final=True)
         return self._chunks(out)
 
     def finish(self, usage: LLMUsage) -> LLMResultChunk:
@@ -222,9 +252,8 @@ class Assembler:
         out: list[Any] = []
         self._close_think(out)
         self._drain(out)
-        if self._pending:
-            self._on_content(out, "", final=True)
-        if not self._stopped and self._source_list:
+        self._on_content(out, "", final=True)
+        if not self._stopped and not self.data:
             # The list goes with the text even when the answer calls a tool: nothing GigaChat
             # found is lost.
             listing = self._citations.source_list()
@@ -234,15 +263,18 @@ class Assembler:
         reason = self.finish_reason
         explanation = finish_reason_message(self.gigachat_finish_reason)
         if explanation and not self._stopped:
-            # Shown text is left as GigaChat returned it (appending notes would corrupt JSON or
-            # tool answers downstream); the reason is in finish_reason and in the log.
             logger.warning("GigaChat finish_reason=%s: %s", self.gigachat_finish_reason, explanation)
         return self._chunk(out, tool_calls=self._tool_calls(), finish_reason=reason, usage=usage)
+
+    def failure(self, answered: str = "") -> InvokeError | None:
+        """The error to raise instead of the final chunk when GigaChat's end is no answer (a filter,
+        a malformed call, an error: ``FINISH_REASONS``); None otherwise, also after a stop word."""
+        return None if self._stopped else finish_failure(self.gigachat_finish_reason, answered)
 
     # ------------------------------------------------------------------ internals
     def _on_delta(self, out: list[str], *, reasoning: str | None, content: str | None, function_call: Any,
                   state_id: str | None) -> None:
-        if reasoning and not self.show_reasoning:
+        if reasoning and self.data:
             logger.debug("reasoning text not shown in a structured answer (%d chars)", len(reasoning))
         elif reasoning:
             if self._think_closed:
@@ -281,10 +313,9 @@ class Assembler:
     def _show_file(self, out: list[Any], ref: FileRef) -> None:
         if self._stopped:
             return
-        if self._pending:  # a stop word cannot continue across a file
-            self._on_content(out, "", final=True)
-            if self._stopped:
-                return
+        self._on_content(out, "", final=True)  # a stop word cannot continue across a file
+        if self._stopped:
+            return
         for piece in self._images.pieces(ref):
             if isinstance(piece, str):
                 self._on_content(out, piece)
@@ -297,37 +328,15 @@ class Assembler:
         self._think_closed = True
 
     def _on_content(self, out: list[str], text: str, *, final: bool = False) -> None:
-        """Append answer text, enforcing the stop words.
-
-        Text is held back from the first position where a stop word might still begin (its
-        start is in the buffer, the rest has not arrived yet): a complete stop word found later
-        in the buffer does not win over a longer one that may turn out to start earlier.
-        ``final`` (no more text will come) resolves what is held back."""
+        """Append answer text, cut before the earliest stop word, also one split across chunks
+        (``holdback.py``); ``final`` (no more text will come) releases what is held back."""
         if self._stopped:
             return
-        if not self.stop:
-            out.append(text)
-            return
-        buf = self._pending + text
-        self._pending = ""
-        cut = -1
-        for s in self.stop:
-            i = buf.find(s)
-            if i != -1 and (cut == -1 or i < cut):
-                cut = i
-        if not final:
-            limit = cut if cut != -1 else len(buf)
-            for p in range(max(0, len(buf) - self._max_stop + 1), limit):
-                tail = buf[p:]
-                if any(len(s) > len(tail) and s.startswith(tail) for s in self.stop):
-                    out.append(buf[:p])
-                    self._pending = buf[p:]
-                    return
-        if cut != -1:
-            out.append(buf[:cut])
-            self._stopped = True
-            return
-        out.append(buf)
+        for piece in self._stop_words.push(text, final=final):
+            if isinstance(piece, Token):
+                self._stopped = True
+                return
+            out.append(piece)
 
     def _on_function_call(self, fc: Any, state_id: str | None) -> None:
         if isinstance(fc, Mapping):

@@ -169,4 +169,15 @@ def enabled(model_parameters: Mapping[str, Any] | None) -> Enabled:
             raise InvokeBadRequestError(f"{exc} Fix the model parameter.") from None
         if value not in ("off", False):
             on[tool] = value
-    return Enabled(on)
+    switches = Enabled(on)
+    forced = switches.forced()
+    others = " and ".join(f"'{t.label['en_US']}'" for t in switches.tools if t is not forced)
+    if forced is not None and others:
+        # Forced, GigaChat runs that tool and answers from it: the other tools never act.
+        name = forced.label["en_US"]
+        raise InvokeBadRequestError(
+            f"'{name}' set to 'always' makes GigaChat run it and answer from its results, so {others} cannot "
+            f"work in the same request. Set '{name}' to 'auto' (GigaChat then uses it when a question needs it), "
+            f"or switch off {others}."
+        )
+    return switches

@@ -183,7 +183,7 @@ def _session_header(session_id: str | None):
             session_id_cvar.reset(token)
 
 
-def _images(request: ChatRequest, *, blocking: bool) -> Images:
+def _images(request: ChatRequest, *, blocking: bool, notes: bool) -> Images:
     """Generated files: downloaded with the shared client and retry policy; each one's id is
     remembered by content hash, so an image sent back later is not uploaded again."""
     client, settings = request.client, request.settings
@@ -195,16 +195,17 @@ def _images(request: ChatRequest, *, blocking: bool) -> Images:
         payload = files.FilePayload("image", f"{file_id}.{mime.rsplit('/', 1)[-1]}", mime, data)
         files.UPLOADS.get_or_upload(settings.fingerprint, payload, lambda _: file_id)
 
-    return Images(download, remember=remember, cumulative=blocking)
+    return Images(download, remember=remember, cumulative=blocking, notes=notes)
 
 
-def assembler(request: ChatRequest, *, show_reasoning: bool = True, blocking: bool = False):
+def assembler(request: ChatRequest, *, data: bool = False, blocking: bool = False):
     """``blocking``: the answer goes to Dify as one protocol line, so its images share one budget.
-    An answer read as data (structured output: ``show_reasoning`` off) gets no source list either:
-    text after the JSON would break it; the links inside it stay."""
+    ``data``: the answer is read as data (structured output), so it shows nothing but the answer:
+    no reasoning, tool activity, source list or notes beside its images (text after the JSON would
+    break it; the links inside it stay)."""
     return request.contract.Assembler(request.model, request.prompt_messages, request.stop, request.function_names,
-                                      argument_schemas=request.argument_schemas, show_reasoning=show_reasoning,
-                                      images=_images(request, blocking=blocking), source_list=show_reasoning)
+                                      argument_schemas=request.argument_schemas, data=data,
+                                      images=_images(request, blocking=blocking, notes=not data))
 
 
 def final(asm, price: Price, usage: TokenUsage | None = None) -> LLMResultChunk:
@@ -304,15 +305,26 @@ def complete(request: ChatRequest, price: Price) -> LLMResult:
     response = send(request)
     asm = assembler(request, blocking=True)
     pieces = asm.feed_response(response)
-    return to_result(request.model, [*pieces, *asm.flush(), final(asm, price)])
+    result = to_result(request.model, [*pieces, *asm.flush(), final(asm, price)])
+    failure = asm.failure(result.message.get_text_content())
+    if failure is not None:
+        raise failure
+    return result
 
 
 def stream(request: ChatRequest, price: Price) -> Iterator[LLMResultChunk]:
     """Streaming call; reopened after a transient failure only before the first chunk."""
     asm = assembler(request)
-    for chunk in chunks(request):
-        yield from asm.feed(chunk)
-        if asm.stopped_by_stop_word:
-            break  # Dify's stop word reached: stop paying for tokens nobody will see
+    try:
+        for chunk in chunks(request):
+            yield from asm.feed(chunk)
+            if asm.stopped_by_stop_word:
+                break  # Dify's stop word reached: stop paying for tokens nobody will see
+    except Exception:
+        yield from asm.flush()  # text held back (a stop word's or a marker's possible start) is not lost
+        raise
     yield from asm.flush()
+    failure = asm.failure()
+    if failure is not None:
+        raise failure  # the text shown so far stays; no final chunk says the answer is complete
     yield final(asm, price)

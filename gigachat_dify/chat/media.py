@@ -8,7 +8,7 @@ fuse="true"/>`` likewise, as langchain-gigachat parses them). The bytes come fro
 ``ImagePromptMessageContent`` (base64 data, mime type, empty url) as a file and shows it; Dify's
 basic chat apps ignore such items, so a one-line note in the text says an image was generated.
 
-Every Dify chunk is one line of the stdio protocol (at most ``protocol.LINE_BUDGET``): an image
+Every Dify chunk is one line of the stdio protocol (at most ``protocol.MAX_LINE`` bytes): an image
 too large for a line becomes a note instead, and in a blocking answer (one line for everything)
 the images share one budget.
 """
@@ -24,25 +24,36 @@ from dataclasses import dataclass
 
 from dify_plugin.entities.model.message import ImagePromptMessageContent
 
+from gigachat_dify.chat.holdback import MORE, HoldBack, Token
 from gigachat_dify.errors import describe
-from gigachat_dify.protocol import LINE_BUDGET
+from gigachat_dify.protocol import MAX_LINE
 from gigachat_dify.redaction import redact
 
 logger = logging.getLogger(__name__)
 
-#: Room left in a line for the answer's text, tool calls and the JSON envelope around an image.
+#: Bytes left in a line for the answer's text, tool calls, the item's other fields and the JSON
+#: envelope around an image (``protocol.fit_stream`` and ``check_result`` measure the real line).
 TEXT_MARGIN = 512 * 1024
-IMAGE_BUDGET = LINE_BUDGET - TEXT_MARGIN
+#: Bytes of base64 (one byte a character) the images of one line may take.
+IMAGE_BUDGET = MAX_LINE - TEXT_MARGIN
 MB = 1024 * 1024
 
-_TAG_START = re.compile(r"<(?:img|video)\b", re.IGNORECASE)
-_IMG = re.compile(r'<img\s[^>]*?\bsrc="(?P<src>[^"]+)"[^>]*?/?>', re.IGNORECASE)
-_VIDEO = re.compile(
-    r'<video\s[^>]*?\bcover="(?P<cover>[^"]+)"[^>]*?\bsrc="(?P<src>[^"]+)"[^>]*?/?>(?:\s*</video>)?', re.IGNORECASE
+#: A file id as GigaChat issues them (a UUID, recorded: "c757a9c5-de04-498f-baa3-efcc54de7853").
+#: Nothing else is ever put into a request path.
+_UUID = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+FILE_ID = re.compile(_UUID)
+#: GigaChat's own tags, exactly as it writes them (langchain-gigachat reads the same forms); any
+#: other <img> or <video> (an answer explaining HTML, a code sample) is text and stays as it is.
+_GIGACHAT_TAGS = (
+    re.compile(rf'<img\s+src="(?P<src>{_UUID})"\s+fuse="true"\s*/>'),
+    re.compile(rf'<video\s+cover="(?P<cover>{_UUID})"\s+src="(?P<src>{_UUID})"\s+fuse="true"\s*/>'),
 )
-_TAG_NAMES = ("<img", "<video")
 #: A tag start that has not closed within this many characters is ordinary text.
 _MAX_TAG = 512
+
+
+def is_file_id(value: object) -> bool:
+    return isinstance(value, str) and FILE_ID.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -59,58 +70,28 @@ Piece = str | FileRef
 
 
 class TagScanner:
-    """Finds v1 ``<img .../>`` / ``<video .../>`` tags in streamed text, also when a tag is split
-    across chunks; ``feed`` returns text and FileRef pieces in answer order."""
+    """Finds GigaChat's ``<img .../>`` / ``<video .../>`` tags in streamed text, also when a tag is
+    split across chunks; ``feed`` returns text and FileRef pieces in answer order."""
 
     def __init__(self) -> None:
-        self._held = ""
+        self._scanner = HoldBack(("<img", "<video"), _complete_tag)
 
     def feed(self, text: str, *, final: bool = False) -> list[Piece]:
-        buf = self._held + text
-        self._held = ""
-        out: list[Piece] = []
-        pos = 0
-        while True:
-            match = _TAG_START.search(buf, pos)
-            if match is None:
-                break
-            start = match.start()
-            tag = _VIDEO.match(buf, start) or _IMG.match(buf, start)
-            if tag is None:
-                closed = ">" in buf[start:]
-                if not final and not closed and len(buf) - start < _MAX_TAG:
-                    _text(out, buf[pos:start])
-                    self._held = buf[start:]
-                    return out
-                _text(out, buf[pos : start + 1])
-                pos = start + 1
-                continue
-            _text(out, buf[pos:start])
-            if tag.re is _VIDEO:
-                out.append(FileRef("video", tag.group("src"), "video/mp4", tag.group("cover")))
-            else:
-                out.append(FileRef("image", tag.group("src")))
-            pos = tag.end()
-        rest = buf[pos:]
-        if not final:
-            keep = _partial_tag_suffix(rest)
-            if keep:
-                self._held, rest = rest[-keep:], rest[:-keep]
-        _text(out, rest)
-        return out
+        pieces = self._scanner.push(text, final=final)
+        return [p.value if isinstance(p, Token) else p for p in pieces]
 
 
-def _text(out: list[Piece], text: str) -> None:
-    if text:
-        out.append(text)
-
-
-def _partial_tag_suffix(text: str) -> int:
-    i = text.rfind("<")
-    if i == -1:
-        return 0
-    tail = text[i:].lower()
-    return len(tail) if any(name.startswith(tail) for name in _TAG_NAMES) else 0
+def _complete_tag(text: str, start: int, final: bool):
+    end = text.find(">", start)
+    if end == -1:
+        return MORE if not final and len(text) - start < _MAX_TAG else None
+    for pattern in _GIGACHAT_TAGS:
+        tag = pattern.fullmatch(text, start, end + 1)
+        if tag is not None:
+            if "cover" in pattern.groupindex:
+                return end + 1, FileRef("video", tag["src"], "video/mp4", tag["cover"])
+            return end + 1, FileRef("image", tag["src"])
+    return None
 
 
 def sniff_mime(data: bytes, declared: str | None) -> str:
@@ -135,7 +116,8 @@ class Images:
     ``download(file_id) -> base64 text`` fetches a file (the SDK's ``get_image`` with the retry
     policy); ``remember(file_id, data, mime)`` lets a later request that sends the image back
     reuse the id instead of uploading it. ``cumulative``: one budget for all images (a blocking
-    answer is a single protocol line)."""
+    answer is a single protocol line). ``notes``: False for an answer read as data (structured
+    output), where text beside the JSON would break it: images only, what went wrong in the log."""
 
     def __init__(
         self,
@@ -144,13 +126,23 @@ class Images:
         remember: Callable[[str, bytes, str], None] | None = None,
         cumulative: bool = False,
         budget: int = IMAGE_BUDGET,
+        notes: bool = True,
     ):
         self._download = download
         self._remember = remember
         self._cumulative = cumulative
         self._budget = self._full_budget = budget
+        self._notes = notes
 
     def pieces(self, ref: FileRef) -> list[str | ImagePromptMessageContent]:
+        pieces = self._pieces(ref)
+        if self._notes:
+            return pieces
+        for note in (p for p in pieces if isinstance(p, str)):
+            logger.info("not shown in a structured answer: %s", note.strip())
+        return [p for p in pieces if not isinstance(p, str)]
+
+    def _pieces(self, ref: FileRef) -> list[str | ImagePromptMessageContent]:
         if ref.kind == "video":
             note = (f"[GigaChat generated a video (file {ref.file_id}); Dify cannot show videos returned by a "
                     "model" + ("; its cover image is shown below.]" if ref.cover_id else ".]"))
@@ -159,6 +151,11 @@ class Images:
         return self._image(ref.file_id, ref.mime, what="an image")
 
     def _image(self, file_id: str, mime: str, *, what: str, note: bool = True) -> list[str | ImagePromptMessageContent]:
+        if not is_file_id(file_id):
+            # The id goes into the request path (/files/{id}/content): only GigaChat's own form.
+            logger.warning("generated file id of unexpected form (%d characters) not downloaded", len(str(file_id)))
+            return [f"\n\n[GigaChat generated {what}, but named it with a file id of a form it does not issue; "
+                    "it was not downloaded.]\n\n"]
         if self._download is None:
             return [f"\n\n[GigaChat generated {what} (file {file_id}), which could not be fetched here.]\n\n"]
         try:

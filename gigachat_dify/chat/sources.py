@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from gigachat_dify.chat.holdback import MORE, HoldBack, Token
+
 MARKER_OPEN = "[sources="
 _MARKER = re.compile(r"([ \t]*)\[sources=\[([^\]]*)\]\]")
 #: Longest marker text we wait for; anything longer that still has not closed is ordinary text.
@@ -86,7 +88,7 @@ class Citations:
 
     def __init__(self) -> None:
         self.sources: dict[int, Source] = {}
-        self._held = ""
+        self._scanner = HoldBack((MARKER_OPEN,), self._complete, lead=" \t")
 
     def add(self, raw: Any) -> None:
         self.sources.update(parse_sources(raw))
@@ -96,39 +98,22 @@ class Citations:
         return (match.group(1) + "".join(links)) if links else ""
 
     def feed(self, text: str, *, final: bool = False) -> str:
-        buf = self._held + text
-        self._held = ""
-        out: list[str] = []
-        pos = 0
-        while True:
-            start = buf.find(MARKER_OPEN, pos)
-            if start == -1:
-                break
-            match = _MARKER.match(buf, _ws_start(buf, pos, start))
-            if match is None:
-                if not final and len(buf) - start < _MAX_MARKER and "]]" not in buf[start:]:
-                    out.append(buf[pos:_ws_start(buf, pos, start)])
-                    self._held = buf[_ws_start(buf, pos, start):]
-                    return "".join(out)
-                out.append(buf[pos : start + 1])  # not a marker after all: keep it as text
-                pos = start + 1
-                continue
-            wanted = _numbers(match.group(2))
-            if not final and wanted and not all(n in self.sources for n in wanted):
-                out.append(buf[pos : match.start()])
-                self._held = buf[match.start() :]  # wait for the sources this marker cites
-                return "".join(out)
-            out.append(buf[pos : match.start()])
-            out.append(self._render(match))
-            pos = match.end()
-        rest = buf[pos:]
-        if not final:
-            keep = _partial_marker_suffix(rest)
-            if keep:
-                self._held = rest[len(rest) - keep :]
-                rest = rest[: len(rest) - keep]
-        out.append(rest)
-        return "".join(out)
+        pieces = self._scanner.push(text, final=final)
+        return "".join(p.value if isinstance(p, Token) else p for p in pieces)
+
+    def _complete(self, text: str, start: int, final: bool):
+        """A marker (with the spaces before it) at ``start``: its end and links, MORE while it is
+        unfinished or cites sources not known yet, None when it is not a marker after all."""
+        match = _MARKER.match(text, start)
+        if match is None:
+            at = text.index(MARKER_OPEN, start)
+            if not final and len(text) - at < _MAX_MARKER and "]]" not in text[at:]:
+                return MORE
+            return None
+        wanted = _numbers(match.group(2))
+        if not final and wanted and not all(n in self.sources for n in wanted):
+            return MORE  # wait for the sources this marker cites
+        return match.end(), self._render(match)
 
     def source_list(self) -> str:
         """The numbered list that ends the answer ('' without sources)."""
@@ -140,24 +125,3 @@ class Citations:
         else:  # a markdown ordered list would renumber: keep GigaChat's numbers visible
             lines = [f"- \\[{n}\\] [{source_title(self.sources[n])}]({self.sources[n].url})" for n in numbers]
         return "\n\nSources:\n" + "\n".join(lines) + "\n"
-
-
-def _ws_start(buf: str, floor: int, start: int) -> int:
-    """Where the spaces right before a marker begin (they go with the marker)."""
-    i = start
-    while i > floor and buf[i - 1] in " \t":
-        i -= 1
-    return i
-
-
-def _partial_marker_suffix(text: str) -> int:
-    """Length of the longest suffix of ``text`` that may be the start of a marker, with the spaces
-    before it (trailing spaces alone are held too: a marker may follow them)."""
-    i = len(text)
-    for k in range(min(len(MARKER_OPEN) - 1, len(text)), 0, -1):
-        if MARKER_OPEN.startswith(text[-k:]):
-            i = len(text) - k
-            break
-    while i > 0 and text[i - 1] in " \t":
-        i -= 1
-    return len(text) - i

@@ -116,6 +116,7 @@ class _Answer:
     usage: TokenUsage | None
     finish_reason: str | None  # GigaChat's
     response_model: str | None
+    files: list = field(default_factory=list)  # content items beside the text (generated images)
 
 
 @dataclass
@@ -141,18 +142,28 @@ class _Tally:
 
 
 def _answer(asm, pieces: list[LLMResultChunk]) -> _Answer:
-    last = asm.finish(LLMUsage.empty_usage())
-    text = "".join(c.delta.message.content for c in [*pieces, last] if isinstance(c.delta.message.content, str))
-    return _Answer(text, list(last.delta.message.tool_calls), asm.usage, asm.gigachat_finish_reason, asm.response_model)
+    chunks = [*pieces, asm.finish(LLMUsage.empty_usage())]
+    text = "".join(c.delta.message.get_text_content() for c in chunks)
+    failure = asm.failure(text)  # a filtered or failed end is no answer to check against the schema
+    if failure is not None:
+        raise failure
+    return _Answer(text, list(chunks[-1].delta.message.tool_calls), asm.usage, asm.gigachat_finish_reason,
+                   asm.response_model, _files(chunks))
+
+
+def _files(chunks: Sequence[LLMResultChunk]) -> list:
+    """The content items of these chunks that are not text (generated images)."""
+    return [item for c in chunks if not isinstance(c.delta.message.content, str)
+            for item in c.delta.message.content if getattr(item, "type", None) != "text"]
 
 
 def _blocking_attempt(request, messages: Sequence | None, params: dict | None) -> _Answer:
-    asm = invocation.assembler(request, show_reasoning=False)
+    asm = invocation.assembler(request, data=True)
     return _answer(asm, asm.feed_response(invocation.send(request, messages, params)))
 
 
 def _held_stream_attempt(request, messages: Sequence | None, params: dict | None) -> _Answer:
-    asm = invocation.assembler(request, show_reasoning=False)
+    asm = invocation.assembler(request, data=True)
     pieces: list[LLMResultChunk] = []
     for chunk in invocation.chunks(request, messages, params):
         pieces += asm.feed(chunk)
@@ -216,17 +227,19 @@ def _fallback(request, spec: Spec, tally: _Tally, attempt, refusal):
     return _settle(request, spec, tally, attempt, answer, messages, params, "fallback")
 
 
-def _chunk(request, index: int, text: str, **delta) -> LLMResultChunk:
-    message = AssistantPromptMessage(content=text, tool_calls=delta.pop("tool_calls", None) or [])
+def _chunk(request, index: int, content: str | list, **delta) -> LLMResultChunk:
+    message = AssistantPromptMessage(content=content, tool_calls=delta.pop("tool_calls", None) or [])
     return LLMResultChunk(model=request.model, prompt_messages=[],
                           delta=LLMResultChunkDelta(index=index, message=message, **delta))
 
 
 def _output(request, answer: _Answer, verdict: Verdict | None, tally: _Tally, price) -> list[LLMResultChunk]:
-    """The checked answer as Dify chunks: its JSON (canonical, in pieces), then the final chunk."""
+    """The checked answer as Dify chunks: its images (one a chunk), its JSON (canonical, in pieces),
+    then the final chunk."""
     text = verdict.text() if verdict is not None else answer.text
-    out = [_chunk(request, i, text[start:start + CHUNK_CHARS])
-           for i, start in enumerate(range(0, len(text), CHUNK_CHARS))]
+    pieces = [[item] for item in answer.files]
+    pieces += [text[start:start + CHUNK_CHARS] for start in range(0, len(text), CHUNK_CHARS)]
+    out = [_chunk(request, i, piece) for i, piece in enumerate(pieces)]
     last = _chunk(request, len(out), "", tool_calls=answer.tool_calls,
                   finish_reason="tool_calls" if answer.tool_calls else "stop", usage=price(tally.usage))
     last.delta.message.opaque_body = usage_report(tally.usage, tally.response_model)
@@ -254,12 +267,12 @@ def complete(request: invocation.ChatRequest, spec: Spec, price: invocation.Pric
 def stream(request: invocation.ChatRequest, spec: Spec, price: invocation.Price) -> Iterator[LLMResultChunk]:
     tally, refusal = _Tally(), None
     if not REFUSALS.refused(_key(request)):
-        asm = invocation.assembler(request, show_reasoning=False)
+        asm = invocation.assembler(request, data=True)
         shown: list[str] = []
         try:
             for chunk in invocation.chunks(request):
                 for piece in asm.feed(chunk):
-                    shown.append(piece.delta.message.content)
+                    shown.append(piece.delta.message.get_text_content())  # an image chunk's content is a list
                     yield piece
                 if asm.stopped_by_stop_word:
                     break
@@ -269,8 +282,11 @@ def stream(request: invocation.ChatRequest, spec: Spec, price: invocation.Price)
             refusal = exc
         else:
             # Streamed as it came: checked at the end, when nothing shown can be taken back.
+            failure = asm.failure()
+            if failure is not None:
+                raise failure
             last = invocation.final(asm, price)
-            answer = _Answer("".join(shown) + last.delta.message.content, list(last.delta.message.tool_calls),
+            answer = _Answer("".join(shown) + last.delta.message.get_text_content(), list(last.delta.message.tool_calls),
                              asm.usage, asm.gigachat_finish_reason, asm.response_model)
             if not answer.tool_calls:
                 verdict = check(answer.text, spec.schema)

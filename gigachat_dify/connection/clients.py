@@ -13,6 +13,8 @@ its logic (its own helpers build the httpx arguments):
 - the proxy of the form (the SDK has no proxy argument) on both its httpx clients;
 - a token expiry given in seconds (the `{tok, exp}` answers) read as such: the SDK takes it as
   milliseconds, so the token looks expired at once and is fetched again before every call;
+- its chat streams read by `sse.py` (lines split at line feeds only, cut-off streams and GigaChat's
+  error events reported);
 - it knows which HTTP requests are in flight, so the cache can close an evicted client's sockets
   as soon as none is, without cutting a stream another request is still reading.
 
@@ -42,6 +44,7 @@ from gigachat_dify import failures, redaction
 from gigachat_dify.connection import proxy
 from gigachat_dify.connection.auth.authorization_key import DEFAULT_SCOPE
 from gigachat_dify.connection.credentials import ConnectionSettings
+from gigachat_dify.connection.sse import EventStreams
 from gigachat_dify.connection.tls import ClientCertificateError, PemError, context_key, shared_context
 from gigachat_dify.connection.token_cache import TOKENS
 
@@ -218,7 +221,7 @@ class _TrackedHttpClient(httpx.Client):
 _constructing = threading.Lock()
 
 
-class GigaChatClient(GigaChat):
+class GigaChatClient(EventStreams, GigaChat):
     """The SDK client as the plugin uses it (see the module's docstring)."""
 
     def __init__(self, settings: ConnectionSettings, ssl_context: ssl.SSLContext) -> None:

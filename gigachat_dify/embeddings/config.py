@@ -37,12 +37,19 @@ DIMENSIONS: dict[str, int] = {
 }
 MAX_DIMENSIONS = 65_536  # what the model form accepts; far above any embedding model
 
+# Models whose values are float16-exact, so their answers travel in the short form (values.py):
+# recorded for Embeddings (GIGACHAT_API.md, Jan 2026), assumed for GigaChat's other models. Any
+# other model is planned with the long form's bound until its first answer shows what it sends
+# (size.py); an answer that is not all halves is sent as it came, whatever this table says.
+HALF_VALUES: frozenset[str] = frozenset(DIMENSIONS)
+
 # Texts per request. GigaChat documents no maximum; 90 is what Sber's own LangChain integration
 # (ai-forever/langchain-gigachat, MAX_BATCH_SIZE_PARTS) sends. An assumption, not a documented limit.
 MAX_TEXTS_PER_REQUEST = 90
-# Estimated tokens per request (our judgement, not a documented limit): keeps one request's body
-# (~100 KB of Cyrillic) and its latency far below the client timeout even for 4096-token texts.
-MAX_TOKENS_PER_REQUEST = 32_768
+# UTF-8 bytes of text per request (our judgement, not a documented limit): keeps one request's body
+# and its latency far below the client timeout even for 4096-token texts (about seven of them in
+# Cyrillic). Counted in bytes, not estimated tokens: packing needs no token estimate.
+MAX_BYTES_PER_REQUEST = 256 * 1024
 
 DEFAULT_CONCURRENCY = 2  # used only when the caller gives none (the credentials always do)
 MAX_CONCURRENCY = 32
@@ -86,6 +93,11 @@ def known_limit(model: str) -> int | None:
 
 def known_dimensions(model: str) -> int | None:
     return _fact(DIMENSIONS, model)
+
+
+def known_halves(model: str) -> bool:
+    """The model is known to answer float16-exact values."""
+    return model in HALF_VALUES or base_model(model) in HALF_VALUES
 
 
 @dataclass(frozen=True)

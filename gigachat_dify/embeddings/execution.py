@@ -27,16 +27,16 @@ from typing import Any, NamedTuple
 from dify_plugin.errors.model import InvokeError, InvokeServerUnavailableError
 
 from gigachat_dify import retry
-from gigachat_dify.embeddings.combining import combine_pieces
 from gigachat_dify.embeddings.config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_LIMIT_TOKENS,
     MAX_CONCURRENCY,
     MAX_TEXTS_PER_REQUEST,
-    MAX_TOKENS_PER_REQUEST,
+    MAX_BYTES_PER_REQUEST,
 )
 from gigachat_dify.embeddings.limiter import FAILED, OK, RATE_LIMITED, AdaptiveLimiter, Stop
 from gigachat_dify.embeddings.planning import Batch, default_estimator, is_blank, plan_batches, resplit_batch
+from gigachat_dify.embeddings.turns import Turns
 from gigachat_dify.errors import to_invoke_error
 from gigachat_dify.failures import too_long
 
@@ -63,10 +63,17 @@ class EmbeddingStats:
 
 
 class EmbeddingOutcome(NamedTuple):
-    vectors: list[list[float]]  # one per input text, input order, as GigaChat gave them
+    block: Any  # numpy (texts, dims): one row per input text, input order (values.py: float16 or float64)
     prompt_tokens: int  # as GigaChat reported them, successful requests only
     stats: EmbeddingStats
     combined: frozenset[int] = frozenset()  # texts whose vector the plugin averaged from pieces
+
+    @property
+    def vectors(self) -> list[list[float]]:
+        """As Python floats: GigaChat's values as they came (a combined text's: its average)."""
+        from gigachat_dify.embeddings import values
+
+        return values.exact(self.block)
 
 
 class EmbeddingResponseError(Exception):
@@ -138,9 +145,9 @@ class _Run:
         self.stats = stats
         self.cancelled = threading.Event()
         self.lock = threading.Lock()
-        self.results: dict[tuple[int, ...], tuple[int, int, list[float]]] = {}
+        self.results: dict[tuple[int, ...], tuple[int, int, Any]] = {}  # piece key -> (text, weight, row)
         self.tokens = 0
-        self.dimensions: int | None = None
+        self.first_answer: tuple[int, bool] | None = None  # (dimensions, short form) of the first answer
 
     def time_left(self) -> float:
         return self.deadline - time.monotonic()
@@ -199,11 +206,14 @@ class _Run:
                 self.limiter.release(generation, FAILED)
                 raise
             self.limiter.release(generation, OK)
+            from gigachat_dify.embeddings import values  # numpy on first use: start-up stays fast
+
+            rows = values.block(vectors)  # float16 when GigaChat's values are halves: 2 bytes a value
             with self.lock:
                 self.tokens += tokens
-                self.dimensions = self.dimensions or len(vectors[0])
-                for piece, vector in zip(batch.pieces, vectors):
-                    self.results[piece.key] = (piece.text_index, piece.weight, vector)
+                self.first_answer = self.first_answer or (rows.shape[1], values.is_short(rows))
+                for piece, row in zip(batch.pieces, rows):
+                    self.results[piece.key] = (piece.text_index, piece.weight, row)
             return
 
 
@@ -237,21 +247,22 @@ def embed_texts(
     *,
     limit_tokens: int = DEFAULT_LIMIT_TOKENS,
     max_per_request: int = MAX_TEXTS_PER_REQUEST,
-    max_tokens_per_request: int | None = MAX_TOKENS_PER_REQUEST,
+    max_bytes_per_request: int | None = MAX_BYTES_PER_REQUEST,
     concurrency: int = DEFAULT_CONCURRENCY,
     limiter: AdaptiveLimiter | None = None,
     max_retries: int = 3,
     deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
     estimate: Callable[[str], int] | None = None,
     context: str = "",
-    check_first_answer: Callable[[int], None] | None = None,
+    check_first_answer: Callable[[int, bool], None] | None = None,
     auth=None,
 ) -> EmbeddingOutcome:
     """Embed `texts` with `call` (one list of strings -> an SDK `Embeddings`-like answer).
 
     `max_retries` repeats per batch after a transient failure (the form's "Retries on temporary errors").
-    `check_first_answer(dimensions)`, when given, runs after the first batch's answer and before
-    any other request: it may raise (e.g. the answer could not fit Dify's protocol line).
+    `check_first_answer(dimensions, short)`, when given, runs after the first batch's answer and
+    before any other request (`short`: its values are float16, values.py): it may raise (e.g. the
+    answer could not fit Dify's protocol line).
     `auth` (the credentials' mode) words a refusal of the credentials in its own fields.
     Returns every vector in input order, or raises one Dify InvokeError naming the failed batch.
     """
@@ -259,13 +270,16 @@ def embed_texts(
     texts = list(texts)
     stats = EmbeddingStats(texts=len(texts))
     if not texts:
-        return EmbeddingOutcome([], 0, stats)
+        from gigachat_dify.embeddings import values
+
+        return EmbeddingOutcome(values.stack([]), 0, stats)
     estimate = estimate or default_estimator()
     workers = max(1, min(MAX_CONCURRENCY, int(concurrency)))
     limiter = limiter or AdaptiveLimiter(workers)
 
     batches = plan_batches(
-        texts, limit_tokens, max_per_request, max_tokens_per_request=max_tokens_per_request, estimate=estimate
+        texts, limit_tokens, max_per_request, max_bytes_per_request=max_bytes_per_request, estimate=estimate,
+        turns=Turns(),
     )
     stats.batches = len(batches)
     stats.pieces = sum(len(b.pieces) for b in batches)
@@ -282,7 +296,7 @@ def embed_texts(
         rest = batches
         if check_first_answer is not None:
             run.execute(batches[0])
-            check_first_answer(run.dimensions)
+            check_first_answer(*run.first_answer)
             rest = batches[1:]
         if len(rest) == 1:
             run.execute(rest[0])
@@ -294,12 +308,12 @@ def embed_texts(
         cause = None if isinstance(failed.cause, Stop) else failed.cause
         raise _failure(failed, context, deadline_seconds, auth) from cause
 
-    vectors, combined = _assemble(run, len(texts), context)
+    block, combined = _assemble(run, len(texts), context)
     stats.final_concurrency = limiter.limit
     stats.split_texts = len(combined)
     stats.elapsed_seconds = time.monotonic() - started
     logger.debug("GigaChat embeddings done: %s", stats)
-    return EmbeddingOutcome(vectors, run.tokens, stats, combined)
+    return EmbeddingOutcome(block, run.tokens, stats, combined)
 
 
 def _run_concurrently(run: _Run, batches: list[Batch], workers: int, context: str, deadline_seconds: float) -> None:
@@ -339,29 +353,31 @@ def _run_concurrently(run: _Run, batches: list[Batch], workers: int, context: st
         executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _assemble(run: _Run, count: int, context: str) -> tuple[list[list[float]], frozenset[int]]:
-    grouped: list[list[tuple[tuple[int, ...], int, list[float]]]] = [[] for _ in range(count)]
-    for key, (index, weight, vector) in run.results.items():
-        grouped[index].append((key, weight, vector))
-    dims = {len(v) for parts in grouped for _, _, v in parts}
+def _assemble(run: _Run, count: int, context: str) -> tuple[Any, frozenset[int]]:
+    from gigachat_dify.embeddings import values
+
+    grouped: list[list[tuple[tuple[int, ...], int, Any]]] = [[] for _ in range(count)]
+    for key, (index, weight, row) in run.results.items():
+        grouped[index].append((key, weight, row))
+    dims = {len(r) for parts in grouped for _, _, r in parts}
     if len(dims) > 1:
         raise InvokeServerUnavailableError(
             f"GigaChat returned embeddings of different dimensions {sorted(dims)} in one call; retry. [{context}]"
         )
-    vectors: list[list[float]] = []
+    rows = []
     combined: set[int] = set()
     for index, parts in enumerate(grouped):
         if not parts:  # cannot happen: every batch either succeeded or raised
             raise InvokeServerUnavailableError(f"GigaChat embeddings: no vector for text {index}. [{context}]")
         if len(parts) == 1:
-            vectors.append(parts[0][2])
+            rows.append(parts[0][2])
             continue
         parts.sort(key=lambda p: p[0])
         combined.add(index)
         try:
-            vectors.append(combine_pieces([p[2] for p in parts], [p[1] for p in parts]))
+            rows.append(values.combine([p[2] for p in parts], [p[1] for p in parts]))
         except ValueError as exc:
             raise InvokeServerUnavailableError(
                 f"GigaChat returned an unusable embedding for text {index} ({exc}); retry. [{context}]"
             ) from None
-    return vectors, frozenset(combined)
+    return values.stack(rows), frozenset(combined)

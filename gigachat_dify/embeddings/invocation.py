@@ -1,12 +1,13 @@
 """One Dify embedding invocation: THE seam between Dify's text-embedding model and GigaChat.
 
 ``embed`` takes what Dify sent and returns the vectors and the tokens GigaChat counted, or raises
-the Dify error that fits; ``models/text_embedding/text_embedding.py`` only builds Dify's result.
-In order: the form values, the size plan (an answer that could not fit Dify's protocol line is
-refused before anything is sent), the query instruction, the shared client and limiter, the run
-(execution.py), whose first answer decides for a model whose dimensions were not known, and a last
-check of the answer's size against the dimensions it really has. The vectors are GigaChat's, as
-they came (a shorter encoding of the values was measured and does not pay: bench/float16.py).
+the Dify error that fits; ``models/text_embedding/text_embedding.py`` hands them to answer.py,
+which writes Dify's line. In order: the form values, the size plan (an answer that could not fit
+Dify's protocol line is refused before anything is sent), the query instruction, the shared client
+and limiter, the run (execution.py), whose first answer shows what a model not yet seen at this
+base URL answers (dimensions, float16 or not: remembered, and checked against the plan before any
+other request), and a last check of the answer's size against what it really is. The vectors are
+GigaChat's values; float16 ones travel in the short form (values.py).
 """
 
 from __future__ import annotations
@@ -37,8 +38,15 @@ from gigachat_dify.embeddings.limiter import shared_limiter
 
 @dataclass(frozen=True)
 class Embedded:
-    vectors: list[list[float]]  # one per text, in order, GigaChat's values as they came
+    block: Any  # numpy (texts, dims), one row per text in order: GigaChat's values (values.py)
     prompt_tokens: int
+
+    @property
+    def vectors(self) -> list[list[float]]:
+        """GigaChat's values as Python floats, exactly as they came."""
+        from gigachat_dify.embeddings import values
+
+        return values.exact(self.block)
 
 
 def _config(model: str, credentials: Mapping[str, Any], settings: ConnectionSettings) -> EmbeddingConfig:
@@ -52,11 +60,12 @@ def embed(model: str, credentials: Mapping[str, Any], texts: Sequence[str],
           input_type: EmbeddingInputType | str | None = EmbeddingInputType.DOCUMENT) -> Embedded:
     settings = parse_credentials(dict(credentials))
     config = _config(model, credentials, settings)
-    dimensions = size.dimensions_for(settings.base_url, model, config.dimensions)
-    if dimensions and texts:
-        size.check(model, len(texts), dimensions)  # before any request
+    planned = size.shape_for(settings.base_url, model, config.dimensions)
+    if texts:
+        size.check(model, len(texts), planned)  # before any request
 
-    def first_answer(seen: int) -> None:  # dimensions were unknown: the first answer decides
+    def first_answer(dimensions: int, short: bool) -> None:  # not seen yet: its first answer decides
+        seen = size.Shape(dimensions, short)
         size.remember(settings.base_url, model, seen)
         size.check(model, len(texts), seen, spent=True)
 
@@ -70,14 +79,16 @@ def embed(model: str, credentials: Mapping[str, Any], texts: Sequence[str],
         limiter=shared_limiter(client, config.concurrency),
         max_retries=settings.max_retries,  # the form's "Retries on temporary errors"
         context=f"model {model}",
-        check_first_answer=None if dimensions else first_answer,
+        check_first_answer=None if size.seen(settings.base_url, model) else first_answer,
         auth=settings.auth,
     )
-    vectors = outcome.vectors
-    if vectors and dimensions and len(vectors[0]) != dimensions:  # the form or table was wrong: the answer decides
-        size.remember(settings.base_url, model, len(vectors[0]))
-        size.check(model, len(vectors), len(vectors[0]), spent=True)
-    return Embedded(vectors, outcome.prompt_tokens)
+    from gigachat_dify.embeddings import values
+
+    block = outcome.block
+    if len(block):  # what the whole answer was (a later batch may differ from the first); its
+        # exact line is checked when it is written (answer.py)
+        size.remember(settings.base_url, model, size.Shape(block.shape[1], values.is_short(block)))
+    return Embedded(block, outcome.prompt_tokens)
 
 
 def check_form(model: str, credentials: Mapping[str, Any]) -> None:
@@ -90,9 +101,10 @@ def check_form(model: str, credentials: Mapping[str, Any]) -> None:
 
 def schema_properties(model: str, credentials: Mapping[str, Any]) -> tuple[int, int]:
     """(context_size, max_chunks) of a customizable model: the form's values, max_chunks no more
-    than one answer carries for the model's dimensions (the form's, the table's, what an answer
-    showed, else the largest GigaChat model's). An unusable value falls back to the default
-    here; validation and invocation report it."""
+    than one answer carries for what the model answers (what an answer showed, else the form's or
+    the table's dimensions, else the largest GigaChat model's; the long form's bound until its
+    values are known to be float16). An unusable value falls back to the default here; validation
+    and invocation report it."""
     try:
         context = form.whole_number(credentials.get("context_size"), CONTEXT_SIZE_LABEL,
                                     known_limit(model) or DEFAULT_LIMIT_TOKENS, 1, 1_000_000)
@@ -106,8 +118,8 @@ def schema_properties(model: str, credentials: Mapping[str, Any]) -> tuple[int, 
         base_url = form.url(credentials.get("base_url"), "Base URL", DEFAULT_BASE_URL)
     except form.FormValueError:
         base_url = ""
-    dimensions = size.dimensions_for(base_url, model, config.dimensions if config else None)
-    chunks = size.max_chunks(dimensions or size.ASSUMED_DIMENSIONS)
+    shape = size.shape_for(base_url, model, config.dimensions if config else None)
+    chunks = size.max_chunks(shape.dimensions or size.ASSUMED_DIMENSIONS, shape.short)
     if config and config.max_chunks:
         chunks = min(chunks, config.max_chunks)
     return context, chunks

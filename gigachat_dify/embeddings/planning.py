@@ -3,7 +3,11 @@
 Pure functions. Long texts are split on paragraph / line / sentence / word boundaries into pieces
 that fit the model's per-text limit, with a safety margin (the local token estimate is not
 GigaChat's tokenizer); pieces are packed into requests of at most `max_per_request` texts and
-`max_tokens_per_request` estimated tokens. Empty or whitespace-only texts are sent as
+`max_bytes_per_request` bytes of UTF-8. Tokens are estimated only where a cheap bound cannot settle
+the question: no tokenizer makes more tokens than a text has bytes, so a text whose UTF-8 length
+(with GigaChat's per-text overhead) is within the model's limit is sent as it is, unestimated.
+A very long text is split a segment at a time, giving other requests a turn in between
+(turns.py). Empty or whitespace-only texts are sent as
 `EMPTY_TEXT_PLACEHOLDER`: a chunk with no content must not fail a whole knowledge-base indexing
 run, and a zero vector would break cosine search in several vector stores (NaN distances).
 """
@@ -12,10 +16,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from gigachat_dify.embeddings.config import DEFAULT_LIMIT_TOKENS, MAX_TOKENS_PER_REQUEST
+from gigachat_dify.embeddings.config import DEFAULT_LIMIT_TOKENS, MAX_BYTES_PER_REQUEST
+from gigachat_dify.embeddings.turns import Turns
 from gigachat_dify.tokens import estimate_tokens
 
 # The local estimate is not GigaChat's tokenizer: pieces aim at 80% of the limit, minus the few
@@ -25,11 +30,28 @@ PER_TEXT_OVERHEAD_TOKENS = 8
 MIN_PIECE_TOKENS = 16
 
 EMPTY_TEXT_PLACEHOLDER = "."  # non-blank: what an empty/whitespace-only text is embedded as
+#: A text longer than this is split a segment at a time (each estimated in a few milliseconds).
+SEGMENT_CHARS = 32_768
 
 
 def default_estimator() -> Callable[[str], int]:
     """THE local token estimate (`gigachat_dify.tokens`); callers may pass their own."""
     return estimate_tokens
+
+
+def count_tokens(texts: Sequence[str], estimate: Callable[[str], int] | None = None) -> list[int]:
+    """Estimated tokens of each text (0 for an empty one), giving other requests a turn as it goes:
+    Dify asks for whole groups of segments at once (200,000 texts are seconds of work)."""
+    estimate = estimate or default_estimator()
+    turns = Turns()
+    counts = []
+    for text in texts:
+        tokens = 0
+        for segment in _segments(text) if text else ():  # a very long text: a turn after each part
+            tokens += estimate(segment)
+            turns()
+        counts.append(tokens)
+    return counts
 
 
 def piece_budget(limit_tokens: int) -> int:
@@ -60,14 +82,37 @@ def _cut_position(text: str, lo: int, hi: int) -> int:
     return hi
 
 
-def split_text(text: str, budget: int, estimate: Callable[[str], int]) -> list[str]:
-    """Split `text` into consecutive pieces each estimated at <= `budget` tokens.
+def utf8_size(text: str) -> int:
+    """Bytes of `text` in UTF-8 (a lone surrogate counted as the 3 bytes it would take)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def certainly_fits(text: str, limit_tokens: int) -> bool:
+    """No tokenizer makes more tokens than the text has UTF-8 bytes: within the limit, whatever
+    GigaChat's tokenizer is, without estimating."""
+    return utf8_size(text) + PER_TEXT_OVERHEAD_TOKENS <= limit_tokens
+
+
+def _segments(text: str) -> Iterator[str]:
+    """`text` in consecutive segments of at most SEGMENT_CHARS, cut at the best boundary in the
+    second half of each; one at a time (a 10 MB text has 300 of them)."""
+    start = 0
+    while len(text) - start > SEGMENT_CHARS:
+        end = _cut_position(text, start + SEGMENT_CHARS // 2, start + SEGMENT_CHARS)
+        yield text[start:end]
+        start = end
+    yield text[start:]
+
+
+def split_text(text: str, budget: int, estimate: Callable[[str], int], total: int | None = None) -> list[str]:
+    """Split `text` into consecutive pieces each estimated at <= `budget` tokens (`total`: the
+    text's estimate, when the caller has it).
 
     Lossless (``"".join(pieces) == text``), pieces of similar size, cut at the best boundary in
     the second half of each piece's allowance. Linear in the text length apart from re-splitting
     a piece whose token density is above the text's average.
     """
-    total = estimate(text)
+    total = estimate(text) if total is None else total
     if total <= budget or len(text) <= 1:
         return [text]
     count = math.ceil(total / budget)
@@ -98,7 +143,7 @@ class Piece:
     text_index: int  # position of the original text in the request
     text: str  # what is sent
     weight: int  # its length: the weight of its vector in the text's average
-    tokens: int  # estimated
+    size: int  # its UTF-8 bytes (requests are packed by them)
     key: tuple[int, ...]  # sort key among all pieces (stable combining order)
 
 
@@ -127,34 +172,44 @@ def is_blank(text: str | None) -> bool:
     return not text or not text.strip()
 
 
-def _pieces_of(index: int, text: str, budget: int, estimate: Callable[[str], int], key: tuple[int, ...]) -> list[Piece]:
+def _pieces_of(index: int, text: str, limit_tokens: int, estimate: Callable[[str], int], key: tuple[int, ...],
+               turns: Turns | None = None) -> list[Piece]:
     if is_blank(text):
         return [Piece(index, EMPTY_TEXT_PLACEHOLDER, 1, 1, key + (0,))]
-    tokens = estimate(text)
-    if tokens <= budget:  # the common case: one estimate per text
-        return [Piece(index, text, len(text), tokens, key + (0,))]
-    parts = [p for p in split_text(text, budget, estimate) if not is_blank(p)]
+    if certainly_fits(text, limit_tokens):  # the common case for short texts: nothing to estimate
+        return [Piece(index, text, len(text), utf8_size(text), key + (0,))]
+    budget = piece_budget(limit_tokens)
+    segments, estimates = [], []
+    for segment in _segments(text):  # one, unless the text is very long: then a turn after each
+        segments.append(segment)
+        estimates.append(estimate(segment))
+        if turns is not None:
+            turns()
+    if sum(estimates) <= budget:
+        return [Piece(index, text, len(text), utf8_size(text), key + (0,))]
+    parts: list[str] = []
+    for segment, tokens in zip(segments, estimates):
+        parts.extend(p for p in split_text(segment, budget, estimate, tokens) if not is_blank(p))
+        if turns is not None:
+            turns()
     if len(parts) == 1:
-        return [Piece(index, parts[0], max(1, len(parts[0])), estimate(parts[0]), key + (0,))]
-    return [Piece(index, p, len(p), estimate(p), key + (n,)) for n, p in enumerate(parts)]
+        return [Piece(index, parts[0], max(1, len(parts[0])), utf8_size(parts[0]), key + (0,))]
+    return [Piece(index, p, len(p), utf8_size(p), key + (n,)) for n, p in enumerate(parts)]
 
 
-def _pack(
-    pieces: Sequence[Piece], max_per_request: int, max_tokens_per_request: int | None
-) -> list[list[Piece]]:
+def _pack(pieces: Sequence[Piece], max_per_request: int, max_bytes_per_request: int | None) -> list[list[Piece]]:
     groups: list[list[Piece]] = []
     current: list[Piece] = []
-    tokens = 0
+    size = 0
     for piece in pieces:
-        cost = piece.tokens + PER_TEXT_OVERHEAD_TOKENS
         full = len(current) >= max_per_request or (
-            max_tokens_per_request is not None and current and tokens + cost > max_tokens_per_request
+            max_bytes_per_request is not None and current and size + piece.size > max_bytes_per_request
         )
         if full:
             groups.append(current)
-            current, tokens = [], 0
+            current, size = [], 0
         current.append(piece)
-        tokens += cost
+        size += piece.size
     if current:
         groups.append(current)
     return groups
@@ -165,17 +220,20 @@ def plan_batches(
     limit_tokens: int,
     max_per_request: int,
     *,
-    max_tokens_per_request: int | None = MAX_TOKENS_PER_REQUEST,
+    max_bytes_per_request: int | None = MAX_BYTES_PER_REQUEST,
     estimate: Callable[[str], int] | None = None,
+    turns: Turns | None = None,
 ) -> list[Batch]:
     """Pure: texts -> batches of pieces, in input order. A text over the limit becomes several
-    consecutive pieces; a blank text becomes one placeholder piece."""
+    consecutive pieces; a blank text becomes one placeholder piece. `turns` is called between
+    texts and between the segments of a very long one."""
     estimate = estimate or default_estimator()
-    budget = piece_budget(limit_tokens)
     pieces: list[Piece] = []
     for index, text in enumerate(texts):
-        pieces.extend(_pieces_of(index, text, budget, estimate, (index,)))
-    groups = _pack(pieces, max(1, max_per_request), max_tokens_per_request)
+        pieces.extend(_pieces_of(index, text, limit_tokens, estimate, (index,), turns))
+        if turns is not None:
+            turns()
+    groups = _pack(pieces, max(1, max_per_request), max_bytes_per_request)
     return [Batch(n + 1, len(groups), tuple(g)) for n, g in enumerate(groups)]
 
 
@@ -190,7 +248,7 @@ def resplit_batch(batch: Batch, limit_tokens: int, estimate: Callable[[str], int
         if len(parts) == 1:
             pieces.append(piece)
         else:
-            pieces.extend(Piece(piece.text_index, p, len(p), estimate(p), piece.key + (n,)) for n, p in enumerate(parts))
+            pieces.extend(Piece(piece.text_index, p, len(p), utf8_size(p), piece.key + (n,)) for n, p in enumerate(parts))
     groups = _pack(pieces, max(1, len(batch.pieces) // 2), None)
     return [Batch(batch.number, batch.total, tuple(g), resplit=True) for g in groups]
 

@@ -11,7 +11,7 @@ from dify_plugin.errors.model import InvokeBadRequestError
 
 # Only dify_plugin above: dify_plugin imports this module at start to register the class, so what
 # it imports is paid by every start. gigachat_dify and the SDK behind it load on the first request
-# that needs them (tests/unit/test_startup_imports.py keeps it so).
+# that needs them (tests/unit/test_startup.py keeps it so).
 
 logger = logging.getLogger(__name__)
 

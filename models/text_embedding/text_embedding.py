@@ -22,7 +22,7 @@ from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbedd
 
 # Only dify_plugin above: dify_plugin imports this module at start to register the class, so what
 # it imports is paid by every start. gigachat_dify and the SDK behind it load on the first request
-# that needs them (tests/unit/test_startup_imports.py keeps it so).
+# that needs them (tests/unit/test_startup.py keeps it so).
 
 
 class GigaChatTextEmbeddingModel(TextEmbeddingModel):
@@ -34,23 +34,21 @@ class GigaChatTextEmbeddingModel(TextEmbeddingModel):
         user: str | None = None,
         input_type: EmbeddingInputType = EmbeddingInputType.DOCUMENT,
     ) -> TextEmbeddingResult:
-        from gigachat_dify.embeddings import invocation
+        from gigachat_dify.embeddings import answer, invocation
         from gigachat_dify.errors import to_invoke_error
 
         try:
             embedded = invocation.embed(model, credentials, texts, input_type)
+            usage = self._usage(model, credentials, embedded.prompt_tokens)
+            return answer.deliver(model, embedded.block, usage)  # writes Dify's line itself
         except Exception as exc:
             raise to_invoke_error(exc) from None
-        return TextEmbeddingResult(
-            model=model, embeddings=embedded.vectors, usage=self._usage(model, credentials, embedded.prompt_tokens)
-        )
 
     def get_num_tokens(self, model: str, credentials: dict, texts: list[str]) -> list[int]:
         """Local estimate, no network (Dify asks only with PLUGIN_BASED_TOKEN_COUNTING_ENABLED)."""
-        from gigachat_dify.embeddings.planning import default_estimator
+        from gigachat_dify.embeddings.planning import count_tokens
 
-        estimate = default_estimator()
-        return [estimate(text) if text else 0 for text in texts]
+        return count_tokens(texts)
 
     def validate_credentials(self, model: str, credentials: Mapping) -> None:
         """A customizable model: its form values, then GigaChat's free model list (a paid call

@@ -1,11 +1,11 @@
 """The benchmark's own decisions: when docs/benchmarks.md is older than the code (`bench.run
---check`), and issue 9's rule for the short float16 form."""
+--check`), and whether issue 20's embedding targets were met."""
 
 import subprocess
 
 import pytest
 
-from bench.embeddings import short_form_verdict
+from bench.embeddings import targets
 from bench.run import check_fresh
 
 
@@ -70,17 +70,27 @@ def test_a_page_without_a_marker_or_with_an_unknown_commit_is_stale(repo):
     assert check_fresh(doc, repo) == 1
 
 
-def run(cpu_ms, bytes_per_value):
-    return {"cpu_per_1000_vectors": cpu_ms / 1000, "bytes_per_value": bytes_per_value}
+def record(cpu_ms, bytes_per_value, gigar_texts=162):
+    return {
+        "median_runs": {"before (9c3c185)": {"cpu_per_1000_vectors": 0.348, "bytes_per_value": 14.1},
+                        "after": {"cpu_per_1000_vectors": cpu_ms / 1000, "bytes_per_value": bytes_per_value}},
+        "sdk_cpu_per_1000_vectors": 0.2,
+        "texts_per_call": [{"model": "Embeddings", "dimensions": 1024, "before": 194, "after": 405, "target": 300},
+                           {"model": "EmbeddingsGigaR", "dimensions": 2560, "before": 77, "after": gigar_texts,
+                            "target": 150},
+                           {"model": "GigaEmbeddings-3B-2025-09", "dimensions": 2048, "before": 97, "after": 202,
+                            "target": None}],
+    }
 
 
-@pytest.mark.parametrize("short, pays", [
-    (run(250, 7.0), True),     # fewer bytes and less CPU: keep it
-    (run(380, 7.0), False),    # fewer bytes, more CPU (what was measured in December 2026)
-    (run(250, 15.0), False),   # less CPU, more bytes
-    (run(300, 14.0), False),   # equal is not less
+@pytest.mark.parametrize("figures, met", [
+    (record(190, 7.0), [True, True, True, True]),      # everything reached
+    (record(260, 7.0), [True, True, True, False]),     # more CPU than the bare SDK
+    (record(190, 9.0), [True, True, False, True]),     # the bytes not halved
+    (record(190, 7.0, 140), [True, False, True, True]),  # too few GigaR texts per call
 ])
-def test_the_short_form_pays_only_with_fewer_bytes_and_less_cpu(short, pays):
-    verdict = short_form_verdict(run(300, 14.0), short)
-    assert verdict["pays"] is pays
-    assert verdict["bytes_ratio"] == pytest.approx(short["bytes_per_value"] / 14.0)
+def test_each_target_is_met_or_not_by_the_figures_alone(figures, met):
+    verdicts = targets(figures)
+    assert [v["target"].split(",")[0].split(" (")[0] for v in verdicts] == [
+        "texts per call", "texts per call", "bytes per value on the line", "plugin CPU per 1"]
+    assert [v["met"] for v in verdicts] == met

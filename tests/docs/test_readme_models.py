@@ -91,4 +91,7 @@ def test_the_texts_per_call_the_readme_gives_other_plugins_are_the_size_plans():
 
     sentence = re.search(r"plugin protocol: (\d+) texts for 1,024 dimensions, (\d+) for 2,048, (\d+) for 2,560", README)
     assert sentence, "the README no longer states the per-call limits"
-    assert [int(n) for n in sentence.groups()] == [texts_per_answer(d) for d in (1024, 2048, 2560)]
+    assert [int(n) for n in sentence.groups()] == [texts_per_answer(d, True) for d in (1024, 2048, 2560)]
+    long_form = re.search(r"recognised from its first answer and takes (\d+), (\d+) and (\d+)", README)
+    assert long_form, "the README no longer states the limits of a model whose values are not float16"
+    assert [int(n) for n in long_form.groups()] == [texts_per_answer(d, False) for d in (1024, 2048, 2560)]

@@ -1,9 +1,17 @@
-"""End-to-end fixtures: the emulator on loopback and the plugin as a subprocess speaking Dify's stdio protocol."""
+"""End-to-end fixtures: the emulator on loopback and the plugin as a subprocess speaking Dify's stdio
+protocol, run from its package as Dify's daemon installs it (tests/support/daemon.py)."""
 
 import pytest
 
 from emulator import DEFAULT_KEY, Emulator
-from tests.support.daemon import PluginProcess
+from tests.support.daemon import PluginProcess, installed_plugin
+
+
+@pytest.fixture(scope="session", autouse=True)
+def installed_package():
+    """The package built and installed once for the session (uv venv, uv sync --no-dev --frozen,
+    compileall): every PluginProcess() and the demo's subprocesses run this folder."""
+    return installed_plugin()
 
 
 @pytest.fixture(scope="session")

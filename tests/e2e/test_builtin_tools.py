@@ -5,6 +5,7 @@ Dify tools together with built-in tools on the v2 contract, refusals, cached tok
 import base64
 import json
 import re
+import uuid
 
 import pytest
 
@@ -128,7 +129,7 @@ def test_v1_img_tag_becomes_an_image_item_even_when_split_across_chunks(plugin, 
 def test_v1_video_tag_shows_its_cover_and_says_a_video_was_made(plugin, credentials, emulator):
     cover = make_jpeg("video cover")
     cover_id = emulator._files.add("cover.jpg", cover, "general", "image/jpeg")
-    emulator.enqueue_reply(content=f'<video cover="{cover_id}" src="v-123" fuse="true"/>')
+    emulator.enqueue_reply(content=f'<video cover="{cover_id}" src="{uuid.uuid4()}" fuse="true"/>')
     result = plugin.invoke_llm("GigaChat-2-Pro", credentials, [user("make a video")], stream=True)
     assert_daemon_accepts(result, plugin)
     assert [base64.b64decode(i["base64_data"]) for i in images_of(result)] == [cover]
@@ -148,10 +149,30 @@ def test_image_too_large_for_a_protocol_line_becomes_a_note_not_a_dead_plugin(pl
 
 
 def test_image_that_cannot_be_downloaded_is_explained_in_the_answer(plugin, credentials, emulator):
-    emulator.enqueue_reply(content='<img src="no-such-file" fuse="true"/>')
+    gone = str(uuid.uuid4())
+    emulator.enqueue_reply(content=f'<img src="{gone}" fuse="true"/>')
     result = plugin.invoke_llm("GigaChat-2", credentials, [user("draw")], stream=True)
     assert_daemon_accepts(result, plugin)
-    assert "could not be downloaded" in text_of(result) and "no-such-file" in text_of(result)
+    assert "could not be downloaded" in text_of(result) and gone in text_of(result)
+
+
+HTML_ANSWER = (
+    'Вставьте <img src="cat.png" alt="кот"/> в страницу; с абсолютным адресом: '
+    '<img src="https://example.com/cat.png">.\n\n```html\n<img src="../../models" fuse="true"/>\n'
+    '<video src="clip.mp4" controls></video>\n```\nГотово.'
+)
+
+
+@BOTH
+@pytest.mark.parametrize("parameters", [{}, {"image_generation": True}], ids=["v1", "v2"])
+def test_an_answer_explaining_html_keeps_its_tags_and_nothing_is_downloaded(plugin, credentials, emulator, stream,
+                                                                               parameters):
+    emulator.enqueue_reply(content=HTML_ANSWER)
+    result = plugin.invoke_llm(MODEL, credentials, [user("Как вставить картинку в HTML?")],
+                               model_parameters=parameters, stream=stream)
+    assert_daemon_accepts(result, plugin)
+    assert text_of(result) == HTML_ANSWER and images_of(result) == []
+    assert not [r.path for r in emulator.log if "/files" in r.path or r.path.endswith("/content")]
 
 
 @pytest.mark.parametrize("parameters", [{}, {"image_generation": True}], ids=["v1", "v2"])

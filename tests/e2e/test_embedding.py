@@ -3,7 +3,8 @@
 Every expected vector is computed independently from the emulator's deterministic derivation
 (`emulator.embeddings.vector`: float16 values from sha256(model, text), norm ~29 like GigaChat's),
 so the tests check what Dify receives, not what the plugin believes it sent. The plugin returns
-GigaChat's values exactly as they came (Dify normalises every vector itself).
+GigaChat's values (Dify normalises every vector itself), float16 ones in their short form: rounded
+to float16, each is GigaChat's value bit for bit (tests/support/halves.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from emulator import B2B_KEY, DEFAULT_KEY
 from emulator.embeddings import EMBEDDING_TOKEN_OVERHEAD
 from emulator.embeddings import vector as emulator_vector
 from emulator.tokens import count_tokens
+from tests.support.halves import as_halves
 
 # The plugin is a black box here (importing its modules would also gevent-patch this process).
 # Its documented behaviour, from gigachat_dify/embeddings/ (planning.py, config.py):
@@ -81,8 +83,9 @@ def dot(a: list[float], b: list[float]) -> float:
 
 
 def assert_same_vector(got: list[float], want: list[float], what: str = "") -> None:
-    """`got` is GigaChat's vector `want`, value for value: not normalised, not rounded."""
+    """`got` is GigaChat's vector `want`, value for value as float16: not normalised."""
     assert len(got) == len(want), what
+    got = as_halves(got)
     differing = [i for i, (a, b) in enumerate(zip(got, want)) if a != b]
     assert not differing, f"{what}: values {differing[:5]} differ ({got[differing[0]]} vs {want[differing[0]]})"
 
@@ -160,14 +163,14 @@ def test_a_text_over_the_limit_is_split_and_combined_without_failing_its_batch(p
 
     # the combined vector: the length-weighted average of the pieces' vectors at their mean length
     # (GigaChat's scale)
-    combined = vectors[1]
+    combined = as_halves(vectors[1])  # rounded to float16, GigaChat's own precision: it travels short too
     piece_vectors = [emulator_vector("Embeddings", p) for p in pieces]
     total = sum(len(p) for p in pieces)
     weighted = [sum(len(p) * v[i] for p, v in zip(pieces, piece_vectors)) / total for i in range(len(combined))]
     mean_length = sum(len(p) * norm(v) for p, v in zip(pieces, piece_vectors)) / total
     expected = [x * mean_length / norm(weighted) for x in weighted]
-    assert abs(norm(combined) - mean_length) < 1e-9 * mean_length
-    assert max(abs(a - b) for a, b in zip(combined, expected)) < 1e-9 * max(map(abs, expected))
+    assert abs(norm(combined) - mean_length) < 1e-3 * mean_length
+    assert max(abs(a - b) for a, b in zip(combined, expected)) < 1e-3 * max(map(abs, expected))
     # ... so it is closer to every piece than to any other text (GigaChat's vectors share a
     # model-wide direction: unrelated texts have cosines of ~0.85, not ~0)
     closest_unrelated = max(dot(combined, unit(emulator_vector("Embeddings", t))) for t in distinct_texts(20))

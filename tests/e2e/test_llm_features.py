@@ -138,14 +138,6 @@ def test_truncated_answer_reports_length(plugin, credentials):
     assert result.chunks[-1]["delta"]["finish_reason"] == "length"
 
 
-def test_content_filter_is_reported(plugin, credentials, emulator):
-    emulator.enqueue_reply(content="Не могу ответить.", finish_reason="blacklist")
-    result = plugin.invoke_llm("GigaChat-2", credentials, [user("q")], stream=True)
-    assert result.ok
-    assert result.chunks[-1]["delta"]["finish_reason"] == "content_filter"
-    assert collect_text(result) == "Не могу ответить."
-
-
 def test_second_turn_of_a_conversation_is_billed_from_the_prompt_cache(plugin, credentials, emulator):
     long_system = system("You are the support bot of ACME. " * 40)
     turn1 = [long_system, user("first question")]

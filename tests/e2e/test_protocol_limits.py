@@ -32,3 +32,14 @@ def test_a_blocking_answer_too_large_for_one_line_is_a_clear_error_and_the_plugi
     assert not fresh_plugin.protocol_errors
     after = fresh_plugin.invoke_llm("GigaChat-2", credentials, [user("Hi")], stream=False)
     assert after.ok and "Echo: Hi" in collect_text(after)
+
+
+def test_a_blocking_answer_is_measured_in_bytes_so_cyrillic_too_large_for_a_line_is_a_clear_error(fresh_plugin, emulator, credentials):
+    # 2.7 million Cyrillic letters: 2.7 million characters, but 5.4 MB as the line is written (UTF-8)
+    emulator.enqueue_reply(content="ж" * 2_700_000)
+    result = fresh_plugin.invoke_llm("GigaChat-2", credentials, [user("Напиши много")], stream=False, timeout=120)
+    assert result.error_type == "InvokeBadRequestError", result.error
+    assert "streaming" in result.error_message and "5,242,879 bytes" in result.error_message
+    assert not fresh_plugin.protocol_errors
+    after = fresh_plugin.invoke_llm("GigaChat-2", credentials, [user("Hi")], stream=False)
+    assert after.ok and "Echo: Hi" in collect_text(after)

@@ -77,6 +77,16 @@ def test_cut_after_everything_still_loses_done(emu, api):
         api.post("/chat/completions", json={"model": "GigaChat", "stream": True, "messages": [{"role": "user", "content": "x"}]})
 
 
+def test_an_ended_stream_closes_cleanly_without_its_end_after_optional_raw_bytes(emu, api):
+    body = {"model": "GigaChat", "stream": True, "messages": [{"role": "user", "content": "one two three four five"}]}
+    emu.faults.end_stream_after(1, b"event: error\ndata: {\"message\": \"boom\"}\n\n")
+    text = api.post("/chat/completions", json=body).text  # a complete HTTP response: no transport error
+    assert text.count("data: {\"choices\"") == 1 and text.endswith('event: error\ndata: {"message": "boom"}\n\n')
+    assert "[DONE]" not in text and "finish_reason" not in text
+    assert emu.stats.faults["end_stream"] == 1
+    assert "[DONE]" in api.post("/chat/completions", json=body).text  # only `count` streams end early
+
+
 # Delays are proven by events, never by a stopwatch: a delay of LONG seconds would outlast any
 # test; the test sees the request waiting in it (`stats.sleeping`), then faults.clear() ends it.
 LONG = 60.0

@@ -8,7 +8,6 @@ The slow tests (a fresh venv, a pip install, two plugin starts) run by default; 
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import socket
@@ -16,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import tomllib
 import urllib.error
 import urllib.request
 import zipfile
@@ -25,23 +25,14 @@ import pytest
 import yaml
 
 from emulator import DEFAULT_KEY, Emulator
-from tests.support.daemon import PluginProcess
+from tests.support.daemon import PluginProcess, find_python312, load_packager
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "package.py"
-ENV_SH = ROOT / "scripts" / "env.sh"
 MAX_SIZE = 50 * 1024 * 1024
 
 
-def _load_packager():
-    spec = importlib.util.spec_from_file_location("gigachat_packager", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses resolve annotations through sys.modules
-    spec.loader.exec_module(module)
-    return module
-
-
-packager = _load_packager()
+packager = load_packager()
 MANIFEST = yaml.safe_load((ROOT / "manifest.yaml").read_text(encoding="utf-8"))
 
 # What an installed plugin needs at the top of the package, and what may sit beside it.
@@ -219,6 +210,96 @@ def test_refuses_a_negation_that_dify_plugin_package_would_ignore(plugin_copy):
     assert "keep.log" in message and "'!keep.log'" in message and "never re-includes" in message
 
 
+# Where scripts/package.py and `dify plugin package` (daemon 0.6.10, run locally) differed, and now agree.
+def _add_dev_group(root: Path) -> None:
+    """An empty `dev` dependency group in pyproject.toml and in uv.lock: what `uv export --no-group
+    dev` needs (it refuses a group the lock does not define)."""
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + "\n[dependency-groups]\ndev = []\n")
+    lock = root / "uv.lock"
+    text = lock.read_text()
+    anchor = f'[[package]]\nname = "{tomllib.loads(pyproject.read_text())["project"]["name"]}"'
+    head, found, tail = text.partition(anchor)
+    assert found, "the project's own entry is not in uv.lock"
+    end = tail.index("\n[[package]]")
+    lock.write_text(head + found + tail[:end] + "\n[package.metadata.requires-dev]\ndev = []\n" + tail[end:])
+
+
+def test_a_missing_requirements_txt_is_written_from_uv_lock_as_dify_plugin_package_does(plugin_copy):
+    (plugin_copy / "requirements.txt").unlink()
+    _add_dev_group(plugin_copy)
+    result = packager.build(plugin_copy, plugin_copy.parent / "out")
+    with zipfile.ZipFile(result.path) as zf:
+        written = zf.read("requirements.txt").decode()
+    pins = dict(line.split(" ;")[0].split("==") for line in written.splitlines())
+    locked = {p["name"]: p["version"] for p in tomllib.loads((plugin_copy / "uv.lock").read_text())["package"]}
+    assert pins["dify-plugin"] == locked["dify-plugin"] and pins["gigachat"] == locked["gigachat"]
+    assert "dify-plugin-gigachat" not in pins and "pytest" not in pins  # --no-emit-project, --no-group dev
+    assert not written.startswith("#") and "--hash" not in written  # --no-header, --no-hashes
+
+
+def test_without_requirements_txt_a_lock_uv_cannot_export_is_refused_with_uvs_reason(plugin_copy):
+    (plugin_copy / "requirements.txt").unlink()
+    message = _build_error(plugin_copy)  # this project's lock has no dev group: uv export fails
+    assert "requirements.txt is missing" in message and "Group `dev` is not defined" in message
+
+
+@pytest.mark.parametrize("text, says", [("model: [unclosed\n", "not valid YAML"), ("just text\n", "YAML mapping")],
+                         ids=["broken YAML", "not a mapping"])
+def test_refuses_a_model_file_the_predefined_glob_matches_that_does_not_parse(plugin_copy, text, says):
+    (plugin_copy / "models" / "llm" / "draft.yaml").write_text(text)
+    message = _build_error(plugin_copy)
+    assert "models/llm/draft.yaml" in message and says in message
+
+
+def test_refuses_a_position_file_that_is_not_a_list(plugin_copy):
+    (plugin_copy / "models" / "llm" / "_position.yaml").write_text("first: GigaChat-2\n")
+    assert "models/llm/_position.yaml" in _build_error(plugin_copy)
+
+
+# A package of five files, written in reverse order without compression; `dify plugin checksum`
+# (daemon 0.6.10) printed this checksum for it.
+PROBE_MANIFEST = """version: 0.0.1
+type: plugin
+author: standin
+name: checksum_probe
+label:
+  en_US: Checksum probe
+description:
+  en_US: A package whose checksum dify plugin checksum printed
+icon: icon.svg
+resource:
+  memory: 268435456
+plugins: {}
+meta:
+  version: 0.0.1
+  arch: [amd64, arm64]
+  runner:
+    language: python
+    version: "3.12"
+    entrypoint: main
+created_at: 2026-12-07T00:00:00Z
+"""
+PROBE_FILES = {"manifest.yaml": PROBE_MANIFEST, "_assets/icon.svg": "<svg xmlns='http://www.w3.org/2000/svg'/>\n",
+               "main.py": "print('never run')\n", "requirements.txt": "dify_plugin>=0.10.2,<0.11\n",
+               "Ünïcode dir/файл.txt": "non-ASCII paths hash as UTF-8\n"}
+PROBE_CHECKSUM = "58105ab84a5fe56eefdeda736c0b2a2c98a2c189bc1ae58f6795e754b871958a"
+
+
+def test_the_checksum_is_what_dify_plugin_checksum_prints_whatever_the_zip_bytes(tmp_path, built):
+    files = PROBE_FILES
+    stored, deflated = tmp_path / "stored.difypkg", tmp_path / "deflated.difypkg"
+    for path, order, method in ((stored, sorted(files, reverse=True), zipfile.ZIP_STORED),
+                                (deflated, sorted(files), zipfile.ZIP_DEFLATED)):
+        with zipfile.ZipFile(path, "w", method) as zf:
+            for name in order:
+                zf.writestr(name, files[name])
+    assert stored.read_bytes() != deflated.read_bytes()
+    assert packager.package_checksum(stored) == packager.package_checksum(deflated) == PROBE_CHECKSUM
+    # the packager reports the checksum of what it wrote
+    assert packager.build(ROOT, tmp_path / "again").checksum == packager.package_checksum(built[0])
+
+
 # ---------------------------------------------------------------------------------------------
 # The ignore-file matcher: git's semantics, checked against git itself
 # ---------------------------------------------------------------------------------------------
@@ -278,16 +359,6 @@ def test_matcher_keeps_what_git_keeps(tmp_path, patterns):
 # ---------------------------------------------------------------------------------------------
 # Installed the way Dify installs it (slow: a fresh venv and a pip install)
 # ---------------------------------------------------------------------------------------------
-def find_python312() -> str:
-    """The interpreter scripts/env.sh would pick: its own find_python312, run without the rest."""
-    snippet = 'eval "$(sed -n "/^find_python312()/,/^}/p" "$1")" && find_python312'
-    proc = subprocess.run(["bash", "-c", snippet, "bash", str(ENV_SH)], capture_output=True, text=True, timeout=60)
-    path = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else ""
-    if proc.returncode != 0 or not path:
-        pytest.fail(f"scripts/env.sh finds no Python 3.12 (rc={proc.returncode}): {proc.stderr.strip()}")
-    return path
-
-
 @pytest.fixture(scope="module")
 def installed(built, tmp_path_factory):
     """The package unpacked and installed as Dify does: <plugin>/.venv with Python 3.12 and

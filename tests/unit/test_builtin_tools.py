@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from dify_plugin.errors.model import InvokeBadRequestError
 import yaml
 from dify_plugin.entities.model import ModelFeature
 
@@ -76,9 +77,17 @@ def test_without_switches_requests_stay_on_v1():
 
 
 def test_a_tool_set_to_always_is_forced_only_on_a_question():
-    on = builtin_tools.enabled({"web_search": "always", "url_reading": True})
+    on = builtin_tools.enabled({"web_search": "always"})
     assert tools_and_config(on, [], question_turn=True)[1] == {"mode": "forced", "tool_name": "web_search"}
     assert tools_and_config(on, [], question_turn=False)[1] == {"mode": "auto"}
+
+
+@pytest.mark.parametrize("other", [t for t in builtin_tools.SWITCHED if not t.modes], ids=lambda t: t.switch)
+def test_a_tool_set_to_always_beside_another_tool_is_refused_naming_both_switches(other):
+    # Forced, GigaChat runs that tool and answers from it: the other would never act.
+    with pytest.raises(InvokeBadRequestError) as refused:
+        builtin_tools.enabled({"web_search": "always", other.switch: True})
+    assert "'Web search'" in str(refused.value) and f"'{other.label['en_US']}'" in str(refused.value)
 
 
 # ---- what the catalogue and the customizable models depend on -------------------------------------

@@ -1,31 +1,38 @@
 """The protocol-size plan (gigachat_dify/embeddings/size.py) and the guard in invocation.embed: no
 embedding answer can become a stdout line over the daemon's limit, and a call that cannot fit is
-refused with a clear InvokeBadRequestError, before anything is sent whenever the size is known."""
+refused with a clear InvokeBadRequestError, before anything is sent whenever the size is known.
+Float16 values travel in the short form (at most 11 characters), anything else as it came (24)."""
 
 from __future__ import annotations
 
-import base64
 import json
+from collections import OrderedDict
 from types import SimpleNamespace as NS
 
+import numpy as np
 import pytest
 from dify_plugin.core.server.__base.response_writer import ResponseWriter
-from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
+from dify_plugin.entities.model.text_embedding import EmbeddingUsage
 from dify_plugin.errors.model import InvokeBadRequestError
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic_core import to_json
 
-from gigachat_dify.embeddings import config, invocation, size
-from gigachat_dify.protocol import DAEMON_LINE_LIMIT, LINE_BUDGET
+from gigachat_dify.embeddings import answer, config, invocation, size, values
+from gigachat_dify.protocol import LINE_BUDGET, MAX_LINE
+
+import base64
 
 KEY = base64.b64encode(b"client-id:client-secret-123").decode()
 CREDENTIALS = {"authorization_key": KEY, "base_url": "https://gigachat.example/api/v1"}
 USAGE = EmbeddingUsage(tokens=10**9, total_tokens=10**9, unit_price=0, price_unit=0, total_price=0,
                        currency="RUB", latency=123.456)
-# the longest JSON pydantic writes for a finite float, and the longest of GigaChat's float16 values
-LONGEST_VALUES = (-0.000012345678901234568, -1.7976931348623157e308, -1.0013580322265625e-05)
+# the longest JSON pydantic writes for a finite float; the half whose short form is the longest
+LONGEST_FLOAT = -0.000012345678901234568
+LONGEST_SHORT_HALF = -1.0132789611816406e-05  # "-0.00001013"
+FLOAT32 = 0.34410548210144043  # not a half (the SDK's recorded float32 answer)
+SESSION = "5b0a0a9e-2d9b-4a8e-9f3c-7a1d1f0c2b3e"
 
 
 class Capture(ResponseWriter):
@@ -39,20 +46,16 @@ class Capture(ResponseWriter):
         pass
 
 
-def protocol_line(vectors: list[list[float]], model: str = "EmbeddingsGigaR") -> bytes:
-    """The line dify_plugin writes for this answer (plugin.py _execute_request -> session_message)."""
-    writer = Capture()
-    result = TextEmbeddingResult(model=model, embeddings=vectors, usage=USAGE)
-    writer.session_message(session_id="5b0a0a9e-2d9b-4a8e-9f3c-7a1d1f0c2b3e", data=writer.stream_object(result))
-    assert writer.lines[-1] == "\n\n"
-    return writer.lines[0].encode()
+def protocol_line(vectors, model: str = "EmbeddingsGigaR") -> bytes:
+    """The line the plugin writes for this answer (answer.py), without its blank-line terminator."""
+    text = answer.line(Capture(), SESSION, model, values.block(vectors), USAGE)
+    assert text.endswith("\n\n")
+    return text[:-2].encode()
 
 
 @pytest.fixture(autouse=True)
-def _fresh_memory():
-    size.forget_all()
-    yield
-    size.forget_all()
+def _fresh_memory(monkeypatch):
+    monkeypatch.setattr(size, "_learned", OrderedDict())  # what answers showed: none yet
 
 
 # --- the arithmetic ---------------------------------------------------------------------------------
@@ -61,38 +64,50 @@ def _fresh_memory():
 @settings(max_examples=1000, deadline=None)
 @given(value=st.floats(allow_nan=False, allow_infinity=False))
 def test_no_value_is_longer_on_the_line_than_the_plan_counts(value):
-    assert len(to_json(value)) <= size.MAX_VALUE_CHARS
+    block = values.block([[value]])
+    bound = size.SHORT_VALUE_CHARS if values.is_short(block) else size.LONG_VALUE_CHARS
+    assert len(values.json_text(block)) - 4 <= bound
 
 
 def test_the_plans_longest_values_are_real():
-    assert [len(to_json(v)) for v in LONGEST_VALUES] == [size.MAX_VALUE_CHARS] * 3
+    assert len(to_json(LONGEST_FLOAT)) == size.LONG_VALUE_CHARS
+    assert values.json_text(values.block([[LONGEST_SHORT_HALF]])) == b"[[-0.00001013]]"
+    assert len("-0.00001013") == size.SHORT_VALUE_CHARS
 
 
 @pytest.mark.parametrize("dimensions", sorted(set(config.DIMENSIONS.values())))
-def test_the_most_texts_planned_fit_the_line_even_when_every_value_is_the_longest(dimensions):
-    most = size.texts_per_answer(dimensions)
-    line = protocol_line([[LONGEST_VALUES[0]] * dimensions] * most)
-    assert len(line) <= DAEMON_LINE_LIMIT
-    assert json.loads(line)["data"]["data"]["embeddings"][0][0] == LONGEST_VALUES[0]
+@pytest.mark.parametrize("value", [LONGEST_SHORT_HALF, LONGEST_FLOAT], ids=["short", "long"])
+def test_the_most_texts_planned_fit_the_line_even_when_every_value_is_the_longest(dimensions, value):
+    short = value == LONGEST_SHORT_HALF
+    most = size.texts_per_answer(dimensions, short)
+    line = protocol_line(np.full((most, dimensions), value))
+    assert len(line) <= MAX_LINE
+    assert json.loads(line)["data"]["data"]["embeddings"][0][0] == pytest.approx(value, rel=1e-3)
     # the plan is not wasteful either: one vector more would not fit the budget
-    assert size.RESULT_OVERHEAD + (most + 1) * size.vector_bytes(dimensions) > LINE_BUDGET
+    assert size.RESULT_OVERHEAD + (most + 1) * size.vector_bytes(dimensions, short) > LINE_BUDGET
+
+
+def test_the_short_form_carries_300_texts_of_1024_values_and_150_of_2560_per_call():
+    assert size.texts_per_answer(1024, True) == 405 >= 300 and size.texts_per_answer(1024, False) == 194
+    assert size.texts_per_answer(2560, True) == 162 >= 150 and size.texts_per_answer(2560, False) == 77
+    assert size.texts_per_answer(2048, True) == 202
 
 
 def test_max_chunks_is_one_request_at_most_and_what_one_answer_carries():
-    assert size.max_chunks(1024) == config.MAX_TEXTS_PER_REQUEST  # 194 would fit
-    assert size.max_chunks(2048) == config.MAX_TEXTS_PER_REQUEST  # 97 would fit
-    assert size.max_chunks(2560) == size.texts_per_answer(2560) == 77
-    assert size.max_chunks(50_000) == size.texts_per_answer(50_000) == 3
+    assert size.max_chunks(1024, True) == config.MAX_TEXTS_PER_REQUEST  # 405 would fit
+    assert size.max_chunks(2560, True) == config.MAX_TEXTS_PER_REQUEST  # 162 would fit
+    assert size.max_chunks(2560, False) == size.texts_per_answer(2560, False) == 77
+    assert size.max_chunks(50_000, True) == size.texts_per_answer(50_000, True) == 8
 
 
-def test_the_plan_prefers_what_an_answer_showed_then_the_form_then_the_table():
-    assert size.dimensions_for("u", "EmbeddingsGigaR", None) == 2560
-    assert size.dimensions_for("u", "EmbeddingsGigaR:2.0.1", None) == 2560
-    assert size.dimensions_for("u", "Mine", None) is None
-    assert size.dimensions_for("u", "Mine", 768) == 768
-    size.remember("u", "Mine", 4096)
-    assert size.dimensions_for("u", "Mine", 768) == 4096
-    assert size.dimensions_for("other host", "Mine", None) is None  # remembered per (base URL, model)
+def test_the_plan_prefers_what_an_answer_showed_then_the_form_then_the_tables():
+    assert size.shape_for("u", "EmbeddingsGigaR", None) == (2560, True)
+    assert size.shape_for("u", "EmbeddingsGigaR:2.0.1", None) == (2560, True)
+    assert size.shape_for("u", "Mine", None) == (None, False)  # unknown: the long form's bound
+    assert size.shape_for("u", "Mine", 768) == (768, False)
+    size.remember("u", "Mine", size.Shape(4096, True))
+    assert size.shape_for("u", "Mine", 768) == (4096, True)
+    assert size.shape_for("other host", "Mine", None) == (None, False)  # remembered per (base URL, model)
 
 
 # --- the guard, with a fake GigaChat ------------------------------------------------------------------
@@ -120,52 +135,79 @@ def gigachat(monkeypatch):
     return install
 
 
+def texts(n: int) -> list[str]:
+    return [f"text {i}" for i in range(n)]
+
+
 @pytest.mark.parametrize("count", [300, 400])
 def test_a_call_too_large_for_one_answer_is_refused_before_anything_is_sent(gigachat, count):
     client = gigachat(2560)
     with pytest.raises(InvokeBadRequestError) as info:
-        invocation.embed("EmbeddingsGigaR", CREDENTIALS, [f"text {i}" for i in range(count)])
+        invocation.embed("EmbeddingsGigaR", CREDENTIALS, texts(count))
     message = str(info.value)
-    assert "EmbeddingsGigaR takes at most 77 texts per call" in message
+    assert "EmbeddingsGigaR takes at most 162 texts per call" in message
     assert f"{count} vectors of 2,560 numbers" in message and "Nothing was sent" in message
     assert client.requests == []
 
 
-def test_the_most_texts_a_model_takes_are_answered(gigachat):
-    client = gigachat(2560, value=LONGEST_VALUES[2])
-    embedded = invocation.embed("EmbeddingsGigaR", CREDENTIALS, [f"text {i}" for i in range(77)])
-    assert len(embedded.vectors) == 77 and len(client.requests) == 1
-    assert len(protocol_line(embedded.vectors)) <= DAEMON_LINE_LIMIT
+@pytest.mark.parametrize("model, most", [("EmbeddingsGigaR", 162), ("Embeddings", 405)])
+def test_the_most_texts_a_model_takes_are_answered_within_the_line(gigachat, model, most):
+    client = gigachat(config.DIMENSIONS[model], value=LONGEST_SHORT_HALF)
+    embedded = invocation.embed(model, CREDENTIALS, texts(most))
+    assert len(embedded.vectors) == most and len(client.requests) == -(-most // config.MAX_TEXTS_PER_REQUEST)
+    assert len(protocol_line(embedded.block, model)) <= MAX_LINE
 
 
 def test_an_unknown_models_first_answer_decides_before_more_is_sent_and_is_remembered(gigachat):
     client = gigachat(8192)
-    texts = [f"text {i}" for i in range(150)]  # 2 requests; 8,192 numbers x 150 cannot fit
-    with pytest.raises(InvokeBadRequestError, match="at most 24 texts per call.*already counted the tokens"):
-        invocation.embed("MyOnPremEmbedder", CREDENTIALS, texts)
+    batch = texts(150)  # 2 requests; 8,192 numbers x 150 cannot fit even in the short form
+    with pytest.raises(InvokeBadRequestError, match="at most 50 texts per call.*already counted the tokens"):
+        invocation.embed("MyOnPremEmbedder", CREDENTIALS, batch)
     assert len(client.requests) == 1  # the second request was never sent
     with pytest.raises(InvokeBadRequestError, match="Nothing was sent"):
-        invocation.embed("MyOnPremEmbedder", CREDENTIALS, texts)
+        invocation.embed("MyOnPremEmbedder", CREDENTIALS, batch)
     assert len(client.requests) == 1
-    assert len(invocation.embed("MyOnPremEmbedder", CREDENTIALS, texts[:24]).vectors) == 24
+    assert len(invocation.embed("MyOnPremEmbedder", CREDENTIALS, batch[:50]).vectors) == 50
 
 
-def test_the_form_dimensions_plan_a_custom_model_before_its_first_answer(gigachat):
+def test_an_unknown_model_is_planned_with_the_long_form_until_its_answers_show_halves(gigachat):
     client = gigachat(3072)
-    with pytest.raises(InvokeBadRequestError, match="Nothing was sent"):
-        invocation.embed("MyEmbedder", {**CREDENTIALS, "dimensions": "3072"}, ["t"] * 90)
+    custom = {**CREDENTIALS, "dimensions": "3072"}
+    with pytest.raises(InvokeBadRequestError, match="at most 64 texts.*not float16.*Nothing was sent"):
+        invocation.embed("MyEmbedder", custom, texts(90))
     assert client.requests == []
+    assert len(invocation.embed("MyEmbedder", custom, texts(10)).vectors) == 10  # its first answer: halves
+    assert len(invocation.embed("MyEmbedder", custom, texts(90)).vectors) == 90  # planned short now
 
 
-def test_an_answer_larger_than_the_form_said_is_caught_before_it_is_written_and_remembered(gigachat):
-    client = gigachat(4096)  # the form says 1024: a wrong figure must not let an over-long line through
-    texts = [f"text {i}" for i in range(90)]
-    with pytest.raises(InvokeBadRequestError, match="at most 48 texts per call.*already counted"):
-        invocation.embed("MyEmbedder", {**CREDENTIALS, "dimensions": "1024"}, texts)
+def test_a_float32_models_first_answer_is_remembered_and_plans_the_long_form(gigachat):
+    client = gigachat(2560, value=FLOAT32)  # answers under a predefined name, but not in halves
+    with pytest.raises(InvokeBadRequestError, match="at most 77 texts per call.*already counted"):
+        invocation.embed("EmbeddingsGigaR", CREDENTIALS, texts(150))
+    assert len(client.requests) == 1
+    with pytest.raises(InvokeBadRequestError, match="at most 77 texts.*not float16.*Nothing was sent"):
+        invocation.embed("EmbeddingsGigaR", CREDENTIALS, texts(90))
+    assert len(client.requests) == 1
+    embedded = invocation.embed("EmbeddingsGigaR", CREDENTIALS, texts(77))
+    assert embedded.vectors[0][0] == FLOAT32  # as it came
+    assert len(protocol_line(embedded.block)) <= MAX_LINE
+
+
+def test_an_answer_larger_than_the_form_said_is_caught_before_more_is_sent_and_remembered(gigachat):
+    client = gigachat(8192)  # the form says 1024: a wrong figure must not let an over-long line through
+    batch = texts(90)
+    with pytest.raises(InvokeBadRequestError, match="at most 50 texts per call.*already counted"):
+        invocation.embed("MyEmbedder", {**CREDENTIALS, "dimensions": "1024"}, batch)
     assert len(client.requests) == 1
     with pytest.raises(InvokeBadRequestError, match="Nothing was sent"):  # what the answer showed wins now
-        invocation.embed("MyEmbedder", {**CREDENTIALS, "dimensions": "1024"}, texts)
+        invocation.embed("MyEmbedder", {**CREDENTIALS, "dimensions": "1024"}, batch)
     assert len(client.requests) == 1
+
+
+def test_a_line_over_the_daemons_limit_is_never_written():
+    block = np.full((220, 1024), LONGEST_FLOAT)  # long form, past what the plan allows
+    with pytest.raises(InvokeBadRequestError, match="already counted"):
+        answer.line(Capture(), SESSION, "Embeddings", values.block(block), USAGE)
 
 
 def test_vectors_come_back_as_gigachat_gave_them(gigachat):

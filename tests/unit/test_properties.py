@@ -48,13 +48,15 @@ from gigachat_dify.connection.auth.authorization_key import SCOPES
 from gigachat_dify.connection.credentials import ConnectionSettings, parse_credentials
 from gigachat_dify.chat.v1.messages import MAX_IMAGES_PER_REQUEST, convert_messages
 from gigachat_dify.chat.v1.params import build_chat_payload
-from gigachat_dify.chat.v1.stream import THINK_CLOSE, THINK_OPEN, StreamAssembler, to_llm_result
+from gigachat_dify.chat.assembly import THINK_CLOSE, THINK_OPEN
+from gigachat_dify.chat.v1.stream import StreamAssembler
 from gigachat_dify.connection.tls import PemError, build_ssl_context, normalize_pem
 from gigachat_dify.chat.schema_refs import MAX_EXPANDED_NODES
 from gigachat_dify.tokens import REQUEST_OVERHEAD, estimate_prompt_tokens, estimate_tokens
 from gigachat_dify.chat.tool_schema import clean_schema, to_gigachat_functions
 from tests.support.certs import make_ca
 from tests.unit import strategies as S
+from tests.unit.test_stream import to_llm_result
 from tests.unit.test_tokens import counting_pieces
 
 MODEL = "GigaChat-2-Max"
@@ -565,12 +567,12 @@ def test_split_text_pieces_join_back_to_the_text(text, budget):
     texts=_embedding_texts,
     limit=st.integers(1, 600),
     per_request=st.integers(1, 20),
-    per_request_tokens=st.one_of(st.none(), st.integers(1, 2000)),
+    per_request_bytes=st.one_of(st.none(), st.integers(1, 2000)),
 )
-def test_plan_batches_covers_every_text_once_in_order(texts, limit, per_request, per_request_tokens):
+def test_plan_batches_covers_every_text_once_in_order(texts, limit, per_request, per_request_bytes):
     estimate = CountingEstimate()
     batches = planning.plan_batches(
-        texts, limit, per_request, max_tokens_per_request=per_request_tokens, estimate=estimate
+        texts, limit, per_request, max_bytes_per_request=per_request_bytes, estimate=estimate
     )
     assert estimate.calls <= 3 * (sum(len(t) for t in texts) + len(texts)), "planning is linear in the input"
     pieces = [p for b in batches for p in b.pieces]
@@ -589,10 +591,9 @@ def test_plan_batches_covers_every_text_once_in_order(texts, limit, per_request,
             assert re.sub(r"\s+", "", "".join(p.text for p in own)) == re.sub(r"\s+", "", text)
     assert [b.number for b in batches] == list(range(1, len(batches) + 1))
     assert all(b.total == len(batches) and 1 <= len(b.pieces) <= per_request for b in batches)
-    if per_request_tokens is not None:
+    if per_request_bytes is not None:
         for b in batches:
-            cost = sum(p.tokens + planning.PER_TEXT_OVERHEAD_TOKENS for p in b.pieces)
-            assert cost <= per_request_tokens or len(b.pieces) == 1
+            assert sum(len(p.text.encode()) for p in b.pieces) <= per_request_bytes or len(b.pieces) == 1
 
 
 _component = st.one_of(st.just(0.0), st.floats(1e-3, 1e3), st.floats(-1e3, -1e-3))
@@ -611,7 +612,7 @@ def test_combine_pieces_keeps_the_weighted_direction_at_the_pieces_mean_length(d
     shares = [w / total for w in weights] if total else [1 / count] * count
     average = [math.fsum(s * vec[i] for s, vec in zip(shares, vectors)) for i in range(dim)]
     try:
-        v = combining.combine_pieces(vectors, weights)
+        v = combining.combine_pieces(vectors, weights).tolist()
     except ValueError:
         assert count > 1 and max(abs(a) for a in average) <= 1e-9, "only a (numerically) zero average fails"
         return

@@ -7,21 +7,23 @@ from decimal import Decimal
 
 import pytest
 from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk, LLMUsage
+from dify_plugin.errors.model import InvokeBadRequestError
 from gigachat.models.chat import ChatCompletion, ChatCompletionChunk
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gigachat_dify.chat.assembly import TokenUsage
-from gigachat_dify.chat.tool_calls import make_tool_call_id, parse_tool_call_id
-from gigachat_dify.chat.v1.stream import (
+from gigachat_dify.chat.assembly import (
+    FINISH_REASONS,
     THINK_CLOSE,
     THINK_OPEN,
-    StreamAssembler,
+    TokenUsage,
+    finish_failure,
     finish_reason_message,
     map_finish_reason,
-    to_llm_result,
-    usage_from_gigachat,
+    to_result,
 )
+from gigachat_dify.chat.tool_calls import make_tool_call_id, parse_tool_call_id
+from gigachat_dify.chat.v1.stream import StreamAssembler, token_usage
 
 MODEL = "GigaChat-2-Max"
 USAGE = LLMUsage.empty_usage()
@@ -123,11 +125,34 @@ def test_length_finish_is_mapped_and_explained():
     assert "max_tokens" in finish_reason_message("length")
 
 
-def test_blacklist_keeps_partial_text_and_reports_content_filter():
-    _, out = run([chunk("Начало ответа"), chunk("Не люблю менять тему разговора, но вот сейчас тот самый случай.", finish="blacklist")])
+def test_blacklist_keeps_partial_text_and_is_a_failure_that_says_the_filter_stopped_it():
+    asm, out = run([chunk("Начало ответа"), chunk("Не люблю менять тему разговора, но вот сейчас тот самый случай.", finish="blacklist")])
     assert text_of(out) == "Начало ответаНе люблю менять тему разговора, но вот сейчас тот самый случай."
     assert out[-1].delta.finish_reason == "content_filter"
+    failure = asm.failure()
+    assert isinstance(failure, InvokeBadRequestError) and "content filter stopped this answer" in str(failure)
     assert "content filter" in finish_reason_message("blacklist")
+
+
+@pytest.mark.parametrize("reason", sorted(FINISH_REASONS))
+def test_every_finish_reason_has_a_dify_name_and_every_failure_a_sentence_naming_it(reason):
+    row = FINISH_REASONS[reason]
+    assert row.dify in ("stop", "length", "tool_calls", "content_filter", "error")
+    failure = finish_failure(reason, "Текст ответа")
+    assert (failure is None) == (row.error is None)
+    if failure is not None:
+        assert f"'{reason}'" in str(failure) and 'GigaChat answered: "Текст ответа"' in str(failure)
+        assert "'{reason}'" not in str(failure) and finish_failure(reason) is not None
+        assert "GigaChat answered" not in str(finish_failure(reason))
+
+
+def test_a_stop_word_end_is_never_a_failure_whatever_gigachat_reports():
+    asm, out = run([chunk("ok STOP rest", finish="blacklist")], stop=["STOP"])
+    assert text_of(out) == "ok " and asm.failure() is None
+
+
+def test_an_unknown_finish_reason_passes_as_it_is_and_is_no_failure():
+    assert map_finish_reason("something_new") == "something_new" and finish_failure("something_new") is None
 
 
 def test_reasoning_is_wrapped_in_think_before_the_answer():
@@ -193,14 +218,18 @@ def test_function_call_without_state_id_gets_a_generated_id_that_is_never_echoed
     assert tc.function.arguments == "{}"
 
 
-def test_usage_from_gigachat_reads_cached_tokens_and_tolerates_missing_usage():
-    assert usage_from_gigachat({"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}) == (10, 5, 0)
-    assert usage_from_gigachat(None) == (0, 0, 0)
+def test_v1_usage_reads_cached_tokens_and_tolerates_missing_usage():
+    assert token_usage({"prompt_tokens": 10, "completion_tokens": 5, "precached_prompt_tokens": 4}) == TokenUsage(10, 5, 4)
+    assert token_usage({"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}) == TokenUsage(10, 5, 0)
+    assert token_usage(None) is None
 
 
 @pytest.mark.parametrize(
     ("reason", "dify"),
-    [("stop", "stop"), ("length", "length"), ("function_call", "tool_calls"), ("blacklist", "content_filter"), ("error", "error"), (None, None)],
+    [("stop", "stop"), ("length", "length"), ("function_call", "tool_calls"), ("blacklist", "content_filter"),
+     ("response_blacklist", "content_filter"), ("request_blacklist", "content_filter"),
+     ("request_whitelist", "content_filter"), ("request_filter", "content_filter"), ("function_call_error", "error"),
+     ("error", "error"), (None, None)],
 )
 def test_finish_reasons_map_to_dify_names(reason, dify):
     assert map_finish_reason(reason) == dify
@@ -215,6 +244,13 @@ def test_final_chunk_carries_the_given_usage():
 
 
 # --------------------------------------------------------------------------- blocking
+
+
+def to_llm_result(model, response: ChatCompletion, usage, *, stop=None, function_names=None) -> LLMResult:
+    """A blocking v1 answer read by the assembler, as ``invocation.complete`` reads it."""
+    asm = StreamAssembler(model, [], stop, function_names)
+    pieces = asm.feed_response(response)
+    return to_result(model, [*pieces, *asm.flush(), asm.finish(usage)])
 
 
 def completion(message, finish="stop"):
@@ -285,7 +321,7 @@ def test_function_call_arguments_get_the_tools_declared_types_back():
 
 
 def test_a_structured_answer_shows_no_reasoning():
-    asm = StreamAssembler(MODEL, [], None, None, show_reasoning=False)
+    asm = StreamAssembler(MODEL, [], None, None, data=True)
     out = asm.feed(chunk(reasoning="thinking {not json}")) + asm.feed(chunk('{"a": 1}', finish="stop"))
     out.append(asm.finish(USAGE))
     assert text_of(out) == '{"a": 1}'

@@ -282,7 +282,7 @@ def test_code_display_fences_survive_backticks_and_long_output_is_cut():
 
 
 def test_the_source_list_is_left_out_of_structured_answers():
-    asm = StreamAssembler(MODEL, source_list=False)
+    asm = StreamAssembler(MODEL, data=True)
     shown = asm.add(content='{"a": "x [sources=[1]]"}', sources={"1": {"url": "https://a.example", "title": "A"}})
     final = asm.finish(LLMUsage.empty_usage())
     assert json.loads("".join(c.delta.message.content for c in [*shown, final])) == {"a": "x [[1]](https://a.example)"}

@@ -11,33 +11,15 @@ usage) is ``chat/assembly.py``'s, shared with the v2 contract.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk, LLMUsage
-from dify_plugin.entities.model.message import PromptMessage
+from dify_plugin.entities.model.llm import LLMResultChunk
 from gigachat.models.chat import ChatCompletion, ChatCompletionChunk, Usage
 
-from gigachat_dify.chat.assembly import (
-    THINK_CLOSE,
-    THINK_OPEN,
-    Assembler,
-    TokenUsage,
-    finish_reason_message,
-    map_finish_reason,
-    to_result,
-)
+from gigachat_dify.chat.assembly import Assembler, TokenUsage
 
-__all__ = [
-    "THINK_CLOSE",
-    "THINK_OPEN",
-    "StreamAssembler",
-    "finish_reason_message",
-    "map_finish_reason",
-    "to_llm_result",
-    "token_usage",
-    "usage_from_gigachat",
-]
+__all__ = ["StreamAssembler", "token_usage"]
 
 
 def token_usage(usage: Usage | Mapping[str, Any] | None) -> TokenUsage | None:
@@ -47,12 +29,6 @@ def token_usage(usage: Usage | Mapping[str, Any] | None) -> TokenUsage | None:
     get = usage.get if isinstance(usage, Mapping) else (lambda key: getattr(usage, key, None))
     return TokenUsage(int(get("prompt_tokens") or 0), int(get("completion_tokens") or 0),
                       int(get("precached_prompt_tokens") or 0))
-
-
-def usage_from_gigachat(usage: Usage | Mapping[str, Any] | None) -> tuple[int, int, int]:
-    """(prompt_tokens, completion_tokens, cached_tokens) of a v1 usage; zeros when it is missing."""
-    u = token_usage(usage) or TokenUsage()
-    return u.prompt, u.completion, u.cached
 
 
 class StreamAssembler(Assembler):
@@ -91,18 +67,3 @@ class StreamAssembler(Assembler):
             state_id=getattr(message, "functions_state_id", None),
             finish_reason=finish_reason,
         )
-
-
-def to_llm_result(
-    model: str,
-    response: ChatCompletion,
-    usage: LLMUsage,
-    *,
-    prompt_messages: Sequence[PromptMessage] | None = None,
-    stop: Sequence[str] | None = None,
-    function_names: Mapping[str, str] | None = None,
-) -> LLMResult:
-    """A blocking GigaChat response as Dify's ``LLMResult``, with the same rules as the stream
-    (think block, stop words, tool calls)."""
-    asm = StreamAssembler(model, prompt_messages, stop, function_names)
-    return to_result(model, [*asm.feed_response(response), asm.finish(usage)])
