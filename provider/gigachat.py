@@ -1,7 +1,7 @@
 from dify_plugin import ModelProvider
 
 # Only dify_plugin here: dify_plugin imports this module at start; gigachat_dify and the SDK behind
-# it load on the first validation (tests/unit/test_startup_imports.py keeps it so).
+# it load on the first validation (tests/unit/test_startup.py keeps it so).
 
 
 class GigaChatProvider(ModelProvider):
