@@ -1,13 +1,25 @@
 """(a) blocking chat latency and (b) streaming, plugin vs the bare `gigachat` SDK sending the very
-same request body; (c) OAuth calls per 1,000 invocations vs a new SDK client per invocation."""
+same request body; (c) OAuth calls per 1,000 invocations vs a new SDK client per invocation.
+
+On its own it runs (a) and (b), optionally with the plugin at another commit interleaved
+(`--baseline main`), or profiles the plugin process serving those requests (`--profile`: cProfile
+inside the plugin, started and stopped around the measured requests only):
+
+    .venv/bin/python -m bench.chat [--rounds 40] [--baseline REF] [--profile /tmp/chat.prof]
+"""
 
 from __future__ import annotations
 
+import argparse
+import pstats
+import signal
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from bench.common import check, median, out, p90
+from bench.common import ROOT, archive_plugin, check, median, out, p90
 from emulator import B2B_KEY, Emulator
 from tests.support.daemon import PluginProcess, system, user
 
@@ -92,21 +104,30 @@ def captured_payload(emu: Emulator, plugin: PluginProcess, creds: dict, messages
     return body
 
 
-def measure_chat(emu: Emulator, plugin: PluginProcess, creds: dict, rounds: int, warmup: int) -> dict:
+def measure_chat(emu: Emulator, plugin: PluginProcess, creds: dict, rounds: int, warmup: int,
+                 others: dict[str, PluginProcess] | None = None, extra: dict | None = None) -> dict:
+    """`others`: more plugin processes (another commit's) measured in the same rounds, as
+    "<name>_blocking" and "<name>_stream"; `extra`: {"<name>_blocking": a step timing itself}."""
     blocking_payload = captured_payload(emu, plugin, creds, BLOCKING_MESSAGES, stream=False)
     stream_payload = captured_payload(emu, plugin, creds, STREAM_MESSAGES, stream=True)
     client = sdk_client(emu)
-    data = {k: [] for k in ("plugin_blocking", "sdk_blocking", "plugin_stream", "sdk_stream")}
     steps = {
         "plugin_blocking": lambda: plugin_blocking(plugin, creds),
         "sdk_blocking": lambda: sdk_blocking(client, blocking_payload),
         "plugin_stream": lambda: plugin_stream(plugin, creds),
         "sdk_stream": lambda: sdk_stream(client, stream_payload),
     }
+    for name, other in (others or {}).items():
+        steps[f"{name}_blocking"] = lambda p=other: plugin_blocking(p, creds)
+        steps[f"{name}_stream"] = lambda p=other: plugin_stream(p, creds)
+    steps.update(extra or {})
+    data = {k: [] for k in steps}
+    blocking = [k for k in steps if k.endswith("_blocking")]
+    streams = [k for k in steps if k.endswith("_stream")]
     for r in range(warmup + rounds):
-        # plugin first on even rounds, SDK first on odd ones: neither always follows the other
-        order = (["plugin_blocking", "sdk_blocking", "plugin_stream", "sdk_stream"] if r % 2 == 0
-                 else ["sdk_blocking", "plugin_blocking", "sdk_stream", "plugin_stream"])
+        # each side leads in turn: none always follows another
+        order = blocking[r % len(blocking):] + blocking[:r % len(blocking)] + \
+            streams[r % len(streams):] + streams[:r % len(streams)]
         for name in order:
             value = steps[name]()
             if r >= warmup:
@@ -223,3 +244,118 @@ def measure_oauth(emu: Emulator, plugin: PluginProcess, invocations: int, naive_
         "naive_sample": naive_sample, "naive_oauth_calls": naive_oauth, "naive_refused": naive_refused,
         "naive_per_1000": naive_oauth * 1000 / naive_sample if naive_sample else float("nan"),
     }
+
+
+# --- on its own ---------------------------------------------------------------------------------
+
+#: Loaded in the plugin process through PYTHONPATH: cProfile on at SIGUSR1, off at SIGUSR2 with the
+#: stats written to BENCH_PROFILE. Signals, not a thread: a thread running while gevent patches the
+#: import machinery at start breaks the import locks.
+PROFILER = """\
+import cProfile, os, signal
+
+_profile = None
+
+def _on(*_):
+    global _profile
+    _profile = cProfile.Profile()
+    _profile.enable()
+
+def _off(*_):
+    _profile.disable()
+    _profile.dump_stats(os.environ["BENCH_PROFILE"])
+
+if os.environ.get("BENCH_PROFILE"):
+    signal.signal(signal.SIGUSR1, _on)
+    signal.signal(signal.SIGUSR2, _off)
+"""
+
+
+def profile_requests(emu: Emulator, creds: dict, requests: int, path: Path, directory: Path = ROOT,
+                     kinds: tuple[str, ...] = ("blocking", "stream")) -> pstats.Stats:
+    """cProfile inside a plugin process while it serves `requests` chats of each of `kinds` (after
+    20 unprofiled ones); stats saved to `path`."""
+    with tempfile.TemporaryDirectory(prefix="bench-profile-") as site:
+        Path(site, "sitecustomize.py").write_text(PROFILER)
+        env = {"PYTHONPATH": site, "BENCH_PROFILE": str(path)}
+        with PluginProcess(env=env, plugin_dir=directory) as plugin:
+            for i in range(20):
+                plugin_blocking(plugin, creds) if i % 2 else plugin_stream(plugin, creds)
+            path.unlink(missing_ok=True)
+            plugin.proc.send_signal(signal.SIGUSR1)
+            time.sleep(0.5)
+            for _ in range(requests):
+                if "blocking" in kinds:
+                    plugin_blocking(plugin, creds)
+                if "stream" in kinds:
+                    plugin_stream(plugin, creds)
+            plugin.proc.send_signal(signal.SIGUSR2)
+            for _ in range(100):
+                if path.exists():
+                    break
+                time.sleep(0.05)
+    return pstats.Stats(str(path))
+
+
+def timed(step, *args) -> float:
+    t0 = time.perf_counter()
+    step(*args)
+    return time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> None:
+    from bench.startup import minimal_invoke, write_minimal_plugin  # it imports this module
+
+    ap = argparse.ArgumentParser(prog="python -m bench.chat", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rounds", type=int, default=40, help="measured rounds, each a blocking and a streamed chat (40)")
+    ap.add_argument("--warmup", type=int, default=5, help="unmeasured rounds first (5)")
+    ap.add_argument("--latency", type=float, default=0.05, help="emulator seconds per chat response (0.05)")
+    ap.add_argument("--chunk-latency", type=float, default=0.01, help="emulator seconds between stream chunks (0.01)")
+    ap.add_argument("--baseline", help="also measure the plugin at this commit (e.g. main), interleaved")
+    ap.add_argument("--profile", type=Path, help="instead: cProfile the plugin process, stats to this file")
+    ap.add_argument("--profile-requests", type=int, default=200, help="chats of each kind profiled (200)")
+    ap.add_argument("--profile-kinds", default="blocking,stream", help="which chats to profile (blocking,stream)")
+    args = ap.parse_args(argv)
+    with Emulator() as emu, tempfile.TemporaryDirectory(prefix="bench-chat-") as tmp:
+        creds = credentials(emu)
+        if args.profile:
+            emu.faults.latency = emu.faults.chunk_latency = 0.0  # only the plugin's own work
+            stats = profile_requests(emu, creds, args.profile_requests, args.profile,
+                                     kinds=tuple(args.profile_kinds.split(",")))
+            stats.sort_stats("tottime").print_stats(40)
+            stats.sort_stats("cumulative").print_stats(60)
+            return
+        emu.faults.latency, emu.faults.chunk_latency = args.latency, args.chunk_latency
+        others = {}
+        if args.baseline:
+            others[f"at {args.baseline}"] = PluginProcess(plugin_dir=archive_plugin(args.baseline, Path(tmp) / "base"))
+        minimal = PluginProcess(plugin_dir=write_minimal_plugin(Path(tmp) / "minimal"))
+        with PluginProcess() as plugin, minimal.start(timeout=120):
+            try:
+                for other in others.values():
+                    other.start(timeout=120)
+                data = measure_chat(emu, plugin, creds, args.rounds, args.warmup, others,
+                                    extra={"minimal_blocking": lambda: timed(minimal_invoke, minimal, False)})
+            finally:
+                for other in others.values():
+                    other.stop()
+    sides = {"this checkout": "plugin", **{name: name for name in others}, "bare SDK": "sdk"}
+    sdk_blocking_ms = median(data["sdk_blocking"]) * 1000
+    sdk_ttfc_ms = median([x["ttfc"] for x in data["sdk_stream"]]) * 1000
+    out(f"{args.rounds} rounds after {args.warmup}, emulator {args.latency * 1000:.0f} ms per answer,"
+        f" {args.chunk_latency * 1000:.0f} ms between chunks; medians:")
+    out(f"{'':<18} {'blocking':>10} {'vs SDK':>7} {'paired overhead':>16} {'first chunk':>12} {'vs SDK':>7}"
+        f" {'paired overhead':>16}")
+    for label, key in sides.items():
+        blocking = [x * 1000 for x in data[f"{key}_blocking"]]
+        ttfc = [x["ttfc"] * 1000 for x in data[f"{key}_stream"]]
+        paired = median([a - b * 1000 for a, b in zip(blocking, data["sdk_blocking"])])
+        paired_ttfc = median([a - b["ttfc"] * 1000 for a, b in zip(ttfc, data["sdk_stream"])])
+        out(f"{label:<18} {median(blocking):>7.1f} ms {median(blocking) / sdk_blocking_ms:>6.3f}x {paired:>+13.1f} ms"
+            f" {median(ttfc):>9.1f} ms {median(ttfc) / sdk_ttfc_ms:>6.3f}x {paired_ttfc:>+13.1f} ms")
+    out(f"The protocol's own share: a minimal plugin (bench/startup.py) answers a blocking echo, no call"
+        f" to GigaChat, in {median(data['minimal_blocking']) * 1000:.1f} ms (median, in the same rounds).")
+
+
+if __name__ == "__main__":
+    main()

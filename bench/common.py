@@ -71,6 +71,20 @@ def _git(*args: str, root: Path = ROOT) -> str:
         return ""
 
 
+#: The files of the packaged plugin a variant needs to start (the rest is development only).
+PLUGIN_FILES = ("main.py", "manifest.yaml", "_assets", "provider", "models", "gigachat_dify")
+
+
+def archive_plugin(ref: str, directory: Path) -> Path:
+    """The plugin as it was at `ref` (a `git archive` of its files), in `directory`: a "before" to
+    measure side by side with this checkout."""
+    directory.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref, *PLUGIN_FILES],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(directory)], input=archive, check=True)
+    return directory
+
+
 def code_state() -> dict:
     """The commit measured and whether the working tree's code differs from it (then the report
     says so: figures of uncommitted code describe no commit)."""

@@ -22,6 +22,7 @@ MODEL = "GigaChat-2-Max"
 QUESTION = "What is the weather in Sochi tomorrow?"
 CONTRACTS = {"v1": {}, "v2 (web search on)": {"web_search": "auto"}}
 TOP_NS = (3, 5, 10)
+TOOLS = 30
 
 
 def _prompt_tokens(result) -> int:
@@ -33,7 +34,7 @@ def _called(result) -> str | None:
     return calls[0]["function"]["name"] if calls else None
 
 
-def measure_ranker(emu: Emulator, plugin: PluginProcess, tools: int = 30, top_ns=TOP_NS) -> dict:
+def measure_ranker(emu: Emulator, plugin: PluginProcess, tools: int = TOOLS, top_ns=TOP_NS) -> dict:
     creds, offered = credentials(emu), many_tools(tools)
     rows = []
     for contract, params in CONTRACTS.items():

@@ -8,6 +8,7 @@ from __future__ import annotations
 from html import escape
 
 from bench.chat import summarise_chat
+from bench.common import median
 from bench.embeddings import ESTIMATES
 from bench.startup import summarise_cold_start
 from gigachat_dify.protocol import DAEMON_LINE_LIMIT as LINE_LIMIT  # a plain constant: no dify_plugin behind it
@@ -108,7 +109,26 @@ def headline_rows(raw: dict) -> list[tuple[str, str, str, str, str]]:
     rows.append(("(h)", f"token requests for {t['credentials']} credentials, used twice", str(asked),
                  f"{per_request} (one per request that needs one)", ratio(asked, per_request)))
     rows.append(("(h)", "open descriptors, start → end", f"{first['fds']} → {last['fds']}", "", ""))
+    for contract in _ranker_contracts(raw):
+        on, off = _ranker_row(raw, contract, _RANKER_HEADLINE_TOP_N), _ranker_row(raw, contract, None)
+        rows.append(("(i)", f"prompt tokens, {raw['ranker']['tools']} tools, ranker top {on['top_n']}, {contract}",
+                     f"{on['prompt_tokens']:,}", f"{off['prompt_tokens']:,} (ranker off)",
+                     ratio(on["prompt_tokens"], off["prompt_tokens"])))
     return rows
+
+
+_RANKER_HEADLINE_TOP_N = 5
+
+
+def _ranker_contracts(raw: dict) -> list[str]:
+    return list(dict.fromkeys(r["contract"] for r in raw["ranker"]["rows"]))
+
+
+def _ranker_row(raw: dict, contract: str, top_n: int | None) -> dict:
+    rows = [r for r in raw["ranker"]["rows"] if r["contract"] == contract]
+    if top_n is not None and not any(r["top_n"] == top_n for r in rows):
+        top_n = next(r["top_n"] for r in rows if r["top_n"] is not None)  # another run's top_n values
+    return next(r for r in rows if r["top_n"] == top_n)
 
 
 def console_table(raw: dict) -> list[str]:
@@ -169,6 +189,10 @@ def _header(raw: dict) -> list[str]:
         "",
         "`python -m bench.embeddings` and `python -m bench.soak` run sections (d) and (g) alone, with more",
         "options (other latencies, `--sample-plugin`, refused-connection windows); they print and write no page.",
+        "",
+        "`python -m bench.chat`, `python -m bench.startup` and `python -m bench.ranker` run (a)-(b), (e) and (i) alone;",
+        "the first two also measure another commit's plugin beside this one (`--baseline main`), and",
+        "`python -m bench.chat --profile FILE` profiles the plugin process while it serves the requests.",
         "",
         "![Benchmark chart: every section of this page as bars, this plugin against its reference](benchmarks.svg)",
         "",
@@ -436,13 +460,19 @@ def _section_d(raw: dict) -> list[str]:
 def _section_e(raw: dict) -> list[str]:
     c, lr = raw["summary"]["cold"], raw["long_run"]
     cs, cpu = c["cold_start_ms"], c["cold_start_cpu_ms"]
+    first = raw["first_requests"]
+    rounds = len(next(iter(first.values()))["first"])
+    first_rows = []
+    for kind, times in first.items():
+        a, b = median(times["first"]) * 1000, median(times["again"]) * 1000
+        first_rows.append([kind, f"{fmt(a)} ms", f"{fmt(b)} ms", f"{a - b:+.1f} ms"])
     return [
         "## (e) Cold start and memory vs a minimal plugin",
         "",
         "The reference is a minimal model-provider plugin generated at run time in a temporary directory, shaped",
         "like this one (manifest, provider YAML with one credential, a no-op validation, one echo LLM, `main.py`),",
-        f"on the same Python and dify_plugin. {c['starts']} starts each, alternating; memory (VmRSS) after"
-        f" {c['warm_requests']} requests on the last start of each.",
+        f"on the same Python and dify_plugin, both with their bytecode compiled as Dify's installer does. {c['starts']}"
+        f" starts each, alternating; memory (VmRSS) after {c['warm_requests']} requests on the last start of each.",
         "",
         *_table(["", "this plugin", "minimal plugin", "ratio", "difference"], [
             ["cold start to the first heartbeat, median", f"{fmt(cs['ours']['median'], 0)} ms",
@@ -457,12 +487,19 @@ def _section_e(raw: dict) -> list[str]:
             [f"memory after {c['warm_requests']} requests", f"{fmt(c['rss_warm_mb']['ours'])} MiB",
              f"{fmt(c['rss_warm_mb']['minimal'])} MiB", ratio(c["rss_warm_mb"]["ours"], c["rss_warm_mb"]["minimal"]),
              f"{c['rss_warm_mb']['ours'] - c['rss_warm_mb']['minimal']:+.1f} MiB"],
-            [f"memory of the process that served (a)-(c) and (f), {lr['invocations']:,} invocations",
+            [f"memory of the process that served (a)-(c), (f) and (i), {lr['invocations']:,} invocations",
              f"{fmt(lr['rss_mb'])} MiB", "", "", ""],
         ]),
+        "A start loads none of the plugin's GigaChat modules and not the `gigachat` SDK: the first request of each",
+        f"kind imports what it needs. Each kind as the first request of a fresh process, {rounds} process(es) each,",
+        "then the same request again (the emulator answers at once; the first also fetches its token):",
+        "",
+        *_table(["first request after a start", "first", "the same again", "difference"], first_rows),
         f"**How to read this.** Start-up is {cpu['ours'] / cs['ours']['median']:.0%} CPU (CPU time over wall time),"
-        " most of it dify_plugin's own imports, which the minimal plugin pays too; the difference is this plugin's"
-        " modules and the gigachat SDK. On a busy machine starts stretch (the slowest row). The plugin's memory"
+        " most of it dify_plugin's own imports, which the minimal plugin pays too; the difference is mostly"
+        " dify_plugin reading this plugin's larger YAML (the provider form, eight models). The first request of"
+        " each kind pays, once per process, the imports a start no longer does (the SDK among them). On a busy"
+        " machine starts stretch (the slowest row). The plugin's memory"
         f" is {ratio(max(c['rss_warm_mb']['ours'] or 0, lr['rss_mb']), raw['tenants']['declared_mb'])} of the"
         f" {raw['tenants']['declared_mb']:.0f} MiB that `manifest.yaml` declares.",
         "",
@@ -573,12 +610,35 @@ def _section_h(raw: dict) -> list[str]:
     ]
 
 
+def _section_i(raw: dict) -> list[str]:
+    r = raw["ranker"]
+    rows = [[row["contract"], "off" if row["top_n"] is None else f"top {row['top_n']}", str(row["functions_seen"]),
+             f"{row['prompt_tokens']:,}", ratio(row["prompt_tokens"], _ranker_row(raw, row["contract"], None)["prompt_tokens"])]
+            for row in r["rows"]]
+    return [
+        "## (i) The tool ranker: prompt tokens with many tools",
+        "",
+        f"An agent with {r['tools']} Dify tools asks `{r['model']}` \"{r['question']}\" through the plugin, once with",
+        "the model parameter `tool_ranking` off and once per `tool_ranking_top_n` with it on, on each contract",
+        "(v1's `function_ranker`; v2's `ranker_options`, here with web search on). Each answer is checked: the",
+        "ranked request still calls the weather tool the question asks for.",
+        "",
+        *_table(["contract", "ranker", "functions the model sees", "prompt tokens", "vs off"], rows, "llrrr"),
+        "**How to read this.** The prompt tokens are the emulator's usage (only the ranked functions count toward",
+        "the prompt, as they are all the model sees), so they show the size of the effect, not GigaChat's exact",
+        "counts: with many tools most of a request's prompt is their declarations, and the ranker sends the",
+        "model only the few the question needs.",
+        "",
+    ]
+
+
 def render_markdown(raw: dict) -> str:
     lines = _header(raw)
-    for section in (_section_a, _section_b, _section_c, _section_d, _section_e, _section_f, _section_g, _section_h):
+    for section in (_section_a, _section_b, _section_c, _section_d, _section_e, _section_f, _section_g, _section_h,
+                    _section_i):
         lines += section(raw)
     errors = raw.get("protocol_errors") or []
-    lines.append(f"Protocol errors seen by the daemon stand-in in (a)-(c) and (f): {len(errors)}.")
+    lines.append(f"Protocol errors seen by the daemon stand-in in (a)-(c), (f) and (i): {len(errors)}.")
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -649,6 +709,10 @@ def chart_groups(raw: dict) -> list[dict]:
                             ("duplicated/reordered", counts["duplicated"], "alt")]})
     groups.append({"title": "(h) Resident memory by distinct credentials seen (MiB)", "unit": "MiB", "digits": 1,
                    "bars": [(f"{_credentials_label(p)} credentials", p["rss_mb"], "ours") for p in raw["tenants"]["curve"]]})
+    groups.append({"title": f"(i) Prompt tokens with {raw['ranker']['tools']} tools, tool ranker off and on (lower is better)",
+                   "unit": "", "digits": 0,
+                   "bars": [(f"{row['contract']}, {'off' if row['top_n'] is None else 'top ' + str(row['top_n'])}",
+                             row["prompt_tokens"], "ref" if row["top_n"] is None else "ours") for row in raw["ranker"]["rows"]]})
     return groups
 
 

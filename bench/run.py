@@ -19,7 +19,8 @@ tests/support/daemon.py). Sections:
   (e) cold start and memory vs a minimal plugin (bench/startup.py);
   (f) the v2 built-in tools per request vs plain v1 (bench/builtin_tools.py);
   (g) the seeded soak, run twice to show the seed fixes its figures (bench/soak.py);
-  (h) memory and descriptors over many credentials (bench/tenants.py).
+  (h) memory and descriptors over many credentials (bench/tenants.py);
+  (i) the tool ranker: prompt tokens with 30 tools, off and on, on both contracts (bench/ranker.py).
 
 Raw figures go to bench/results/latest.json (git-ignored). The main process never imports
 dify_plugin (it would gevent-patch the emulator and the SDK).
@@ -34,7 +35,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import builtin_tools, chat, embeddings, report, soak, startup, tenants
+from bench import builtin_tools, chat, embeddings, ranker, report, soak, startup, tenants
 from bench.common import ROOT, changed_since, code_state, machine, out, rss_mb
 from emulator import Emulator
 from tests.support.daemon import PluginProcess
@@ -44,7 +45,7 @@ DOC = ROOT / "docs" / "benchmarks.md"
 SOAK_WORKERS = (6, 3)  # the same seed twice, with other threads and so another interleaving
 
 QUICK = {"rounds": 3, "warmup": 1, "relay_rounds": 2, "oauth_invocations": 30, "naive_oauth": 5,
-         "embedding_chunks": 200, "embedding_rounds": 1, "naive_batches": 2, "starts": 1, "warm_requests": 2,
+         "embedding_chunks": 200, "embedding_rounds": 1, "naive_batches": 2, "starts": 1, "warm_requests": 2, "first_rounds": 1,
          "tool_rounds": 1, "soak_invocations": 12, "tenants": 8}
 
 
@@ -64,6 +65,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--naive-batches", type=int, default=40, help="batches timed for the naive loop, extrapolated (40)")
     ap.add_argument("--starts", type=int, default=9, help="cold starts of each plugin (9)")
     ap.add_argument("--warm-requests", type=int, default=10, help="requests before reading memory (10)")
+    ap.add_argument("--first-rounds", type=int, default=3, help="fresh processes per kind of first request (3)")
     ap.add_argument("--tool-rounds", type=int, default=30, help="rounds of the four v2/v1 kinds, both modes (30)")
     ap.add_argument("--soak-invocations", type=int, default=400, help="invocations per soak (400)")
     ap.add_argument("--soak-seed", type=int, default=7)
@@ -142,9 +144,13 @@ def measure_all(args: argparse.Namespace, log=out) -> dict:
         raw["oauth"] = chat.measure_oauth(emu, plugin, args.oauth_invocations, args.naive_oauth)
         log("(f) built-in tools: v2 web search, image generation, code interpreter vs plain v1 ...")
         raw["tools"] = builtin_tools.measure_builtin_tools(emu, plugin, args.tool_rounds)
-        # capture 2 + 2 per chat round; capture 1 + 1 per relay round; (c); 4 kinds x 2 modes per tool round
+        log(f"(i) tool ranker: prompt tokens with {ranker.TOOLS} tools, off and on ...")
+        raw["ranker"] = ranker.measure_ranker(emu, plugin)
+        # capture 2 + 2 per chat round; capture 1 + 1 per relay round; (c); 4 kinds x 2 modes per tool round;
+        # one per ranker row
         raw["long_run"] = {"invocations": 2 + 2 * (args.rounds + args.warmup) + 1 + args.relay_rounds
-                           + args.oauth_invocations + 8 * (args.tool_rounds + builtin_tools.WARMUP),
+                           + args.oauth_invocations + 8 * (args.tool_rounds + builtin_tools.WARMUP)
+                           + len(raw["ranker"]["rows"]),
                            "rss_mb": rss_mb(plugin.proc.pid)}
         raw["protocol_errors"] = list(plugin.protocol_errors)
         plugin.stop()
@@ -152,6 +158,8 @@ def measure_all(args: argparse.Namespace, log=out) -> dict:
         emu.faults.latency = emu.faults.chunk_latency = 0.0
         log(f"(e) cold start: {args.starts} starts each, this plugin and a minimal one ...")
         raw["cold_start"] = startup.measure_cold_start(emu, args.starts, args.warm_requests)
+        log(f"(e) the first request of each kind after a start: {args.first_rounds} process(es) per kind ...")
+        raw["first_requests"] = startup.measure_first_requests(emu, {"ours": ROOT}, args.first_rounds)["ours"]
         log(f"(d) embeddings: {len(chunks):,} chunks, {args.embedding_rounds} round(s) of before / after ...")
         raw["embeddings"] = embeddings.measure(
             emu, chunks, "Embeddings", latency=args.embedding_latency, cap=args.embedding_cap, retry_after=1.0,

@@ -1,16 +1,26 @@
 """(e) cold start to the first heartbeat and resident memory, this plugin vs a minimal
 model-provider plugin on the same dify_plugin, generated in a temporary directory; starts
-interleaved."""
+interleaved.
+
+On its own it also measures what a deferred import costs later: the first request of each kind
+(validation, blocking chat, first streamed chunk, embedding) in a fresh process, and the same
+request again; optionally against the plugin at another commit (`--baseline main`):
+
+    .venv/bin/python -m bench.startup [--starts 9] [--rounds 5] [--baseline REF]
+"""
 
 from __future__ import annotations
 
+import argparse
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.chat import BLOCKING_MESSAGES, MODEL, credentials
-from bench.common import ROOT, check, cpu_seconds, median, p90, rss_mb
+from bench.chat import BLOCKING_MESSAGES, MODEL, STREAM_MESSAGES, credentials
+from bench.common import ROOT, archive_plugin, check, cpu_seconds, median, out, p90, rss_mb
 from emulator import Emulator
 from tests.support.daemon import PluginProcess, collect_text
 
@@ -179,21 +189,42 @@ def warm_up(plugin: PluginProcess, ours: bool, creds: dict, n: int) -> None:
             minimal_invoke(plugin, stream)
 
 
+def compiled(directory: Path) -> Path:
+    """The plugin's bytecode written, as Dify's installer does (`python -m compileall` after the
+    dependencies): a start reads it instead of compiling every module it imports (this matters
+    where PYTHONDONTWRITEBYTECODE is set, as a start would never write it)."""
+    sources = [str(directory / name) for name in ("main.py", "provider", "models", "gigachat_dify")
+               if (directory / name).exists()]
+    subprocess.run([sys.executable, "-m", "compileall", "-q", *sources], check=True, stdout=subprocess.DEVNULL)
+    return directory
+
+
+def rotated(names: list[str], i: int) -> list[str]:
+    """The i-th start's order: each name leads in turn, so drift hits every side alike."""
+    k = i % len(names)
+    return names[k:] + names[:k]
+
+
+def start_once(directory: Path, data: dict, name: str) -> PluginProcess:
+    """Starts the plugin in `directory` and records its time, CPU and memory at the first heartbeat."""
+    proc = PluginProcess(plugin_dir=directory).start(timeout=120)
+    data[f"{name}_ready"].append(proc.ready_after)
+    data[f"{name}_cpu_ready"].append(cpu_seconds(proc.proc.pid))
+    data[f"{name}_rss_ready"].append(rss_mb(proc.proc.pid))
+    return proc
+
+
 def measure_cold_start(emu: Emulator, starts: int, warm_requests: int) -> dict:
     creds = credentials(emu)
     data = {"ours_ready": [], "minimal_ready": [], "ours_cpu_ready": [], "minimal_cpu_ready": [],
             "ours_rss_ready": [], "minimal_rss_ready": []}
     with tempfile.TemporaryDirectory(prefix="dify-minimal-plugin-") as tmp:
-        minimal_dir = write_minimal_plugin(Path(tmp))
-        dirs = {"ours": ROOT, "minimal": minimal_dir}
+        minimal_dir = compiled(write_minimal_plugin(Path(tmp)))
+        dirs = {"ours": compiled(ROOT), "minimal": minimal_dir}
         for i in range(starts):
-            order = ("ours", "minimal") if i % 2 == 0 else ("minimal", "ours")
-            for name in order:
-                proc = PluginProcess(plugin_dir=dirs[name]).start(timeout=120)
+            for name in rotated(["ours", "minimal"], i):
+                proc = start_once(dirs[name], data, name)
                 try:
-                    data[f"{name}_ready"].append(proc.ready_after)
-                    data[f"{name}_cpu_ready"].append(cpu_seconds(proc.proc.pid))
-                    data[f"{name}_rss_ready"].append(rss_mb(proc.proc.pid))
                     if i == starts - 1:  # the last start of each: warm up, then read memory
                         warm_up(proc, name == "ours", creds, warm_requests)
                         time.sleep(0.3)
@@ -220,3 +251,95 @@ def summarise_cold_start(cold: dict) -> dict:
         "rss_warm_mb": {"ours": cold.get("ours_rss_warm"), "minimal": cold.get("minimal_rss_warm")},
         "warm_requests": cold["warm_requests"],
     }
+
+
+# --- on its own: what a deferred import costs the first request of each kind -------------------
+
+EMBED_TEXTS = ["Индексация базы знаний: разбиение документа на фрагменты.", "Vectors and nearest neighbours."]
+
+
+def _first_stream_chunk(plugin: PluginProcess, creds: dict):
+    stamps: list[float] = []
+    t0 = time.perf_counter()
+    result = plugin.invoke_llm(MODEL, creds, STREAM_MESSAGES, stream=True, timeout=60,
+                               on_chunk=lambda _c: stamps.append(time.perf_counter()))
+    return result, (stamps[0] - t0 if stamps else float("nan"))
+
+
+#: kind -> one request of it: (result, seconds) (None: the whole request's time).
+FIRST_REQUESTS = {
+    "validation": lambda p, c: (p.validate_provider(c, timeout=60), None),
+    "blocking chat": lambda p, c: (p.invoke_llm(MODEL, c, BLOCKING_MESSAGES, stream=False, timeout=60), None),
+    "first streamed chunk": _first_stream_chunk,
+    "embedding": lambda p, c: (p.invoke_embedding("Embeddings", c, EMBED_TEXTS, timeout=60), None),
+}
+
+
+def _timed(kind: str, plugin: PluginProcess, creds: dict) -> float:
+    t0 = time.perf_counter()
+    result, seconds = FIRST_REQUESTS[kind](plugin, creds)
+    elapsed = time.perf_counter() - t0
+    check(result, kind)
+    return elapsed if seconds is None else seconds
+
+
+def measure_first_requests(emu: Emulator, dirs: dict[str, Path], rounds: int) -> dict:
+    """{variant: {kind: {"first": [s], "again": [s]}}}: each kind as the first request of a fresh
+    process (it pays whatever that process imports on first use, and its first token), then the
+    same request again. Variants and kinds rotate start by start."""
+    creds = credentials(emu)
+    data = {name: {kind: {"first": [], "again": []} for kind in FIRST_REQUESTS} for name in dirs}
+    i = 0
+    for _ in range(rounds):
+        for kind in FIRST_REQUESTS:
+            for name in rotated(list(dirs), i):
+                with PluginProcess(plugin_dir=dirs[name]) as proc:
+                    data[name][kind]["first"].append(_timed(kind, proc, creds))
+                    data[name][kind]["again"].append(_timed(kind, proc, creds))
+            i += 1
+    return data
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m bench.startup", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--starts", type=int, default=9, help="cold starts of each plugin (9)")
+    ap.add_argument("--rounds", type=int, default=5, help="fresh processes per kind of first request (5; 0: none)")
+    ap.add_argument("--baseline", help="also measure the plugin at this commit (e.g. main)")
+    args = ap.parse_args(argv)
+    with Emulator() as emu, tempfile.TemporaryDirectory(prefix="dify-startup-") as tmp:
+        emu.faults.latency = emu.faults.chunk_latency = 0.0
+        dirs = {"this checkout": ROOT}
+        if args.baseline:
+            dirs[f"at {args.baseline}"] = archive_plugin(args.baseline, Path(tmp) / "baseline")
+        dirs["minimal plugin"] = write_minimal_plugin(Path(tmp) / "minimal")
+        for directory in dirs.values():
+            compiled(directory)
+        starts = {k: [] for name in dirs for k in (f"{name}_ready", f"{name}_cpu_ready", f"{name}_rss_ready")}
+        for i in range(args.starts):
+            for name in rotated(list(dirs), i):
+                start_once(dirs[name], starts, name).stop()
+        out(f"Cold start to the first heartbeat, median of {args.starts} starts each (interleaved):")
+        out(f"{'':<22} {'wall':>9} {'CPU':>9} {'memory':>10} {'wall vs minimal':>16} {'memory vs minimal':>18}")
+        base = {k: median(starts[f"minimal plugin_{k}"]) for k in ("ready", "cpu_ready", "rss_ready")}
+        for name in dirs:
+            wall, cpu, rss = (median(starts[f"{name}_{k}"]) for k in ("ready", "cpu_ready", "rss_ready"))
+            out(f"{name:<22} {wall * 1000:>6.0f} ms {cpu * 1000:>6.0f} ms {rss:>6.1f} MiB {wall / base['ready']:>15.2f}x"
+                f" {rss - base['rss_ready']:>+14.1f} MiB")
+        if args.rounds:
+            ours = [name for name in dirs if name != "minimal plugin"]
+            first = measure_first_requests(emu, {name: dirs[name] for name in ours}, args.rounds)
+            out()
+            out(f"The first request of each kind in a fresh process, then the same again; median of {args.rounds}"
+                " processes each (ms):")
+            out(f"{'kind':<22}" + "".join(f" {name + ' first':>22} {'again':>7}" for name in ours)
+                + (f" {'first vs baseline':>18}" if len(ours) > 1 else ""))
+            for kind in FIRST_REQUESTS:
+                cells = [(median(first[n][kind]["first"]) * 1000, median(first[n][kind]["again"]) * 1000) for n in ours]
+                line = f"{kind:<22}" + "".join(f" {a:>22.1f} {b:>7.1f}" for a, b in cells)
+                if len(cells) > 1:
+                    line += f" {cells[0][0] - cells[1][0]:>+15.1f} ms"
+                out(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -84,15 +84,21 @@ def estimate_tokens(text: str | None) -> int:
     return total
 
 
-def _content_tokens(content: Any) -> int:
+def _at_most(text: str | None) -> int:
+    """An upper bound of ``estimate_tokens(text)`` in O(1): no piece of text costs more tokens than it
+    has characters (every rate above is at least one character per token; a single space is free)."""
+    return len(text) if text else 0
+
+
+def _content_tokens(content: Any, count=estimate_tokens) -> int:
     if content is None:
         return 0
     if isinstance(content, str):
-        return estimate_tokens(content)
+        return count(content)
     total = 0
     for part in content:
         if isinstance(part, TextPromptMessageContent):
-            total += estimate_tokens(part.data)
+            total += count(part.data)
         elif isinstance(part, MultiModalPromptMessageContent):
             kind = str(getattr(part, "type", ""))
             if kind.endswith("image"):
@@ -104,6 +110,29 @@ def _content_tokens(content: Any) -> int:
     return total
 
 
+def _function_texts(tools: Iterable[PromptMessageTool] | None) -> list[str]:
+    """Each function declaration as GigaChat receives it (after schema cleaning), as JSON text."""
+    from gigachat_dify.chat.tool_schema import to_gigachat_function  # local: keeps this module light
+
+    return [json.dumps(to_gigachat_function(tool), ensure_ascii=False) for tool in tools or []]
+
+
+def _prompt_tokens(prompt_messages: Sequence[PromptMessage | Any], functions: list[str], count) -> int:
+    total = REQUEST_OVERHEAD
+    for raw in prompt_messages or []:
+        m = ensure_prompt_message(raw)
+        total += MESSAGE_OVERHEAD + _content_tokens(m.content, count)
+        if isinstance(m, AssistantPromptMessage):
+            for call in m.tool_calls:
+                total += MESSAGE_OVERHEAD + count(call.function.name) + count(call.function.arguments)
+        name = getattr(m, "name", None)
+        if name:
+            total += count(name)
+    for text in functions:
+        total += FUNCTION_OVERHEAD + count(text)
+    return total
+
+
 def estimate_prompt_tokens(
     prompt_messages: Sequence[PromptMessage | Any],
     tools: Iterable[PromptMessageTool] | None = None,
@@ -111,22 +140,7 @@ def estimate_prompt_tokens(
     """Estimate the prompt tokens of a Dify request: message texts with role overhead, tool calls
     and results, function declarations (as GigaChat receives them, after schema cleaning) and a
     fixed cost per image/document."""
-    from gigachat_dify.chat.tool_schema import to_gigachat_function  # local: keeps this module light
-
-    total = REQUEST_OVERHEAD
-    for raw in prompt_messages or []:
-        m = ensure_prompt_message(raw)
-        total += MESSAGE_OVERHEAD + _content_tokens(m.content)
-        if isinstance(m, AssistantPromptMessage):
-            for call in m.tool_calls:
-                total += MESSAGE_OVERHEAD + estimate_tokens(call.function.name) + estimate_tokens(call.function.arguments)
-        name = getattr(m, "name", None)
-        if name:
-            total += estimate_tokens(name)
-    for tool in tools or []:
-        fn = to_gigachat_function(tool)
-        total += FUNCTION_OVERHEAD + estimate_tokens(json.dumps(fn, ensure_ascii=False))
-    return total
+    return _prompt_tokens(prompt_messages, _function_texts(tools), estimate_tokens)
 
 
 #: A request is refused before any call only when the estimate exceeds the context by this factor.
@@ -143,7 +157,12 @@ def context_overflow(prompt_messages: Sequence[PromptMessage | Any], tools: Iter
     """Why the request clearly cannot fit the model's context (a message for the user), or None."""
     if not context_size or context_size <= 0:
         return None
-    estimate = estimate_prompt_tokens(prompt_messages, tools)
+    functions = _function_texts(tools)
+    # Every request pays this check: one that fits even at a token per character (most do) is
+    # answered without the estimate's pass over every piece of its text.
+    if _prompt_tokens(prompt_messages, functions, _at_most) <= context_size * CONTEXT_MARGIN:
+        return None
+    estimate = _prompt_tokens(prompt_messages, functions, estimate_tokens)
     if estimate <= context_size * CONTEXT_MARGIN:
         return None
     return (

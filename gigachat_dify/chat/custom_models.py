@@ -8,6 +8,8 @@ each built-in tool's switch is offered when its form field (``builtin_tools.py``
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from functools import lru_cache
 
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelFeature, ModelPropertyKey, ModelType, ParameterRule
@@ -43,37 +45,70 @@ def _on(credentials: dict, key: str, default: str = "no_support") -> bool:
         return fallback
 
 
+@dataclass(frozen=True)
+class ModelForm:
+    """What a customizable model's schema is built from: the model credential form's values, read.
+    No secret is among them, so it can key the schema cache."""
+
+    context: int
+    max_out: int
+    tools: bool
+    vision: bool
+    document: bool
+    audio: bool
+    structured: bool
+    builtin_tools: tuple[str, ...]  # form fields of the built-in tools switched on
+
+
+def read_form(credentials: dict) -> ModelForm:
+    return ModelForm(
+        context=_int(credentials, "context_size", 32768),
+        max_out=_int(credentials, "max_tokens", 8192),
+        tools=_on(credentials, "function_calling", "support"),
+        vision=_on(credentials, "vision_support"),
+        document=_on(credentials, "document_support"),
+        audio=_on(credentials, "audio_support"),
+        # Structured output works on any chat model (natively or by the plugin's fallback): on unless
+        # the form switches it off; its rules are offered only with the feature.
+        structured=_on(credentials, "structured_output", "support"),
+        builtin_tools=tuple(t.form_field for t in builtin_tools.SWITCHED if _on(credentials, t.form_field)),
+    )
+
+
 def llm_entity(model: str, credentials: dict) -> AIModelEntity:
-    context = _int(credentials, "context_size", 32768)
-    max_out = _int(credentials, "max_tokens", 8192)
+    """The schema of a customizable chat model. Dify asks for it several times per request (the
+    parameters' check, the invocation, the price of each side), so it is built once per model and
+    form, and each caller gets its own copy of the rules (dify_plugin fills template values in them)."""
+    entity = _entity(model, read_form(credentials))
+    return entity.model_copy(update={"parameter_rules": [r.model_copy() for r in entity.parameter_rules]})
+
+
+@lru_cache(maxsize=256)  # a model name and form per customizable model a workspace has added
+def _entity(model: str, f: ModelForm) -> AIModelEntity:
     features = []
-    tools = _on(credentials, "function_calling", "support")
-    if tools:
+    if f.tools:
         features += [ModelFeature.TOOL_CALL, ModelFeature.STREAM_TOOL_CALL, ModelFeature.AGENT_THOUGHT]
-    if _on(credentials, "vision_support"):
+    if f.vision:
         features.append(ModelFeature.VISION)
-    if _on(credentials, "document_support"):
+    if f.document:
         features.append(ModelFeature.DOCUMENT)
-    if _on(credentials, "audio_support"):
+    if f.audio:
         features.append(ModelFeature.AUDIO)
-    # Structured output works on any chat model (natively or by the plugin's fallback): on unless
-    # the form switches it off; its rules are offered only with the feature.
-    structured = _on(credentials, "structured_output", "support")
     rules = [dict(r) for r in template_rules()
-             if (structured or r["name"] not in _STRUCTURED_RULES) and (tools or r["name"] not in _TOOL_RULES)]
-    if structured:
+             if (f.structured or r["name"] not in _STRUCTURED_RULES) and (f.tools or r["name"] not in _TOOL_RULES)]
+    if f.structured:
         features.append(ModelFeature.STRUCTURED_OUTPUT)
-    rules += [t.parameter_rule() for t in builtin_tools.SWITCHED if _on(credentials, t.form_field)]
+    rules += [t.parameter_rule() for t in builtin_tools.SWITCHED if t.form_field in f.builtin_tools]
     for rule in rules:
         if rule["name"] == "max_tokens":
-            rule["max"] = max_out
-            rule["default"] = min(rule.get("default", 2048), max_out)
+            rule["max"] = f.max_out
+            rule["default"] = min(rule.get("default", 2048), f.max_out)
     return AIModelEntity(
         model=model,
         label=I18nObject(en_US=model, zh_Hans=model),
         model_type=ModelType.LLM,
         fetch_from=FetchFrom.CUSTOMIZABLE_MODEL,
         features=features,
-        model_properties={ModelPropertyKey.MODE: "chat", ModelPropertyKey.CONTEXT_SIZE: context},
+        model_properties={ModelPropertyKey.MODE: "chat", ModelPropertyKey.CONTEXT_SIZE: f.context},
         parameter_rules=[ParameterRule(**r) for r in rules],
     )

@@ -29,7 +29,6 @@ from gigachat_dify.chat.media import Images
 from gigachat_dify.chat.tool_calls import kept_state
 from gigachat_dify.chat.tool_schema import function_schemas
 from gigachat_dify.chat.v1 import call as v1
-from gigachat_dify.chat.v2 import call as v2
 from gigachat_dify.connection.clients import get_client
 from gigachat_dify.connection.credentials import ConnectionSettings
 
@@ -138,7 +137,11 @@ def choose_contract(model_parameters: dict) -> ModuleType:
     """Which contract serves this request: v2 when it switches on one of GigaChat's built-in tools
     (``chat/builtin_tools.py``: only v2 offers them), else v1, the proven path every feature of the
     plugin is built and recorded on."""
-    return v2 if builtin_tools.enabled(model_parameters).any else v1
+    if builtin_tools.enabled(model_parameters).any:
+        from gigachat_dify.chat.v2 import call as v2  # loaded with the first request that needs it
+
+        return v2
+    return v1
 
 
 def prepare(

@@ -9,6 +9,7 @@ everywhere); the authentication fields through the mode's own module (connection
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import hmac
 import json
@@ -44,7 +45,7 @@ class ConnectionSettings:
     max_retries: int = DEFAULT_MAX_RETRIES
     embedding_concurrency: int = 2
 
-    @property
+    @functools.cached_property  # a request reads it several times (client, token, session id, files)
     def fingerprint(self) -> str:
         material = json.dumps(dataclasses.asdict(self), sort_keys=True)
         return hmac.new(_FINGERPRINT_SALT, material.encode(), hashlib.sha256).hexdigest()[:32]

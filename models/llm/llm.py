@@ -9,20 +9,9 @@ from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk
 from dify_plugin.entities.model.message import PromptMessage, PromptMessageTool
 from dify_plugin.errors.model import InvokeBadRequestError
 
-from gigachat_dify import protocol
-from gigachat_dify import failures
-from gigachat_dify.chat import files, invocation, json_answers, structured
-from gigachat_dify.chat.assembly import TokenUsage
-from gigachat_dify.chat.custom_models import llm_entity
-from gigachat_dify.connection.credentials import parse_credentials
-from gigachat_dify.connection.validation import validate_model
-from gigachat_dify.errors import (
-    INVOKE_ERROR_MAPPING,
-    to_credentials_error,
-    to_invoke_error,
-    transform_invoke_error,
-)
-from gigachat_dify.tokens import context_overflow, estimate_prompt_tokens
+# Only dify_plugin above: dify_plugin imports this module at start to register the class, so what
+# it imports is paid by every start. gigachat_dify and the SDK behind it load on the first request
+# that needs them (tests/unit/test_startup.py keeps it so).
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +38,13 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
         stream: bool = True,
         user: str | None = None,
     ) -> LLMResult | Generator[LLMResultChunk, None, None]:
+        from gigachat_dify import failures, protocol
+        from gigachat_dify.chat import files, invocation, json_answers, structured
+        from gigachat_dify.chat.assembly import TokenUsage
+        from gigachat_dify.connection.credentials import parse_credentials
+        from gigachat_dify.errors import to_invoke_error
+        from gigachat_dify.tokens import context_overflow
+
         # What the request asked and who is asking word its errors (a refused tool names its switch,
         # refused credentials their mode's fields); known once parsed, so read when an error comes.
         asked, auth = failures.NOTHING_ASKED, None
@@ -94,6 +90,9 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
             raise error(exc) from None
 
     def _stream(self, request, spec, price, error) -> Generator[LLMResultChunk, None, None]:
+        from gigachat_dify import protocol
+        from gigachat_dify.chat import invocation, structured
+
         # Errors raised while Dify consumes this generator are not mapped by the SDK: map them here.
         try:
             yield from protocol.fit_stream(structured.stream(request, spec, price) if spec
@@ -104,11 +103,16 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
     def get_num_tokens(self, model: str, credentials: dict, prompt_messages: list[PromptMessage],
                        tools: list[PromptMessageTool] | None = None) -> int:
         """A local estimate: Dify asks often and a network count per call would cost more than it is worth."""
+        from gigachat_dify.tokens import estimate_prompt_tokens
+
         return estimate_prompt_tokens(prompt_messages, tools)
 
     def validate_credentials(self, model: str, credentials: dict) -> None:
         """A customizable model: GigaChat's free model list must name it as a chat model (a
         1-token paid chat only when the list does not name it)."""
+        from gigachat_dify.connection.validation import validate_model
+        from gigachat_dify.errors import to_credentials_error
+
         try:
             validate_model(credentials, model, "llm")
         except Exception as exc:
@@ -123,11 +127,17 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
             raise InvokeBadRequestError(f"{exc} Change it in the model's parameters.") from None
 
     def get_customizable_model_schema(self, model: str, credentials: dict) -> AIModelEntity | None:
+        from gigachat_dify.chat.custom_models import llm_entity
+
         return llm_entity(model, credentials)
 
     @property
     def _invoke_error_mapping(self):
+        from gigachat_dify.errors import INVOKE_ERROR_MAPPING
+
         return INVOKE_ERROR_MAPPING
 
     def _transform_invoke_error(self, error: Exception):
+        from gigachat_dify.errors import transform_invoke_error
+
         return transform_invoke_error(error)

@@ -20,10 +20,9 @@ from dify_plugin.entities.model import (
 )
 from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
 
-from gigachat_dify.connection.validation import validate_model
-from gigachat_dify.embeddings import answer, invocation
-from gigachat_dify.embeddings.planning import count_tokens
-from gigachat_dify.errors import INVOKE_ERROR_MAPPING, to_credentials_error, to_invoke_error, transform_invoke_error
+# Only dify_plugin above: dify_plugin imports this module at start to register the class, so what
+# it imports is paid by every start. gigachat_dify and the SDK behind it load on the first request
+# that needs them (tests/unit/test_startup.py keeps it so).
 
 
 class GigaChatTextEmbeddingModel(TextEmbeddingModel):
@@ -35,6 +34,9 @@ class GigaChatTextEmbeddingModel(TextEmbeddingModel):
         user: str | None = None,
         input_type: EmbeddingInputType = EmbeddingInputType.DOCUMENT,
     ) -> TextEmbeddingResult:
+        from gigachat_dify.embeddings import answer, invocation
+        from gigachat_dify.errors import to_invoke_error
+
         try:
             embedded = invocation.embed(model, credentials, texts, input_type)
             usage = self._usage(model, credentials, embedded.prompt_tokens)
@@ -44,11 +46,17 @@ class GigaChatTextEmbeddingModel(TextEmbeddingModel):
 
     def get_num_tokens(self, model: str, credentials: dict, texts: list[str]) -> list[int]:
         """Local estimate, no network (Dify asks only with PLUGIN_BASED_TOKEN_COUNTING_ENABLED)."""
+        from gigachat_dify.embeddings.planning import count_tokens
+
         return count_tokens(texts)
 
     def validate_credentials(self, model: str, credentials: Mapping) -> None:
         """A customizable model: its form values, then GigaChat's free model list (a paid call
         only when the list does not name the model)."""
+        from gigachat_dify.connection.validation import validate_model
+        from gigachat_dify.embeddings import invocation
+        from gigachat_dify.errors import to_credentials_error
+
         try:
             invocation.check_form(model, credentials)
             validate_model(dict(credentials), model, "text-embedding")
@@ -56,6 +64,8 @@ class GigaChatTextEmbeddingModel(TextEmbeddingModel):
             raise to_credentials_error(exc) from None
 
     def get_customizable_model_schema(self, model: str, credentials: Mapping) -> AIModelEntity | None:
+        from gigachat_dify.embeddings import invocation
+
         context, chunks = invocation.schema_properties(model, credentials)
         return AIModelEntity(
             model=model,
@@ -68,9 +78,13 @@ class GigaChatTextEmbeddingModel(TextEmbeddingModel):
 
     @property
     def _invoke_error_mapping(self):
+        from gigachat_dify.errors import INVOKE_ERROR_MAPPING
+
         return INVOKE_ERROR_MAPPING
 
     def _transform_invoke_error(self, error: Exception):
+        from gigachat_dify.errors import transform_invoke_error
+
         return transform_invoke_error(error, context="embeddings")
 
     def _usage(self, model: str, credentials: dict, tokens: int) -> EmbeddingUsage:

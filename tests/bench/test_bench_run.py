@@ -18,7 +18,7 @@ from bench.common import code_state
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = ["(a) Blocking chat latency", "(b) Streaming", "(c) OAuth calls per 1,000 invocations",
             "(d) Embeddings", "(e) Cold start and memory", "(f) The v2 built-in tools", "(g) The soak",
-            "(h) Many workspaces"]
+            "(h) Many workspaces", "(i) The tool ranker"]
 
 pytestmark = pytest.mark.slow  # a whole (tiny) benchmark run: ~30 s, a dozen plugin processes
 

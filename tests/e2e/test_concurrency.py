@@ -68,3 +68,42 @@ def test_concurrent_sessions_with_different_credentials_do_not_cross(fresh_plugi
     assert sorted(r.client_id for r in uploads) == sorted(keys)
     # one OAuth token per credentials
     assert emulator.stats.oauth_calls == ACCOUNTS
+
+
+def test_the_first_requests_of_every_kind_at_once_after_start_all_succeed(fresh_plugin, emulator):
+    """A start loads no GigaChat module (tests/unit/test_startup.py): the first request of each kind
+    imports what it needs, here all at once in the process's concurrent sessions."""
+    from emulator import B2B_KEY
+
+    creds = {"authorization_key": B2B_KEY, "scope": "GIGACHAT_API_B2B", "base_url": emulator.base_url,
+             "auth_url": emulator.auth_url, "timeout": "30"}
+    emulator.faults.latency = 0.05
+    question = [user("first question")]
+    kinds = {
+        "validation": lambda: fresh_plugin.validate_provider(creds, timeout=90),
+        "blocking chat": lambda: fresh_plugin.invoke_llm("GigaChat-2", creds, question, stream=False, timeout=90),
+        "streamed chat": lambda: fresh_plugin.invoke_llm("GigaChat-2", creds, question, stream=True, timeout=90),
+        "web search (v2)": lambda: fresh_plugin.invoke_llm("GigaChat-2-Max", creds, question, stream=True,
+                                                           model_parameters={"web_search": "always"}, timeout=90),
+        "embedding": lambda: fresh_plugin.invoke_embedding("Embeddings", creds, ["first text"], timeout=90),
+        "token count": lambda: fresh_plugin.llm_num_tokens("GigaChat-2", creds, question, timeout=90),
+        "model validation": lambda: fresh_plugin.validate_model("GigaChat-2-Max-preview", "llm", creds, timeout=90),
+    }
+    results, errors = {}, []
+
+    def run(kind):
+        try:
+            results[kind] = kinds[kind]()
+        except Exception as exc:  # a hang or protocol failure
+            errors.append(f"{kind}: {exc}")
+
+    threads = [threading.Thread(target=run, args=(kind,)) for kind in kinds]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not errors and not any(t.is_alive() for t in threads), errors
+    assert {kind: (r.ok, r.error) for kind, r in results.items()} == {kind: (True, None) for kind in kinds}
+    assert collect_text(results["blocking chat"]).endswith("first question")
+    assert collect_text(results["streamed chat"]).endswith("first question")
+    assert "first question" in collect_text(results["web search (v2)"])

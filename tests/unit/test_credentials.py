@@ -226,3 +226,15 @@ def test_every_secret_field_is_masked_in_the_request_messages():
     clean = redaction.redact(text)
     assert "pr/xy-pass" not in clean and "pr%2Fxy-pass" not in clean
     assert [piece for piece in clean.split() if len(piece) >= 16] == []  # every line of the key
+
+
+def test_the_fingerprint_is_computed_once_per_parsed_form(monkeypatch):
+    # A request reads it for its client, its token, its session id and its files: one keyed hash.
+    from gigachat_dify.connection import credentials as module
+
+    settings = parse_credentials({"authorization_key": KEY})
+    hashes = []
+    real = module.hmac.new
+    monkeypatch.setattr(module.hmac, "new", lambda *a, **kw: hashes.append(1) or real(*a, **kw))
+    assert settings.fingerprint == settings.fingerprint == parse_credentials({"authorization_key": KEY}).fingerprint
+    assert len(hashes) == 2  # one for each parsed form

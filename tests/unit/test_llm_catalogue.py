@@ -100,3 +100,52 @@ def test_every_predefined_model_declares_structured_output_with_the_json_schema_
         fmt = next(r for r in entity.parameter_rules if r.name == "response_format")
         assert fmt.options == ["text", "json_schema"]
         assert any(r.name == "json_schema" for r in entity.parameter_rules)
+
+
+# Dify asks for a customizable model's schema several times per request (the parameters' check, the
+# invocation, each side's price): built once per model and form, each caller with rules of its own.
+CUSTOM_FORM = {"authorization_key": "a-key-of-the-workspace", "context_size": "65536", "max_tokens": "4096",
+               "vision_support": "support", "web_search": "support"}
+
+
+def test_a_customizable_models_schema_is_built_once_per_model_and_form(monkeypatch):
+    from gigachat_dify.chat import custom_models
+
+    custom_models._entity.cache_clear()
+    built = []
+    real = custom_models.AIModelEntity
+    monkeypatch.setattr(custom_models, "AIModelEntity", lambda **kw: built.append(kw["model"]) or real(**kw))
+    first = custom_models.llm_entity("GigaChat-2-Max-preview", dict(CUSTOM_FORM))
+    again = custom_models.llm_entity("GigaChat-2-Max-preview", {**CUSTOM_FORM, "authorization_key": "another key"})
+    assert built == ["GigaChat-2-Max-preview"]
+    assert again.model_dump() == first.model_dump()
+    other = custom_models.llm_entity("GigaChat-2-Max-preview", {**CUSTOM_FORM, "max_tokens": "2048"})
+    assert built == ["GigaChat-2-Max-preview"] * 2
+    assert {r.name: r.max for r in other.parameter_rules}["max_tokens"] == 2048
+    assert custom_models.llm_entity("GigaChat-2-Pro-preview", dict(CUSTOM_FORM)).model == "GigaChat-2-Pro-preview"
+
+
+def test_the_schema_cache_is_keyed_by_no_secret():
+    from gigachat_dify.chat.custom_models import read_form
+
+    key = read_form(dict(CUSTOM_FORM))
+    assert key == read_form({**CUSTOM_FORM, "authorization_key": "another key", "password": "p4ss"})
+    assert "a-key-of-the-workspace" not in repr(key)
+
+
+def test_what_one_caller_does_to_a_customizable_schema_no_other_sees():
+    from gigachat_dify.chat.custom_models import llm_entity
+
+    first = llm_entity("GigaChat-2-Max-preview", dict(CUSTOM_FORM))
+    fresh = first.model_dump()
+    first.parameter_rules[0].max = 99.0  # as dify_plugin fills a template rule in place
+    first.parameter_rules = first.parameter_rules[:1]
+    assert llm_entity("GigaChat-2-Max-preview", dict(CUSTOM_FORM)).model_dump() == fresh
+
+
+def test_dify_sees_the_same_customizable_schema_every_time():
+    module = importlib.import_module("models.llm.llm")
+    model = module.GigaChatLargeLanguageModel([load(p) for p in MODEL_FILES])
+    schemas = [model.get_model_schema("GigaChat-2-Max-preview", dict(CUSTOM_FORM)).model_dump() for _ in range(3)]
+    assert schemas[0] == schemas[1] == schemas[2]
+    assert schemas[0]["model_properties"][ModelPropertyKey.CONTEXT_SIZE] == 65536

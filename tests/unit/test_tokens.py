@@ -168,3 +168,43 @@ def test_a_conversation_far_beyond_the_context_is_refused_saying_how_far():
     assert f"{over:,} tokens over" in message
     assert context_overflow(history, None, 131072) is None
     assert context_overflow(history, None, None) is None
+
+
+# --------------------------------------------------------------------------- the check's cost
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+# Texts of every kind of piece the estimate charges differently, CJK (a token per character) included.
+_TEXTS = st.one_of(st.text(alphabet=st.sampled_from(list("ab Zя Ж5 \n\t,!_中가ß")), max_size=300), st.text(max_size=100))
+
+
+@given(_TEXTS)
+def test_no_text_is_estimated_at_more_tokens_than_it_has_characters(text):
+    assert estimate_tokens(text) <= len(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["system", "user", "assistant"]), _TEXTS), max_size=6),
+       st.integers(min_value=1, max_value=400))
+def test_the_context_check_refuses_exactly_what_the_full_estimate_refuses(turns, context):
+    roles = {"system": SystemPromptMessage, "user": UserPromptMessage, "assistant": AssistantPromptMessage}
+    messages = [roles[role](content=text) for role, text in turns]
+    refused = context_overflow(messages, None, context)
+    assert (refused is not None) == (estimate_prompt_tokens(messages) > context * CONTEXT_MARGIN)
+    if refused:
+        assert f"about {estimate_prompt_tokens(messages):,} tokens" in refused
+
+
+def test_a_request_that_fits_at_a_token_per_character_is_not_estimated_piece_by_piece(monkeypatch):
+    # The check runs on every request; an agent's history of 17,000 characters and 30 tools took ~3 ms.
+    history = [SystemPromptMessage(content="Ты — помощник. " * 400),
+               UserPromptMessage(content="Как настроить индексацию базы знаний? " * 300)]
+    tools = [PromptMessageTool(name=f"tool_{i}", description="Looks something up.",
+                               parameters={"type": "object", "properties": {"q": {"type": "string"}}})
+             for i in range(30)]
+    estimated = []
+    monkeypatch.setattr(tokens, "estimate_tokens", lambda text: estimated.append(text) or 0)
+    assert context_overflow(history, tools, 32768) is None
+    assert estimated == []
