@@ -16,7 +16,7 @@ from emulator import catalog, ranker
 from emulator import finish as rare
 from emulator.errors import NO_SUCH_MODEL, ApiError, invalid
 from emulator.files import MEDIA_PER_REQUEST_LIMIT, FileStore, kind_of
-from emulator.schema_rules import FUNCTION_NAME, function_schema_problems, make_instance
+from emulator.schema_rules import FUNCTION_NAME, functions_problem, make_instance
 from emulator.state import ScriptedReply
 from emulator.tokens import count_tokens, split_tokens
 from emulator.v2_images import make_jpeg, wants_image
@@ -180,13 +180,10 @@ def _validate_functions(body: dict) -> None:
             name = f.get("name")
             if not isinstance(name, str) or not FUNCTION_NAME.match(name):
                 raise invalid(f"functions[{i}].name {name!r} must match ^[a-zA-Z_][a-zA-Z0-9_]*$")
-            if name in names:
-                raise invalid(f"functions[{i}].name {name!r} is duplicated")
             names.append(name)
-            if f.get("parameters") is not None:
-                problems = function_schema_problems(f["parameters"], f"functions[{i}].parameters")
-                if problems:
-                    raise invalid(problems[0])
+        problem = functions_problem(functions)
+        if problem:
+            raise invalid(problem)
     fc = body.get("function_call")
     if fc is None or fc in ("auto", "none"):
         return

@@ -153,3 +153,19 @@ def _resolve(root: Any, ref: str) -> Any:
             return {}
         node = node[part]
     return node
+
+
+def functions_problem(functions: list[dict]) -> str | None:
+    """The first problem of a request's functions (names already checked) on either contract: a name
+    given twice, or parameters GigaChat refuses."""
+    names: set[str] = set()
+    for i, f in enumerate(functions):
+        name = f["name"]
+        if name in names:
+            return f"functions[{i}].name {name!r} is duplicated"
+        names.add(name)
+        if f.get("parameters") is not None:
+            problems = function_schema_problems(f["parameters"], f"functions[{i}].parameters")
+            if problems:
+                return problems[0]
+    return None

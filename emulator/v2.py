@@ -74,7 +74,7 @@ from emulator.chat import TOKENS_PER_ATTACHMENT, attachment_line
 from emulator.dialects import BUILTIN_TOOLS, DIALECTS, RECORDED, Dialect
 from emulator.errors import invalid
 from emulator.files import FileStore, kind_of
-from emulator.schema_rules import function_schema_problems, make_instance
+from emulator.schema_rules import functions_problem, make_instance
 from emulator.state import ScriptedReply
 from emulator.tokens import count_tokens, split_tokens
 from emulator.v2_images import IMAGE_TRIGGERS, make_jpeg
@@ -203,17 +203,12 @@ def _validate_tools(body: dict, dialect: Dialect, plan: str | None) -> None:
             keys = [k for k in (*BUILTIN_TOOLS, "functions") if isinstance(t, dict) and k in t]
             if len(keys) != 1:
                 raise invalid(f"tools[{i}] must name exactly one tool ({', '.join((*BUILTIN_TOOLS, 'functions'))})")
-    dialect.check_function_names([f.get("name") if isinstance(f, dict) else None for f in functions_of(body)])
-    names: list[str] = []
-    for i, f in enumerate(functions_of(body)):
-        name = f["name"]
-        if name in names:
-            raise invalid(f"functions[{i}].name {name!r} is duplicated")
-        names.append(name)
-        if f.get("parameters") is not None:
-            problems = function_schema_problems(f["parameters"], f"functions[{i}].parameters")
-            if problems:
-                raise invalid(problems[0])
+    functions = functions_of(body)
+    dialect.check_function_names([f.get("name") if isinstance(f, dict) else None for f in functions])
+    names = [f["name"] for f in functions]
+    problem = functions_problem(functions)
+    if problem:
+        raise invalid(problem)
     config = body.get("tool_config")
     if config is None:
         return

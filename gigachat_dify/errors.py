@@ -116,10 +116,15 @@ def transport_message(kind: Transport, where: str, exc: BaseException | None = N
         Transport.INTERRUPTED: cut,
         Transport.CUT_OFF: (
             "GigaChat's answer was cut off: its stream ended before GigaChat marked the answer complete, so "
-            "what was shown is incomplete. Retry the request; if it keeps happening, ask the network "
-            "administrator whether a proxy between Dify and GigaChat closes long responses."
+            f"what was shown is incomplete.{_last_words(exc)} Retry the request; if it keeps happening, ask the "
+            "network administrator whether a proxy between Dify and GigaChat closes long responses."
         ),
     }[kind]
+
+
+def _last_words(exc: BaseException | None) -> str:
+    words = getattr(exc, "last_words", "")
+    return f' The last the server sent: "{words}".' if words else ""
 
 
 def _base_url(failure: Failure) -> str:

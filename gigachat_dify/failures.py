@@ -112,9 +112,11 @@ class StreamCutOff(httpx.RemoteProtocolError):
     """An event stream ended before GigaChat said the answer was complete (``connection/sse.py``):
     below HTTP, like a dropped connection, so it is repeated while nothing was shown."""
 
-    def __init__(self, events: int):
+    def __init__(self, events: int, last_words: str = ""):
         super().__init__(f"event stream ended after {events} events without its end")
-        self.events = events
+        #: Data the server sent in an event the contract does not read (redacted, bounded), if any:
+        #: often a gateway's own explanation.
+        self.events, self.last_words = events, last_words
 
 
 class StreamEventError(Exception):
@@ -408,6 +410,17 @@ def is_oauth_error(exc: gx.ResponseError) -> bool:
     """An error of the OAuth service ({"code", "message"}), not of the API ({"status", "message"})."""
     body = error_body(exc)
     return "code" in body and "status" not in body
+
+
+#: api.giga.chat's answer to a request of a shape it does not take, telling nothing else (live, Sep
+#: 2026: function results in the recorded form, role "tool").
+_SHAPE_REFUSAL = "invalid json syntax"
+
+
+def says_only_shape_refused(exc: BaseException) -> bool:
+    """The API refused the request's JSON shape and said nothing more (api.giga.chat's 400 "Your
+    request contains invalid JSON syntax.")."""
+    return isinstance(exc, gx.ResponseError) and _SHAPE_REFUSAL in api_message(exc).lower()
 
 
 def api_message(exc: gx.ResponseError) -> str:

@@ -61,16 +61,21 @@ def switch(value: Any, label: str, default: bool) -> bool:
     raise FormValueError(f"{label} must be on or off (true/false), got '{_shown(value)}'.")
 
 
+def _parsed(value: Any, label: str, expected: str) -> float:
+    """A value typed into a number field as a float (never a switch's true/false)."""
+    if not isinstance(value, bool):
+        try:
+            return float(str(value).strip())
+        except (TypeError, ValueError, OverflowError):
+            pass
+    raise FormValueError(f"{label} must be {expected}, got '{_shown(value)}'.")
+
+
 def number(value: Any, label: str, default: float, lo: float, hi: float) -> float:
     """A finite number within [lo, hi]."""
     if is_blank(value):
         return default
-    if isinstance(value, bool):
-        raise FormValueError(f"{label} must be {_range(lo, hi)}, got '{_shown(value)}'.")
-    try:
-        result = float(str(value).strip())
-    except (TypeError, ValueError, OverflowError):
-        raise FormValueError(f"{label} must be {_range(lo, hi)}, got '{_shown(value)}'.") from None
+    result = _parsed(value, label, _range(lo, hi))
     if not math.isfinite(result) or not lo <= result <= hi:
         raise FormValueError(f"{label} must be {_range(lo, hi).replace('a number ', '')}, got {_shown(value)}.")
     return result
@@ -80,14 +85,10 @@ def whole_number(value: Any, label: str, default: int, lo: int, hi: int) -> int:
     """A whole number within [lo, hi] ('12', 12 and 12.0 are accepted; 12.5 is not)."""
     if is_blank(value):
         return default
-    if isinstance(value, bool):
-        raise FormValueError(f"{label} must be a whole number between {lo} and {hi}, got '{_shown(value)}'.")
-    try:
-        as_float = float(str(value).strip())
-    except (TypeError, ValueError, OverflowError):
-        raise FormValueError(f"{label} must be a whole number between {lo} and {hi}, got '{_shown(value)}'.") from None
+    expected = f"a whole number between {lo} and {hi}"
+    as_float = _parsed(value, label, expected)
     if not math.isfinite(as_float) or as_float != int(as_float):
-        raise FormValueError(f"{label} must be a whole number between {lo} and {hi}, got '{_shown(value)}'.")
+        raise FormValueError(f"{label} must be {expected}, got '{_shown(value)}'.")
     result = int(as_float)
     if not lo <= result <= hi:
         raise FormValueError(f"{label} must be between {lo} and {hi}, got {_shown(result)}.")

@@ -155,6 +155,7 @@ class Assembler:
         argument_schemas: Mapping[str, Any] | None = None,
         data: bool = False,
         images: Images | None = None,
+        citations: bool = True,
     ):
         self.model = model
         self.prompt_messages = list(prompt_messages or [])
@@ -176,7 +177,8 @@ class Assembler:
         self._finished = False
         self._images = images or Images(None)
         self._tags = TagScanner()
-        self._citations = Citations()
+        #: Markers become links only where a tool that cites was asked for; elsewhere they are text.
+        self._citations = Citations() if citations else None
         #: GigaChat's raw finish reason, as last reported.
         self.gigachat_finish_reason: str | None = None
         #: The last usage GigaChat reported (the final chunk carries it), or None.
@@ -218,7 +220,7 @@ class Assembler:
         if self._finished:
             raise RuntimeError("Assembler.add() called after finish()")
         out: list[Any] = []
-        if sources:
+        if sources and self._citations is not None:
             self._citations.add(sources)
         self._on_delta(out, reasoning=reasoning, content=content, function_call=function_call, state_id=state_id)
         if files or literal:
@@ -256,7 +258,7 @@ class Assembler:
         if not self._stopped and not self.data:
             # The list goes with the text even when the answer calls a tool: nothing GigaChat
             # found is lost.
-            listing = self._citations.source_list()
+            listing = self._citations.source_list() if self._citations is not None else ""
             if listing:
                 out.append(listing)
         self._finished = True
@@ -300,7 +302,9 @@ class Assembler:
 
     def _on_text(self, out: list[Any], text: str, *, final: bool = False) -> None:
         """Answer text from GigaChat: markers -> links, tags -> files, then the stop words."""
-        for piece in self._tags.feed(self._citations.feed(text, final=final), final=final):
+        if self._citations is not None:
+            text = self._citations.feed(text, final=final)
+        for piece in self._tags.feed(text, final=final):
             if isinstance(piece, FileRef):
                 self._show_file(out, piece)
             else:

@@ -16,7 +16,7 @@ its answer handling in ``chat/v2/stream.py`` / ``chat/v2/tools.py`` and its emul
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,9 @@ class BuiltinTool:
     #: What it did (e.g. the code it ran) comes only in stream events: a blocking answer is read
     #: from a stream (the recorded blocking answer of the code interpreter has the final text only).
     read_from_stream: bool = False
+    #: Its answers cite what it read with ``[sources=[n]]`` markers (``chat/sources.py``); in an
+    #: answer no citing tool was asked for, such text is the answer's own and stays as it is.
+    cites: bool = False
 
     @property
     def form_field(self) -> str:
@@ -86,7 +89,7 @@ class BuiltinTool:
 
 TOOLS: tuple[BuiltinTool, ...] = (
     BuiltinTool(
-        "web_search", "web search", "web_search", modes=True, models=TOOL_MODELS,
+        "web_search", "web search", "web_search", modes=True, models=TOOL_MODELS, cites=True,
         config={"type": WEB_SEARCH_TYPE},
         label={"en_US": "Web search", "zh_Hans": "联网搜索"},
         help={"en_US": "GigaChat's own web search: off; auto (the model decides when to search); always (every "
@@ -109,7 +112,7 @@ TOOLS: tuple[BuiltinTool, ...] = (
     ),
     BuiltinTool(
         # Live on api.giga.chat, GigaChat-2-Max, Sep 2026: reads a page whose address is in the message.
-        "url_content_extraction", "URL reading", "url_reading", models=TOOL_MODELS,
+        "url_content_extraction", "URL reading", "url_reading", models=TOOL_MODELS, cites=True,
         label={"en_US": "URL reading", "zh_Hans": "网页读取"},
         help={"en_US": "Let GigaChat open a web page whose address (https://...) is in the message and answer "
                        "from its content.",
@@ -125,6 +128,11 @@ BY_API_NAME = {t.api_name: t for t in TOOLS}
 SWITCHED = tuple(t for t in TOOLS if t.switch)
 #: Every built-in tool name GigaChat has (calls and results of these are GigaChat's, not Dify's).
 API_NAMES = frozenset(BY_API_NAME)
+
+
+def cite(api_names: Iterable[str]) -> bool:
+    """Whether an answer to a request with these tools on may cite sources (see ``BuiltinTool.cites``)."""
+    return any(BY_API_NAME[name].cites for name in api_names if name in BY_API_NAME)
 
 
 def human_name(api_name: str | None) -> str:

@@ -13,8 +13,9 @@ import hashlib
 import io
 import logging
 import threading
+import zlib
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -203,23 +204,45 @@ def download(url: str, kind: str) -> bytes:
     image took the process from 71 to 629 MiB when it was read before its size was checked."""
     limit = max_bytes(kind)
     try:
+        # Asked unpacked; a body packed anyway is unpacked here a piece at a time (httpx unpacks
+        # each piece read whole: 64 KiB of gzip can be 64 MB).
         with httpx.Client(timeout=DOWNLOAD_TIMEOUT, follow_redirects=True) as client, \
-                client.stream("GET", url) as response:
+                client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response:
             response.raise_for_status()
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > limit:
                 raise too_large(kind, f"{int(declared) / MB:.1f} MB")
             body = io.BytesIO()  # getvalue() hands its buffer over without a second copy
-            for chunk in response.iter_bytes(DOWNLOAD_CHUNK):
+            for chunk in _unpacked(response.iter_raw(DOWNLOAD_CHUNK), response.headers.get("Content-Encoding", ""),
+                                   url, kind):
                 body.write(chunk)
                 if body.tell() > limit:
                     raise too_large(kind, f"more than {limit // MB} MB")
             return body.getvalue()
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, zlib.error) as exc:
         raise InvokeBadRequestError(
             f"The file at {httpx.URL(url).host} could not be downloaded ({type(exc).__name__.replace('Error', ' error')}). "
             "Check Dify's FILES_URL is reachable from the plugin, or send files as base64 (MULTIMODAL_SEND_FORMAT=base64)."
         ) from None
+
+
+def _unpacked(raw: Iterable[bytes], encoding: str, url: str, kind: str) -> Iterator[bytes]:
+    """A body's bytes as its Content-Encoding packed them, unpacked at most DOWNLOAD_CHUNK at a time."""
+    encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        yield from raw
+        return
+    if encoding not in ("gzip", "x-gzip", "deflate"):
+        raise InvokeBadRequestError(
+            f"The {kind} at {httpx.URL(url).host} came packed as '{encoding}', which the plugin does not unpack. "
+            "Send files as base64 (MULTIMODAL_SEND_FORMAT=base64), or serve them unpacked."
+        )
+    unpacker = zlib.decompressobj(wbits=47)  # gzip or zlib, told apart by their header
+    for piece in raw:
+        while piece:
+            yield unpacker.decompress(piece, DOWNLOAD_CHUNK)
+            piece = unpacker.unconsumed_tail
+    yield unpacker.flush()  # at most what the last piece left in its window
 
 
 class UploadCache:

@@ -205,7 +205,8 @@ def assembler(request: ChatRequest, *, data: bool = False, blocking: bool = Fals
     break it; the links inside it stay)."""
     return request.contract.Assembler(request.model, request.prompt_messages, request.stop, request.function_names,
                                       argument_schemas=request.argument_schemas, data=data,
-                                      images=_images(request, blocking=blocking, notes=not data))
+                                      images=_images(request, blocking=blocking, notes=not data),
+                                      citations=builtin_tools.cite(request.asked.tools))
 
 
 def final(asm, price: Price, usage: TokenUsage | None = None) -> LLMResultChunk:

@@ -48,7 +48,7 @@ _GIGACHAT_TAGS = (
     re.compile(rf'<img\s+src="(?P<src>{_UUID})"\s+fuse="true"\s*/>'),
     re.compile(rf'<video\s+cover="(?P<cover>{_UUID})"\s+src="(?P<src>{_UUID})"\s+fuse="true"\s*/>'),
 )
-#: A tag start that has not closed within this many characters is ordinary text.
+#: A tag start that has not closed within this many characters is ordinary text, streamed or not.
 _MAX_TAG = 512
 
 
@@ -82,7 +82,7 @@ class TagScanner:
 
 
 def _complete_tag(text: str, start: int, final: bool):
-    end = text.find(">", start)
+    end = text.find(">", start, start + _MAX_TAG)  # bounded: an answer of unclosed "<img" is read once
     if end == -1:
         return MORE if not final and len(text) - start < _MAX_TAG else None
     for pattern in _GIGACHAT_TAGS:

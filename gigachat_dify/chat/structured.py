@@ -33,9 +33,6 @@ native path.
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -47,10 +44,11 @@ from gigachat_dify.chat import invocation
 from gigachat_dify.chat.assembly import TokenUsage, to_result, usage_report
 from gigachat_dify.chat.json_answers import Spec, Verdict, check
 from gigachat_dify import failures
+from gigachat_dify.memory import Memory
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["REFUSALS", "RefusalMemory", "complete", "stream"]
+__all__ = ["REFUSALS", "complete", "stream"]
 
 #: How long a refusal is remembered: an account may be given the feature later.
 REFUSAL_TTL = 3600.0
@@ -60,43 +58,8 @@ MAX_REFUSALS = 1024
 CHUNK_CHARS = 16384
 
 
-class RefusalMemory:
-    """(base URL, model, credentials fingerprint) -> when GigaChat refused native structured output.
-
-    Bounded and thread-safe: shared by every request of the process."""
-
-    def __init__(self, max_entries: int = MAX_REFUSALS, ttl: float = REFUSAL_TTL, clock=time.monotonic):
-        self._entries: OrderedDict[tuple[str, str, str], float] = OrderedDict()
-        self._lock = threading.Lock()
-        self.max_entries, self.ttl, self._clock = max_entries, ttl, clock
-
-    def refused(self, key: tuple[str, str, str]) -> bool:
-        with self._lock:
-            at = self._entries.get(key)
-            if at is None:
-                return False
-            if self._clock() - at > self.ttl:
-                del self._entries[key]
-                return False
-            return True
-
-    def remember(self, key: tuple[str, str, str]) -> None:
-        with self._lock:
-            self._entries[key] = self._clock()
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._entries)
-
-
-REFUSALS = RefusalMemory()
+#: (base URL, model, credentials fingerprint) -> True: GigaChat refused native structured output.
+REFUSALS: Memory[tuple[str, str, str], bool] = Memory(MAX_REFUSALS, REFUSAL_TTL)
 
 
 def _key(request: invocation.ChatRequest) -> tuple[str, str, str]:
@@ -219,7 +182,7 @@ def _fallback(request, spec: Spec, tally: _Tally, attempt, refusal):
     messages, params = spec.instructed(request.prompt_messages), spec.without_schema(request.model_parameters)
     answer = tally.add(attempt(request, messages, params), "fallback")  # a refusal shared by this call is raised
     if refusal is not None:
-        REFUSALS.remember(_key(request))
+        REFUSALS.learn(_key(request), True)
         logger.info("GigaChat refuses native structured output for %s on this host and account (%s); "
                     "using the plugin's instruction for the next %d s", request.model,
                     failures.api_message(refusal),
@@ -249,7 +212,7 @@ def _output(request, answer: _Answer, verdict: Verdict | None, tally: _Tally, pr
 
 def complete(request: invocation.ChatRequest, spec: Spec, price: invocation.Price) -> LLMResult:
     tally, refusal = _Tally(), None
-    if not REFUSALS.refused(_key(request)):
+    if not REFUSALS.get(_key(request)):
         try:
             answer = tally.add(_blocking_attempt(request, None, None), "native")
         except Exception as exc:
@@ -266,7 +229,7 @@ def complete(request: invocation.ChatRequest, spec: Spec, price: invocation.Pric
 
 def stream(request: invocation.ChatRequest, spec: Spec, price: invocation.Price) -> Iterator[LLMResultChunk]:
     tally, refusal = _Tally(), None
-    if not REFUSALS.refused(_key(request)):
+    if not REFUSALS.get(_key(request)):
         asm = invocation.assembler(request, data=True)
         shown: list[str] = []
         try:

@@ -41,8 +41,8 @@ from gigachat.models.auth import AccessToken
 from gigachat.settings import Settings
 
 from gigachat_dify import failures, redaction
+from gigachat_dify.retry import RETRY_STATUSES
 from gigachat_dify.connection import proxy
-from gigachat_dify.connection.auth.authorization_key import DEFAULT_SCOPE
 from gigachat_dify.connection.credentials import ConnectionSettings
 from gigachat_dify.connection.sse import EventStreams
 from gigachat_dify.connection.tls import ClientCertificateError, PemError, context_key, shared_context
@@ -86,7 +86,7 @@ def sdk_settings(settings: ConnectionSettings, ssl_context: ssl.SSLContext) -> d
         base_url=settings.base_url,
         auth_url=settings.auth_url,
         credentials=None,
-        scope=DEFAULT_SCOPE,
+        scope=Settings.model_fields["scope"].default,  # the SDK's own; a mode with a scope sets it (sdk_arguments)
         access_token=None,
         model=None,
         profanity_check=None,  # sent only when the model parameter asks for it
@@ -107,7 +107,7 @@ def sdk_settings(settings: ConnectionSettings, ssl_context: ssl.SSLContext) -> d
         # after chunks were already delivered, which would duplicate output.
         max_retries=0,
         retry_backoff_factor=0.5,
-        retry_on_status_codes=(429, 500, 502, 503, 504),
+        retry_on_status_codes=tuple(sorted(RETRY_STATUSES)),  # unused with max_retries=0; named from our table
         token_expiry_buffer_ms=TOKEN_EXPIRY_BUFFER_MS,
     )
     values.update(settings.auth.sdk_arguments())

@@ -106,7 +106,8 @@ def parse_credentials(credentials: dict) -> ConnectionSettings:
 def base_url(value) -> str:
     """The form's Base URL: the prefix every endpoint path is appended to, so a query string or a
     fragment cannot be part of it (the SDK would send the endpoint inside them: every request
-    404s). Said here, before any request; a missing /api/v1 only GigaChat's answer can tell."""
+    404s), nor can v2's path (v1's endpoints would go to v2: the SDK derives v2's address from
+    v1's). Said here, before any request; a missing /api/v1 only GigaChat's answer can tell."""
     url = form.url(value, "Base URL", DEFAULT_BASE_URL)
     parts = urlsplit(url)
     if parts.query or parts.fragment or url.endswith(("?", "#")):
@@ -114,5 +115,12 @@ def base_url(value) -> str:
         raise form.FormValueError(
             f"The 'Base URL' {url} has a query string or fragment ('?...' or '#...'): GigaChat's endpoints are "
             f"appended to the Base URL, so it must end with the API's path, e.g. {kept or DEFAULT_BASE_URL}."
+        )
+    head, _, last = parts.path.rstrip("/").rpartition("/")
+    if last.lower() == "v2":
+        raise form.FormValueError(
+            f"The 'Base URL' {url} is the address of GigaChat's API v2: give the v1 address, e.g. "
+            f"{parts.scheme}://{parts.netloc}{head}/v1. The plugin sends each request to the version it needs "
+            "(v2 for the built-in tools) itself."
         )
     return url

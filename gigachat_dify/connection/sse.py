@@ -9,7 +9,8 @@ dispatches, ``:`` comments), and what the SDK does not check is checked:
 * an ``event: error`` is GigaChat's own report: ``StreamEventError`` carries its message;
 * an event that is not what the contract sends: ``UnreadableEvent`` (with a bounded excerpt);
 * a stream that ends before GigaChat said the answer is complete (v1: no ``finish_reason`` and no
-  ``data: [DONE]``; v2: no ``response.message.done``): ``StreamCutOff``, never a clean end.
+  ``data: [DONE]``; v2: no ``response.message.done``): ``StreamCutOff``, never a clean end (on v2
+  with the data of the last unnamed event, which v2 does not send: often a gateway's own words).
 
 ``EventStreams`` puts this reader under the SDK client's two chat streams (``client.stream`` and
 ``client.chat.stream``); the request itself is built by the SDK as before. The three exceptions are
@@ -135,16 +136,17 @@ def v1_chunks(events: Iterable[Event]) -> Iterator[V1Chunk]:
 def v2_chunks(events: Iterable[Event]) -> Iterator[V2Chunk]:
     """v2: named events (``response.message.delta``, ``response.tool.completed``...), the answer
     complete with ``response.message.done``."""
-    count = 0
+    count, unnamed = 0, ""
     for event in events:
         if event.name == "message":
-            continue  # v2 names every event it sends; as the SDK, anything unnamed is skipped
+            unnamed = event.data  # v2 names every event it sends; as the SDK, anything unnamed is skipped
+            continue
         chunk = _parsed(event, count, lambda e: V2Chunk.model_validate({**_object(e.data), "event": e.name}))
         count += 1
         yield chunk
         if event.name == V2_DONE:
             return
-    raise StreamCutOff(count)
+    raise StreamCutOff(count, excerpt(unnamed) if unnamed.strip() else "")
 
 
 def _object(data: str) -> dict:

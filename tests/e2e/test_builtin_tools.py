@@ -175,6 +175,40 @@ def test_an_answer_explaining_html_keeps_its_tags_and_nothing_is_downloaded(plug
     assert not [r.path for r in emulator.log if "/files" in r.path or r.path.endswith("/content")]
 
 
+MARKER_ANSWER = ("С веб-поиском GigaChat помечает источник так: [sources=[1]] или [sources=[1, 2]]; "
+                 "без поиска такой текст — просто текст [sources=[3]].")
+
+
+@BOTH
+@pytest.mark.parametrize("parameters", [{}, {"image_generation": True}, {"code_interpreter": True}],
+                         ids=["v1", "v2-image", "v2-code"])
+def test_an_answer_quoting_source_markers_without_a_citing_tool_keeps_them(plugin, credentials, emulator, stream,
+                                                                           parameters):
+    # Only web search and URL reading cite sources: a marker in any other answer is the answer's text
+    # (it was dropped, and a stream held everything after it back to the end).
+    emulator.enqueue_reply(content=MARKER_ANSWER, chunks=[MARKER_ANSWER[:45], MARKER_ANSWER[45:60],
+                                                          MARKER_ANSWER[60:]])
+    result = plugin.invoke_llm(MODEL, credentials, [user("Как GigaChat помечает источники?")],
+                               model_parameters=parameters, stream=stream)
+    assert_daemon_accepts(result, plugin)
+    assert MARKER_ANSWER in text_of(result) and "Sources:" not in text_of(result)
+    if stream:  # streamed as it came, not held to the end
+        assert "[sources=[3]]" in text_of(result.__class__(result.session_id, result.chunks[:-1]))
+
+
+@BOTH
+def test_an_answer_full_of_unclosed_markers_and_tags_is_read_once_not_over_and_over(plugin, credentials, emulator,
+                                                                                   stream):
+    # Each "[sources=[" (and "<img") was read on to the answer's end: 40,000 of them in one answer
+    # took over 100 s of the process's CPU, stalling every other workspace.
+    answer = "[sources=[1 " * 40_000 + "<img " * 40_000 + "конец"
+    emulator.enqueue_reply(content=answer)
+    result = plugin.invoke_llm(MODEL, credentials, [user("Повтори шаблон")], model_parameters={"web_search": "auto"},
+                               stream=stream, timeout=30)
+    assert_daemon_accepts(result, plugin)
+    assert text_of(result) == answer
+
+
 @pytest.mark.parametrize("parameters", [{}, {"image_generation": True}], ids=["v1", "v2"])
 def test_a_later_turn_carrying_the_generated_image_back_still_works(plugin, credentials, emulator, parameters):
     first = plugin.invoke_llm(MODEL, credentials, [user("Draw an icon")], model_parameters={"image_generation": True})

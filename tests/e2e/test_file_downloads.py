@@ -4,6 +4,7 @@ plugin ever holding it: a declared Content-Length over the limit before the body
 without one as soon as it runs past the limit. Served by a local file service from a generated
 body (never stored); the plugin's peak resident memory is read from /proc."""
 
+import zlib
 from pathlib import Path
 
 import pytest
@@ -44,3 +45,28 @@ def test_an_image_url_over_the_limit_is_refused_naming_it_without_holding_the_fi
     assert emulator.stats.requests["POST /files"] == 1  # the small image only
     after = fresh_plugin.invoke_llm(MODEL, credentials, [user("still there?")], stream=True)
     assert collect_text(after) == "Echo: still there?"
+
+
+def _gzip_of_zeros(size: int) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # the gzip format
+    zeros = bytes(MB)
+    return b"".join(packer.compress(zeros) for _ in range(size // MB)) + packer.flush()
+
+
+def test_a_compressed_body_that_unpacks_past_the_limit_is_refused_without_unpacking_it(
+        fresh_plugin, credentials, emulator):
+    # 1 MB on the wire, 1,000 MB unpacked: httpx unpacked each piece read whole before the size was
+    # checked (the peak grew by ~250 MiB, over the manifest's 256).
+    pid = fresh_plugin.proc.pid
+    small = _gzip_of_zeros(MB)  # a packed file within the limit is unpacked and sent whole
+    with file_service(lambda: iter([small]), {"Content-Type": "image/png", "Content-Encoding": "gzip"}) as packed:
+        assert _ask_about(fresh_plugin, credentials, packed.url).ok
+    assert [f.data for f in emulator.files.values()][-1] == bytes(MB)
+    before = peak_rss_bytes(pid)
+    body = _gzip_of_zeros(1000 * MB)
+    with file_service(lambda: iter([body]), {"Content-Type": "image/png", "Content-Encoding": "gzip"}) as packed:
+        result = _ask_about(fresh_plugin, credentials, packed.url)
+    grown = peak_rss_bytes(pid) - before
+    assert result.error_type == "InvokeBadRequestError", result.error
+    assert "GigaChat accepts images up to 15 MB" in result.error_message
+    assert grown < 32 * MB, f"the peak grew by {grown / MB:.0f} MiB"

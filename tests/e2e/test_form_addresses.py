@@ -57,3 +57,16 @@ def test_a_versioned_base_url_of_another_server_is_not_a_gigachat_api(plugin, cr
     assert f"The 'Base URL' ({url}) is not a GigaChat API" in validation.error_message
     for result in (chat, embedding):
         assert "the 'Base URL' does not point to the GigaChat API" in result.error_message, result.error_message
+
+
+@pytest.mark.parametrize(("path", "instead"), [("/api/v2", "/api/v1"), ("/v2/", "/v1"), ("/API/V2", "/API/v1")])
+def test_a_base_url_of_the_v2_api_is_refused_before_any_request(plugin, credentials, emulator, path, instead):
+    # The plugin appends v1's endpoints (and the SDK turns /v1 into /v2 itself): a /v2 Base URL sent
+    # every v1 request to v2's endpoint, refused with a message about the request's content.
+    url = _root(emulator) + path
+    emulator.stats.reset()
+    for result in _every_call(plugin, dict(credentials, base_url=url)):
+        assert result.error_message.startswith(f"The 'Base URL' {url.rstrip('/')} is the address of GigaChat's API v2"), \
+            result.error_message
+        assert f"e.g. {_root(emulator) + instead}" in result.error_message
+    assert emulator.stats.oauth_calls == 0 and not emulator.stats.requests

@@ -75,6 +75,16 @@ def test_data_gigachat_cannot_have_meant_after_content_is_quoted_not_blamed_on_t
     assert '"upstream request timeout"' in result.error_message and "Base URL" not in result.error_message
 
 
+def test_a_v2_stream_cut_off_after_unnamed_data_quotes_what_the_server_sent(plugin, credentials, emulator):
+    # v2 names every event, so unnamed ones are skipped (as the SDK does); a gateway's own words in
+    # one were then lost, and the user read only that the answer was cut off.
+    emulator.faults.end_stream_after(2, b"data: upstream request timeout\n\n")
+    result = plugin.invoke_llm(MODEL, credentials, Q, model_parameters={"web_search": "always"}, stream=True)
+    assert result.error_type == "InvokeConnectionError", result.error
+    assert "cut off" in result.error_message and '"upstream request timeout"' in result.error_message
+    assert collect_text(result)
+
+
 # GigaChat's ends that are no answer (one table: chat/assembly.py FINISH_REASONS): the user reads why.
 NO_ANSWER = [
     ("blacklist", "InvokeBadRequestError", "content filter stopped this answer"),

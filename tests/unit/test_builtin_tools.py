@@ -169,3 +169,32 @@ def test_a_ranker_value_dify_could_not_send_is_an_error_naming_its_label(params)
 
     with pytest.raises(InvokeBadRequestError, match="'Tool ranking'|'Tools kept by ranking'"):
         parameters.read(params)
+
+
+# ---- lists of names kept elsewhere, checked against their one table ----------------------------------
+
+
+def test_the_emulator_knows_exactly_the_built_in_tools_of_the_table():
+    # The emulator stands in for GigaChat and keeps its own list; a tool one side lacks is a test
+    # that no longer tells the truth.
+    from emulator.dialects import BUILTIN_TOOLS
+
+    assert set(BUILTIN_TOOLS) == builtin_tools.API_NAMES
+
+
+def test_every_finish_reason_gigachat_sends_has_a_row_in_the_table():
+    from emulator import finish
+
+    from gigachat_dify.chat.assembly import FINISH_REASONS
+
+    assert set(finish.V1) | set(finish.V2) <= set(FINISH_REASONS)
+    assert all(FINISH_REASONS[r].sentence for r in finish.ON_DEMAND)  # each rare end is a sentence
+
+
+def test_the_forms_default_addresses_are_the_hosts_table():
+    from gigachat_dify import hosts
+
+    fields = {f["variable"]: f for f in PROVIDER["provider_credential_schema"]["credential_form_schemas"]}
+    assert fields["base_url"]["default"] == fields["base_url"]["placeholder"]["en_US"] == hosts.DEFAULT_BASE_URL
+    assert fields["auth_url"]["default"] == fields["auth_url"]["placeholder"]["en_US"] == hosts.DEFAULT_AUTH_URL
+    assert hosts.SPEC_BASE_URL in fields["base_url"]["help"]["en_US"]

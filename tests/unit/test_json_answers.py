@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 from dify_plugin.entities.model.message import SystemPromptMessage, UserPromptMessage
 from dify_plugin.errors.model import InvokeBadRequestError
 
 from gigachat_dify.chat.json_answers import Spec, check, requested
-from gigachat_dify.chat.structured import RefusalMemory
 from gigachat_dify.chat.v1.messages import convert_messages
 
 SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}, "n": {"type": "integer"},
@@ -77,31 +75,3 @@ def test_the_fallback_instruction_carries_the_schema_into_the_one_system_message
     assert Spec.without_schema({"response_format": "json_schema", "json_schema": "{}", "top_p": 0.5}) == {"top_p": 0.5}
 
 
-def test_refusals_are_remembered_for_their_key_only_until_they_expire():
-    now = [0.0]
-    memory = RefusalMemory(max_entries=10, ttl=60, clock=lambda: now[0])
-    key = ("https://api.giga.chat/v1", "GigaChat-2", "fp1")
-    memory.remember(key)
-    assert memory.refused(key)
-    assert not memory.refused(("https://api.giga.chat/v1", "GigaChat-2-Max", "fp1"))
-    assert not memory.refused(("https://gigachat.devices.sberbank.ru/api/v1", "GigaChat-2", "fp1"))
-    assert not memory.refused(("https://api.giga.chat/v1", "GigaChat-2", "fp2"))  # another account
-    now[0] = 61
-    assert not memory.refused(key) and len(memory) == 0
-
-
-def test_the_refusal_memory_is_bounded_under_concurrent_requests():
-    memory = RefusalMemory(max_entries=100)
-
-    def work(t):
-        for i in range(500):
-            memory.remember(("u", f"m{t}-{i}", "fp"))
-            memory.refused(("u", f"m{t}-{i // 2}", "fp"))
-
-    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert len(memory) == 100
-    assert memory.refused(("u", "m0-499", "fp")) or memory.refused(("u", "m7-499", "fp"))

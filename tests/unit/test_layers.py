@@ -127,3 +127,14 @@ def test_the_check_sees_the_old_cycle():
         assert ["gigachat_dify.connection", "gigachat_dify.errors"] in cycles(parts_graph())
     finally:
         GRAPH["gigachat_dify.errors"].discard("gigachat_dify.connection.credentials")
+
+
+AUTH = "gigachat_dify.connection.auth"
+
+
+def test_only_the_auth_package_reaches_a_modes_module():
+    # Shared code asks the mode through auth/protocol.py's interface, never a mode's own module
+    # (connection/clients.py took the key mode's default scope for every mode).
+    modes = {m for m in MODULES if m.startswith(AUTH + ".") and m != AUTH + ".protocol"}
+    leaks = {m: sorted(GRAPH[m] & modes) for m in MODULES if not m.startswith(AUTH)}
+    assert {m: t for m, t in leaks.items() if t} == {}

@@ -33,7 +33,6 @@ from dify_plugin.entities.model.message import (
     ensure_prompt_message,
 )
 from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeBadRequestError
-from gigachat.models.chat import ChatCompletion, ChatCompletionChunk
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
@@ -49,14 +48,13 @@ from gigachat_dify.connection.credentials import ConnectionSettings, parse_crede
 from gigachat_dify.chat.v1.messages import MAX_IMAGES_PER_REQUEST, convert_messages
 from gigachat_dify.chat.v1.params import build_chat_payload
 from gigachat_dify.chat.assembly import THINK_CLOSE, THINK_OPEN
-from gigachat_dify.chat.v1.stream import StreamAssembler
 from gigachat_dify.connection.tls import PemError, build_ssl_context, normalize_pem
 from gigachat_dify.chat.schema_refs import MAX_EXPANDED_NODES
 from gigachat_dify.tokens import REQUEST_OVERHEAD, estimate_prompt_tokens, estimate_tokens
 from gigachat_dify.chat.tool_schema import clean_schema, to_gigachat_functions
 from tests.support.certs import make_ca
 from tests.unit import strategies as S
-from tests.unit.test_stream import to_llm_result
+from tests.unit.test_stream import chunk, completion, run, to_llm_result
 from tests.unit.test_tokens import counting_pieces
 
 MODEL = "GigaChat-2-Max"
@@ -379,56 +377,17 @@ def test_clean_schema_never_raises_terminates_and_passes_the_schema_rules(schema
 # =========================================================================== 3. StreamAssembler
 
 
-def _chunk(content=None, *, reasoning=None, function_call=None, state_id=None, finish=None):
-    delta: dict = {}
-    if content is not None:
-        delta["content"] = content
-    if reasoning is not None:
-        delta["reasoning_content"] = reasoning
-    if function_call is not None:
-        delta["function_call"] = function_call
-    if state_id is not None:
-        delta["functions_state_id"] = state_id
-    choice: dict = {"delta": delta, "index": 0}
-    if finish:
-        choice["finish_reason"] = finish
-    return ChatCompletionChunk.model_validate(
-        {"choices": [choice], "created": 1, "model": "GigaChat-2-Max:2.0.28.2", "object": "chat.completion"}
-    )
-
-
-def _completion(message: dict, finish: str) -> ChatCompletion:
-    return ChatCompletion.model_validate(
-        {
-            "choices": [{"message": {"role": "assistant", **message}, "index": 0, "finish_reason": finish}],
-            "created": 1,
-            "model": "GigaChat-2-Max:2.0.28.2",
-            "object": "chat.completion",
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        }
-    )
-
-
 def _cut_at_stop(text: str, stop: list[str]) -> str:
     positions = [i for i in (text.find(s) for s in stop if s) if i != -1]
     return text[: min(positions)] if positions else text
-
-
-def _stream(chunks, stop, function_names=None):
-    asm = StreamAssembler(MODEL, [], stop, function_names)
-    out = []
-    for c in chunks:
-        out.extend(asm.feed(c))
-    out.append(asm.finish(USAGE))
-    return asm, out
 
 
 @settings(max_examples=n(200), deadline=None)
 @given(data=st.data(), text=S.stream_texts, stop=S.stop_words)
 def test_stream_content_is_the_text_cut_at_the_earliest_stop_word_for_any_split(data, text, stop):
     pieces = data.draw(S.split_points(text))
-    _, out = _stream([_chunk(p) for p in pieces] + [_chunk("", finish="stop")], stop)
-    blocking = to_llm_result(MODEL, _completion({"content": text}, "stop"), USAGE, stop=stop)
+    _, out = run([chunk(p) for p in pieces] + [chunk("", finish="stop")], stop)
+    blocking = to_llm_result(MODEL, completion({"role": "assistant", "content": text}), USAGE, stop=stop)
     contents = [c.delta.message.content for c in out]
     assert all(isinstance(c, str) for c in contents)
     streamed = "".join(contents)
@@ -450,8 +409,8 @@ def test_stream_content_is_the_text_cut_at_the_earliest_stop_word_for_any_split(
     state_id=st.one_of(st.none(), st.sampled_from(["state-1", "0b7d"])),
 )
 def test_stream_and_blocking_results_agree_with_reasoning_and_function_calls(data, reasoning, text, stop, call, state_id):
-    chunks = [_chunk(reasoning=p) for p in data.draw(S.split_points(reasoning))]
-    chunks += [_chunk(p) for p in data.draw(S.split_points(text))]
+    chunks = [chunk(reasoning=p) for p in data.draw(S.split_points(reasoning))]
+    chunks += [chunk(p) for p in data.draw(S.split_points(text))]
     message: dict = {"content": text, "reasoning_content": reasoning}
     names = {}
     if call is not None:
@@ -460,15 +419,16 @@ def test_stream_and_blocking_results_agree_with_reasoning_and_function_calls(dat
         keys = list(arguments)
         cut = data.draw(st.integers(0, len(keys)))
         parts = [{k: arguments[k] for k in keys[:cut]}, {k: arguments[k] for k in keys[cut:]}]
-        chunks.append(_chunk(function_call={"name": name, "arguments": parts[0]}))
-        chunks.append(_chunk(function_call={"name": name, "arguments": parts[1]}, state_id=state_id))
+        chunks.append(chunk(function_call={"name": name, "arguments": parts[0]}))
+        chunks.append(chunk(function_call={"name": name, "arguments": parts[1]}, state_id=state_id))
         message["function_call"] = {"name": name, "arguments": arguments}
         if state_id:
             message["functions_state_id"] = state_id
     finish = "function_call" if call else "stop"
-    chunks.append(_chunk("", finish=finish))
-    asm, out = _stream(chunks, stop, names)
-    blocking = to_llm_result(MODEL, _completion(message, finish), USAGE, stop=stop, function_names=names)
+    chunks.append(chunk("", finish=finish))
+    asm, out = run(chunks, stop, names)
+    blocking = to_llm_result(MODEL, completion({"role": "assistant", **message}, finish), USAGE, stop=stop,
+                             function_names=names)
 
     streamed = "".join(c.delta.message.content for c in out)
     assert all(isinstance(c.delta.message.content, str) for c in out)

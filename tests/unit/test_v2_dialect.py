@@ -20,7 +20,7 @@ from gigachat.models.chat_completions import ChatCompletionChunk, ChatCompletion
 from gigachat_dify.chat.tool_calls import kept_state, make_tool_call_id, read_state, read_tool_call_id
 from gigachat_dify.chat.v2 import call as v2
 from gigachat_dify.chat.v2 import dialect
-from gigachat_dify.chat.v2.dialect import FUNCTION, TOOL, FormMemory
+from gigachat_dify.chat.v2.dialect import FUNCTION, TOOL
 from gigachat_dify.chat.v2.stream import StreamAssembler, Streamed
 
 ToolCall = AssistantPromptMessage.ToolCall
@@ -69,18 +69,6 @@ def test_tool_form_sends_each_call_with_its_object_result_as_recorded():
     ("https://api.giga.chat.evil.example/v1", TOOL), (None, TOOL)])
 def test_the_verified_rule_gives_each_known_host_its_form(base_url, form):
     assert dialect.host_rule(base_url) is form
-
-
-def test_what_was_learnt_wins_over_the_rule_expires_and_is_bounded():
-    now = [0.0]
-    memory = FormMemory(max_entries=2, ttl=10, clock=lambda: now[0])
-    memory.learn("https://a/v1", FUNCTION)
-    assert memory.get("https://a/v1") is FUNCTION and memory.get("https://b/v1") is None
-    memory.learn("https://b/v1", TOOL)
-    memory.learn("https://c/v1", TOOL)
-    assert memory.get("https://a/v1") is None  # the oldest dropped
-    now[0] = 11
-    assert memory.get("https://b/v1") is None  # expired: the host may have changed
 
 
 def refusal(status: int, message: str) -> gx.ResponseError:

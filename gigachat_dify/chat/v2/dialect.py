@@ -20,17 +20,13 @@ every workspace on that host, and cannot change what another host is sent.
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import OrderedDict
 from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 
-import gigachat.exceptions as gx
-
 from gigachat_dify import failures
 from gigachat_dify.hosts import SPEC_HOST
+from gigachat_dify.memory import Memory
 
 
 class ResultForm(Enum):
@@ -47,43 +43,12 @@ FUNCTION = ResultForm.FUNCTION
 
 #: Verified per host: api.giga.chat refuses TOOL and takes FUNCTION (live probes, Sep 2026).
 HOST_RULES = {SPEC_HOST: FUNCTION}
-#: The answer api.giga.chat gives to a result in the other form (a refusal telling nothing else).
-FORM_REFUSAL_TEXT = "invalid json syntax"
 TTL = 3600.0
 MAX_HOSTS = 256
 
 
-class FormMemory:
-    """base URL -> the result form it was last seen to take. Thread-safe, bounded, expiring."""
-
-    def __init__(self, max_entries: int = MAX_HOSTS, ttl: float = TTL, clock=time.monotonic):
-        self._entries: OrderedDict[str, tuple[ResultForm, float]] = OrderedDict()
-        self._lock = threading.Lock()
-        self.max_entries, self.ttl, self._clock = max_entries, ttl, clock
-
-    def get(self, base_url: str) -> ResultForm | None:
-        with self._lock:
-            entry = self._entries.get(base_url)
-            if entry is None:
-                return None
-            if self._clock() - entry[1] > self.ttl:
-                del self._entries[base_url]
-                return None
-            return entry[0]
-
-    def learn(self, base_url: str, form: ResultForm) -> None:
-        with self._lock:
-            self._entries[base_url] = (form, self._clock())
-            self._entries.move_to_end(base_url)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-LEARNT = FormMemory()
+#: base URL -> the result form it was last seen to take.
+LEARNT: Memory[str, ResultForm] = Memory(MAX_HOSTS, TTL)
 
 
 def host_rule(base_url: str | None) -> ResultForm:
@@ -110,11 +75,7 @@ def may_be_form_refusal(exc: BaseException, payload: dict[str, Any]) -> bool:
     return form_of(payload) is not None and failures.classify(exc).kind is failures.Kind.INVALID_REQUEST
 
 
-def is_form_refusal_text(exc: BaseException) -> bool:
-    return isinstance(exc, gx.ResponseError) and FORM_REFUSAL_TEXT in failures.api_message(exc).lower()
-
-
 def telling(first: BaseException, second: BaseException) -> BaseException:
     """Of two refusals of one request in both forms, the one that says what is wrong: the second,
     unless it only says the form was refused (then the first was about the request itself)."""
-    return first if is_form_refusal_text(second) else second
+    return first if failures.says_only_shape_refused(second) else second
