@@ -44,6 +44,7 @@ from dify_plugin.entities.model.message import (  # noqa: E402
 )
 
 from demo import SetupError, read_ca_file, real_credentials  # noqa: E402
+from gigachat_dify.chat import builtin_tools  # noqa: E402
 from gigachat_dify.chat.tool_calls import make_tool_call_id  # noqa: E402
 from gigachat_dify.chat.v1 import call as v1_contract  # noqa: E402
 from gigachat_dify.chat.v2 import call as v2_contract  # noqa: E402
@@ -306,8 +307,8 @@ def s_builtin_tools(client) -> list[Finding]:
     """GigaChat's v2 built-in tools as the plugin turns them on (expensive: a recorded web search
     cost ~24,000 input tokens)."""
     out = []
-    for tool, extra in (("web_search", {"web_search": {"type": "actual_info_web_search"}}),
-                        ("image_generate", {"image_generate": {}}), ("code_interpreter", {"code_interpreter": {}})):
+    for tool in ("web_search", "image_generate", "code_interpreter"):
+        extra = builtin_tools.BY_API_NAME[tool].entry()  # exactly the entry the plugin sends
         try:
             r = client.chat.create({"model": "GigaChat-3-Ultra", "tools": [extra],
                                     "tool_config": {"mode": "forced", "tool_name": tool},
