@@ -161,6 +161,8 @@ def summarise_chat(chat: dict) -> dict:
         "stream_total_ms": both(col(ps, "total", 1000), col(ss, "total", 1000)),
         "chunks_per_s": both(col(ps, "chunks_per_s"), col(ss, "chunks_per_s")),
         "chunks": {"plugin": median(col(ps, "chunks")), "sdk": median(col(ss, "chunks"))},
+        # a minimal dify_plugin plugin's blocking echo in the same rounds: what the protocol alone costs
+        "protocol_floor_ms": median([x * 1000 for x in chat["minimal_blocking"]]) if chat.get("minimal_blocking") else None,
     }
 
 
@@ -330,7 +332,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.baseline:
             others[f"at {args.baseline}"] = PluginProcess(plugin_dir=archive_plugin(args.baseline, Path(tmp) / "base"))
         minimal = PluginProcess(plugin_dir=write_minimal_plugin(Path(tmp) / "minimal"))
-        with PluginProcess() as plugin, minimal.start(timeout=120):
+        with PluginProcess() as plugin, minimal:  # entering starts it
             try:
                 for other in others.values():
                     other.start(timeout=120)

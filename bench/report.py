@@ -228,6 +228,39 @@ def _section_a(raw: dict) -> list[str]:
         f"because the emulator answers in {a['latency'] * 1000:.0f} ms; against GigaChat's real 1-10 s per answer the same",
         "milliseconds are well under 1%.",
         "",
+        *_chat_target(s),
+    ]
+
+
+#: Issue 20's target for (a) and (b): the plugin within this ratio of the bare SDK at 50 ms latency.
+CHAT_TARGET = 1.05
+
+
+def _chat_target(s: dict) -> list[str]:
+    """Whether (a) and (b) met issue 20's target, and the floor the protocol itself sets."""
+    floor = s.get("protocol_floor_ms")
+    if floor is None:
+        return []
+    measured = {"blocking chat": (s["blocking_ms"]["plugin"]["median"], s["blocking_ms"]["sdk"]["median"]),
+                "first streamed chunk": (s["ttfc_ms"]["plugin"]["median"], s["ttfc_ms"]["sdk"]["median"])}
+    rows = [[name, f"≤ {CHAT_TARGET:.2f}x", ratio(ours, sdk), ratio(sdk + floor, sdk),
+             "met" if ours <= CHAT_TARGET * sdk else "**not met**"] for name, (ours, sdk) in measured.items()]
+    missed = any(r[-1] != "met" for r in rows)
+    return [
+        f"**Issue 20's target** for (a) and (b): within {CHAT_TARGET:.2f}x of the bare SDK. The floor is what any"
+        f" dify_plugin plugin pays before doing anything: a minimal plugin (as in (e)) answering an echo, no call to"
+        f" GigaChat, takes {fmt(floor)} ms through the same stand-in daemon in the same rounds; the bare SDK's time"
+        " plus that is the best a plugin could measure here.",
+        "",
+        *_table(["", "wanted", "measured", "floor (SDK + the protocol)", ""], rows),
+        *(["**Why not met:** of the paired overhead of"
+           f" {fmt(s['paired_overhead_ms'])} ms, {fmt(floor)} ms is the protocol's own round trip (stdin, dify_plugin's"
+           " dispatch and response writer, stdout, the daemon's reading), which no plugin can avoid. The plugin's own"
+           " code per request, profiled in the plugin process (`python -m bench.chat --profile`), was about 0.13 ms"
+           " when last measured (credentials, client lookup, messages, the answer). The rest is not pinned down: it is"
+           " neither the protocol's round trip nor the plugin's code; the SDK's calls inside dify_plugin's"
+           " gevent-patched process cost 0.1-0.3 ms more CPU than the same calls in the benchmark's plain process"
+           " (measured by hand, not by this run).", ""] if missed else []),
     ]
 
 
@@ -457,6 +490,12 @@ def _section_d(raw: dict) -> list[str]:
     return lines
 
 
+#: Issue 20's targets for (e): cold start within this ratio of the minimal plugin, memory at the
+#: first heartbeat within this many MiB of it.
+START_TARGET = 1.10
+MEMORY_TARGET_MB = 5.0
+
+
 def _section_e(raw: dict) -> list[str]:
     c, lr = raw["summary"]["cold"], raw["long_run"]
     cs, cpu = c["cold_start_ms"], c["cold_start_cpu_ms"]
@@ -495,6 +534,16 @@ def _section_e(raw: dict) -> list[str]:
         "then the same request again (the emulator answers at once; the first also fetches its token):",
         "",
         *_table(["first request after a start", "first", "the same again", "difference"], first_rows),
+        "**Issue 20's targets** for start-up:",
+        "",
+        *_table(["", "wanted", "measured", ""], [
+            ["cold start to the first heartbeat vs the minimal plugin", f"≤ {START_TARGET:.2f}x",
+             ratio(cs["ours"]["median"], cs["minimal"]["median"]),
+             "met" if cs["ours"]["median"] <= START_TARGET * cs["minimal"]["median"] else "**not met**"],
+            ["memory at the first heartbeat vs the minimal plugin", f"≤ +{MEMORY_TARGET_MB:.0f} MiB",
+             f"{c['rss_ready_mb']['ours'] - c['rss_ready_mb']['minimal']:+.1f} MiB",
+             "met" if c["rss_ready_mb"]["ours"] - c["rss_ready_mb"]["minimal"] <= MEMORY_TARGET_MB else "**not met**"],
+        ]),
         f"**How to read this.** Start-up is {cpu['ours'] / cs['ours']['median']:.0%} CPU (CPU time over wall time),"
         " most of it dify_plugin's own imports, which the minimal plugin pays too; the difference is mostly"
         " dify_plugin reading this plugin's larger YAML (the provider form, eight models). The first request of"

@@ -32,6 +32,7 @@ import argparse
 import json
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -136,8 +137,11 @@ def measure_all(args: argparse.Namespace, log=out) -> dict:
         emu.faults.latency, emu.faults.chunk_latency = args.latency, args.chunk_latency
         creds = chat.credentials(emu)
         plugin = PluginProcess().start(timeout=120)
-        log("(a)+(b) chat: plugin vs bare SDK, interleaved ...")
-        raw["chat"] = chat.measure_chat(emu, plugin, creds, args.rounds, args.warmup)
+        log("(a)+(b) chat: plugin vs bare SDK, interleaved, and a minimal plugin's echo (the protocol's floor) ...")
+        with tempfile.TemporaryDirectory() as tmp, \
+                PluginProcess(plugin_dir=startup.write_minimal_plugin(Path(tmp) / "minimal")) as echo:
+            raw["chat"] = chat.measure_chat(emu, plugin, creds, args.rounds, args.warmup, extra={
+                "minimal_blocking": lambda: chat.timed(startup.minimal_invoke, echo, False)})
         log("(b) relay ceiling: streams without pauses ...")
         raw["relay"] = chat.measure_relay_ceiling(emu, plugin, creds, args.relay_rounds)
         log(f"(c) OAuth: {args.oauth_invocations:,} invocations through the plugin ...")
