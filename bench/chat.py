@@ -11,6 +11,7 @@ inside the plugin, started and stopped around the measured requests only):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import pstats
 import signal
 import tempfile
@@ -64,9 +65,10 @@ def plugin_blocking(plugin: PluginProcess, creds: dict) -> float:
 
 
 def sdk_blocking(client, payload: dict) -> float:
-    t0 = time.perf_counter()
-    response = client.chat(payload)
-    elapsed = time.perf_counter() - t0
+    with same_session(payload) as body:
+        t0 = time.perf_counter()
+        response = client.chat(body)
+        elapsed = time.perf_counter() - t0
     if not response.choices[0].message.content:
         raise SystemExit("SDK blocking chat returned no content")
     return elapsed
@@ -89,25 +91,72 @@ def plugin_stream(plugin: PluginProcess, creds: dict, messages: list[dict] = STR
 
 def sdk_stream(client, payload: dict) -> dict:
     stamps: list[float] = []
-    t0 = time.perf_counter()
-    for _chunk in client.stream(payload):
-        stamps.append(time.perf_counter())
+    with same_session(payload) as body:
+        t0 = time.perf_counter()
+        for _chunk in client.stream(body):
+            stamps.append(time.perf_counter())
     return _stream_figures(t0, stamps)
+
+
+def sdk_in_plugin(plugin: PluginProcess, emu: Emulator, payload: dict, stream: bool):
+    """The bare SDK sending `payload` from inside a minimal dify_plugin plugin (bench/startup.py),
+    its answer relayed as plain chunks: the least any plugin that calls GigaChat can cost, the
+    protocol, dify_plugin's request handling and the SDK in its gevent-patched process included."""
+    import json
+
+    creds = {"api_key": "bench-key", "base_url": emu.base_url, "auth_url": emu.auth_url, "key": KEY,
+             "scope": SCOPE, "payload": json.dumps(payload, ensure_ascii=False)}
+    stamps: list[float] = []
+    t0 = time.perf_counter()
+    result = plugin.request(
+        {"user_id": "u1", "type": "model", "action": "invoke_llm", "provider": "minimal", "model_type": "llm",
+         "model": "echo", "credentials": creds, "model_parameters": {}, "prompt_messages": BLOCKING_MESSAGES,
+         "tools": None, "stop": None, "json_schema": None, "stream": stream},
+        timeout=60, on_chunk=lambda _c: stamps.append(time.perf_counter()))
+    elapsed = time.perf_counter() - t0
+    check(result, "the bare SDK inside a minimal plugin")
+    return _stream_figures(t0, stamps) if stream else elapsed
 
 
 def captured_payload(emu: Emulator, plugin: PluginProcess, creds: dict, messages: list[dict], stream: bool) -> dict:
     """The body the plugin sends for `messages`: the SDK side sends exactly this."""
     emu.clear_log()
     check(plugin.invoke_llm(MODEL, creds, messages, stream=stream, timeout=60), "capture")
-    body = dict([e.json for e in emu.log if e.path.endswith("/chat/completions")][-1])
+    sent = [e for e in emu.log if e.path.endswith("/chat/completions")][-1]
+    body = dict(sent.json)
     body.pop("stream", None)  # client.stream() sets it
+    # The prompt-cache header too: the emulator does work for a session, so every side sends it
+    session = {k.lower(): v for k, v in dict(sent.headers).items()}.get("x-session-id")
+    if session:
+        body[SESSION_KEY] = session
     return body
 
 
+#: Where a captured body keeps the X-Session-ID the plugin sent (taken out before sending).
+SESSION_KEY = "__x_session_id"
+
+
+@contextlib.contextmanager
+def same_session(payload: dict):
+    """The body without the captured session id, sent with it as X-Session-ID, as the plugin sent it."""
+    from gigachat.context import session_id_cvar
+
+    body = {k: v for k, v in payload.items() if k != SESSION_KEY}
+    token = session_id_cvar.set(payload[SESSION_KEY]) if SESSION_KEY in payload else None
+    try:
+        yield body
+    finally:
+        if token is not None:
+            session_id_cvar.reset(token)
+
+
 def measure_chat(emu: Emulator, plugin: PluginProcess, creds: dict, rounds: int, warmup: int,
-                 others: dict[str, PluginProcess] | None = None, extra: dict | None = None) -> dict:
+                 others: dict[str, PluginProcess] | None = None, extra: dict | None = None,
+                 minimal: PluginProcess | None = None) -> dict:
     """`others`: more plugin processes (another commit's) measured in the same rounds, as
-    "<name>_blocking" and "<name>_stream"; `extra`: {"<name>_blocking": a step timing itself}."""
+    "<name>_blocking" and "<name>_stream"; `extra`: {"<name>_blocking": a step timing itself};
+    `minimal`: a minimal plugin (bench/startup.py) measured as "minimal_blocking" (its echo: the
+    protocol alone) and "floor_blocking" / "floor_stream" (the bare SDK inside it)."""
     blocking_payload = captured_payload(emu, plugin, creds, BLOCKING_MESSAGES, stream=False)
     stream_payload = captured_payload(emu, plugin, creds, STREAM_MESSAGES, stream=True)
     client = sdk_client(emu)
@@ -117,6 +166,12 @@ def measure_chat(emu: Emulator, plugin: PluginProcess, creds: dict, rounds: int,
         "plugin_stream": lambda: plugin_stream(plugin, creds),
         "sdk_stream": lambda: sdk_stream(client, stream_payload),
     }
+    if minimal is not None:
+        from bench.startup import minimal_invoke  # it imports this module
+
+        steps["minimal_blocking"] = lambda: timed(minimal_invoke, minimal, False)
+        steps["floor_blocking"] = lambda: sdk_in_plugin(minimal, emu, blocking_payload, stream=False)
+        steps["floor_stream"] = lambda: sdk_in_plugin(minimal, emu, stream_payload, stream=True)
     for name, other in (others or {}).items():
         steps[f"{name}_blocking"] = lambda p=other: plugin_blocking(p, creds)
         steps[f"{name}_stream"] = lambda p=other: plugin_stream(p, creds)
@@ -163,6 +218,9 @@ def summarise_chat(chat: dict) -> dict:
         "chunks": {"plugin": median(col(ps, "chunks")), "sdk": median(col(ss, "chunks"))},
         # a minimal dify_plugin plugin's blocking echo in the same rounds: what the protocol alone costs
         "protocol_floor_ms": median([x * 1000 for x in chat["minimal_blocking"]]) if chat.get("minimal_blocking") else None,
+        # the bare SDK inside that minimal plugin: the least a plugin that calls GigaChat can measure
+        "floor": {"blocking_ms": median([x * 1000 for x in chat["floor_blocking"]]),
+                  "ttfc_ms": median(col(chat["floor_stream"], "ttfc", 1000))} if chat.get("floor_blocking") else None,
     }
 
 
@@ -292,10 +350,12 @@ def profile_requests(emu: Emulator, creds: dict, requests: int, path: Path, dire
                 if "stream" in kinds:
                     plugin_stream(plugin, creds)
             plugin.proc.send_signal(signal.SIGUSR2)
-            for _ in range(100):
-                if path.exists():
-                    break
+            size = -1
+            for _ in range(200):  # written when the size stops changing (dump_stats is not atomic)
                 time.sleep(0.05)
+                if path.exists() and path.stat().st_size == size and size > 0:
+                    break
+                size = path.stat().st_size if path.exists() else -1
     return pstats.Stats(str(path))
 
 
@@ -306,7 +366,7 @@ def timed(step, *args) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from bench.startup import minimal_invoke, write_minimal_plugin  # it imports this module
+    from bench.startup import write_minimal_plugin  # it imports this module
 
     ap = argparse.ArgumentParser(prog="python -m bench.chat", description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=40, help="measured rounds, each a blocking and a streamed chat (40)")
@@ -336,12 +396,12 @@ def main(argv: list[str] | None = None) -> None:
             try:
                 for other in others.values():
                     other.start(timeout=120)
-                data = measure_chat(emu, plugin, creds, args.rounds, args.warmup, others,
-                                    extra={"minimal_blocking": lambda: timed(minimal_invoke, minimal, False)})
+                data = measure_chat(emu, plugin, creds, args.rounds, args.warmup, others, minimal=minimal)
             finally:
                 for other in others.values():
                     other.stop()
-    sides = {"this checkout": "plugin", **{name: name for name in others}, "bare SDK": "sdk"}
+    sides = {"this checkout": "plugin", **{name: name for name in others}, "SDK in minimal plugin": "floor",
+             "bare SDK": "sdk"}
     sdk_blocking_ms = median(data["sdk_blocking"]) * 1000
     sdk_ttfc_ms = median([x["ttfc"] for x in data["sdk_stream"]]) * 1000
     out(f"{args.rounds} rounds after {args.warmup}, emulator {args.latency * 1000:.0f} ms per answer,"

@@ -237,30 +237,36 @@ CHAT_TARGET = 1.05
 
 
 def _chat_target(s: dict) -> list[str]:
-    """Whether (a) and (b) met issue 20's target, and the floor the protocol itself sets."""
-    floor = s.get("protocol_floor_ms")
-    if floor is None:
+    """Whether (a) and (b) met issue 20's target, beside the floor any plugin that calls GigaChat
+    measures here: the bare SDK sending the same body from inside a minimal dify_plugin plugin."""
+    floor, echo = s.get("floor"), s.get("protocol_floor_ms")
+    if not floor:
         return []
-    measured = {"blocking chat": (s["blocking_ms"]["plugin"]["median"], s["blocking_ms"]["sdk"]["median"]),
-                "first streamed chunk": (s["ttfc_ms"]["plugin"]["median"], s["ttfc_ms"]["sdk"]["median"])}
-    rows = [[name, f"≤ {CHAT_TARGET:.2f}x", ratio(ours, sdk), ratio(sdk + floor, sdk),
-             "met" if ours <= CHAT_TARGET * sdk else "**not met**"] for name, (ours, sdk) in measured.items()]
-    missed = any(r[-1] != "met" for r in rows)
+    measured = {"blocking chat": (s["blocking_ms"]["plugin"]["median"], s["blocking_ms"]["sdk"]["median"],
+                                  floor["blocking_ms"]),
+                "first streamed chunk": (s["ttfc_ms"]["plugin"]["median"], s["ttfc_ms"]["sdk"]["median"],
+                                         floor["ttfc_ms"])}
+    rows = [[name, f"≤ {CHAT_TARGET:.2f}x", ratio(ours, sdk), ratio(least, sdk), ratio(ours, least),
+             "met" if ours <= CHAT_TARGET * sdk else "**not met**"] for name, (ours, sdk, least) in measured.items()]
+    missed = [name for name, (ours, sdk, _) in measured.items() if ours > CHAT_TARGET * sdk]
+    above = max(ours - least for ours, _, least in measured.values())
     return [
-        f"**Issue 20's target** for (a) and (b): within {CHAT_TARGET:.2f}x of the bare SDK. The floor is what any"
-        f" dify_plugin plugin pays before doing anything: a minimal plugin (as in (e)) answering an echo, no call to"
-        f" GigaChat, takes {fmt(floor)} ms through the same stand-in daemon in the same rounds; the bare SDK's time"
-        " plus that is the best a plugin could measure here.",
+        f"**Issue 20's target** for (a) and (b): within {CHAT_TARGET:.2f}x of the bare SDK. Beside it, in the same"
+        " rounds, the floor of any plugin that calls GigaChat: the bare SDK sending the same body from inside a"
+        " minimal dify_plugin plugin (bench/startup.py; one client kept, the answer relayed as plain chunks)"
+        f" through the same stand-in daemon. That minimal plugin's echo with no call at all takes {fmt(echo)} ms:"
+        " the protocol's own round trip.",
         "",
-        *_table(["", "wanted", "measured", "floor (SDK + the protocol)", ""], rows),
-        *(["**Why not met:** of the paired overhead of"
-           f" {fmt(s['paired_overhead_ms'])} ms, {fmt(floor)} ms is the protocol's own round trip (stdin, dify_plugin's"
-           " dispatch and response writer, stdout, the daemon's reading), which no plugin can avoid. The plugin's own"
-           " code per request, profiled in the plugin process (`python -m bench.chat --profile`), was about 0.13 ms"
-           " when last measured (credentials, client lookup, messages, the answer). The rest is not pinned down: it is"
-           " neither the protocol's round trip nor the plugin's code; the SDK's calls inside dify_plugin's"
-           " gevent-patched process cost 0.1-0.3 ms more CPU than the same calls in the benchmark's plain process"
-           " (measured by hand, not by this run).", ""] if missed else []),
+        *_table(["", "wanted", "this plugin vs SDK", "floor vs SDK", "this plugin vs floor", ""], rows),
+        *([f"**Why not met** ({', '.join(missed)}): the floor itself is above the bare SDK by what every plugin pays"
+           " (Dify's JSON line in, dify_plugin's dispatch in its gevent-patched process, the response writer, the"
+           f" line out); this plugin is at most {fmt(above)} ms above that floor. Its own Python code per request"
+           " (credentials, client lookup, the context check, converting messages and answers) is a small part of"
+           " that in an in-process profile (`python -m bench.chat --profile`); the rest is not pinned down."
+           + (" The target cannot be met while the floor is above it." if all(
+               least > CHAT_TARGET * sdk for _, sdk, least in measured.values()) else
+              " Where the floor is within the target, that remainder is what keeps this plugin above it."), ""]
+          if missed else []),
     ]
 
 

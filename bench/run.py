@@ -137,11 +137,10 @@ def measure_all(args: argparse.Namespace, log=out) -> dict:
         emu.faults.latency, emu.faults.chunk_latency = args.latency, args.chunk_latency
         creds = chat.credentials(emu)
         plugin = PluginProcess().start(timeout=120)
-        log("(a)+(b) chat: plugin vs bare SDK, interleaved, and a minimal plugin's echo (the protocol's floor) ...")
+        log("(a)+(b) chat: plugin vs bare SDK, interleaved, and a minimal plugin (its echo; the bare SDK inside it) ...")
         with tempfile.TemporaryDirectory() as tmp, \
                 PluginProcess(plugin_dir=startup.write_minimal_plugin(Path(tmp) / "minimal")) as echo:
-            raw["chat"] = chat.measure_chat(emu, plugin, creds, args.rounds, args.warmup, extra={
-                "minimal_blocking": lambda: chat.timed(startup.minimal_invoke, echo, False)})
+            raw["chat"] = chat.measure_chat(emu, plugin, creds, args.rounds, args.warmup, minimal=echo)
         log("(b) relay ceiling: streams without pauses ...")
         raw["relay"] = chat.measure_relay_ceiling(emu, plugin, creds, args.relay_rounds)
         log(f"(c) OAuth: {args.oauth_invocations:,} invocations through the plugin ...")

@@ -112,14 +112,47 @@ from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk, LLMResultC
 from dify_plugin.entities.model.message import AssistantPromptMessage
 
 
+_CLIENTS = {}
+
+
+def _sdk(credentials):
+    # The bare SDK inside the plugin: one client per account, as a plugin must keep it.
+    key = (credentials["base_url"], credentials["key"])
+    if key not in _CLIENTS:
+        from gigachat import GigaChat
+
+        _CLIENTS[key] = GigaChat(base_url=credentials["base_url"], auth_url=credentials["auth_url"],
+                                 credentials=credentials["key"], scope=credentials["scope"])
+    return _CLIENTS[key]
+
+
 class MinimalLargeLanguageModel(LargeLanguageModel):
     def _invoke(self, model, credentials, prompt_messages, model_parameters, tools=None, stop=None,
                 stream=True, user=None):
+        if "payload" in credentials:  # bench/chat.py: send this body with the bare SDK, relay the answer
+            return self._sdk_answer(model, credentials, stream)
         text = "Echo: " + str(prompt_messages[-1].content)
         if not stream:
             return LLMResult(model=model, prompt_messages=[], message=AssistantPromptMessage(content=text),
                              usage=LLMUsage.empty_usage())
         return self._stream(model, text)
+
+    def _sdk_answer(self, model, credentials, stream):
+        import json
+
+        from gigachat.context import session_id_cvar
+
+        client, payload = _sdk(credentials), json.loads(credentials["payload"])
+        session = payload.pop("__x_session_id", None)  # sent as X-Session-ID, as the plugin sent it
+        if session:
+            session_id_cvar.set(session)  # this request's own context (one greenlet per request)
+        if not stream:
+            text = client.chat(payload).choices[0].message.content
+            return LLMResult(model=model, prompt_messages=[], message=AssistantPromptMessage(content=text),
+                             usage=LLMUsage.empty_usage())
+        return (LLMResultChunk(model=model, prompt_messages=[], delta=LLMResultChunkDelta(
+                    index=i, message=AssistantPromptMessage(content=chunk.choices[0].delta.content or "")))
+                for i, chunk in enumerate(client.stream(payload)))
 
     def _stream(self, model, text) -> Generator[LLMResultChunk, None, None]:
         for i in range(0, len(text), 16):
