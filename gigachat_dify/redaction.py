@@ -40,10 +40,18 @@ def register(*values: str | None) -> None:
             _process.popitem(last=False)
 
 
-def scope_request(values: Iterable[str | None]) -> None:
-    """The secrets of the request being served in this context: replaces the previous request's."""
-    _request.set(tuple(sorted({v for v in values if isinstance(v, str) and len(v) >= MIN_REQUEST_SECRET_LEN},
-                              key=len, reverse=True)))
+def scope_request(values: Iterable[str | None]) -> tuple[str, ...]:
+    """The secrets of the request being served in this context: replaces the previous request's.
+    Returns the scope as kept, for ``enter_request_scope`` to set again for the same form."""
+    scope = tuple(sorted({v for v in values if isinstance(v, str) and len(v) >= MIN_REQUEST_SECRET_LEN},
+                         key=len, reverse=True))
+    _request.set(scope)
+    return scope
+
+
+def enter_request_scope(scope: tuple[str, ...]) -> None:
+    """A scope ``scope_request`` returned, for another request of the same form."""
+    _request.set(scope)
 
 
 def redact(text: str) -> str:

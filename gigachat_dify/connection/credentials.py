@@ -9,11 +9,14 @@ everywhere); the authentication fields through the mode's own module (connection
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 import hashlib
 import hmac
 import json
 import os
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -47,7 +50,7 @@ class ConnectionSettings:
 
     @functools.cached_property  # a request reads it several times (client, token, session id, files)
     def fingerprint(self) -> str:
-        material = json.dumps(dataclasses.asdict(self), sort_keys=True)
+        material = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
         return hmac.new(_FINGERPRINT_SALT, material.encode(), hashlib.sha256).hexdigest()[:32]
 
 
@@ -73,10 +76,72 @@ def request_secrets(credentials: dict) -> list[str]:
     return values
 
 
+@dataclass(frozen=True)
+class _Parsed:
+    settings: ConnectionSettings
+    request_scope: tuple[str, ...]  # redaction's request scope for this form (secrets as typed)
+    process_secrets: tuple[str, ...]
+
+
+#: Forms parsed, by a keyed hash of their whole content: Dify sends a workspace's unchanged form
+#: with every request, so each distinct form is parsed (and its fingerprint computed) once, not per
+#: request. Bounded, least recently used dropped; a dropped form is simply parsed again.
+MAX_PARSED = 256
+_parsed: OrderedDict[bytes, _Parsed] = OrderedDict()
+_parsed_lock = threading.Lock()
+
+
+def _form_key(credentials: dict) -> bytes | None:
+    """Every value of the form, whatever the field (a mode reads its own): None when it is not
+    JSON-shaped (then it is parsed without the cache). Hashed with the process's key, so the cache
+    holds no second copy of a secret."""
+    try:
+        text = json.dumps(credentials, sort_keys=True, ensure_ascii=False, allow_nan=True)
+    except (TypeError, ValueError):
+        return None
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), key=_FINGERPRINT_SALT, digest_size=32).digest()
+
+
+def _now() -> datetime.datetime:
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
 def parse_credentials(credentials: dict) -> ConnectionSettings:
-    """Parse and check the provider form; raise CredentialsValidateFailedError saying what to fix."""
+    """Parse and check the provider form; raise CredentialsValidateFailedError saying what to fix.
+
+    A form seen before gives the same ConnectionSettings without parsing again (until the mode's
+    ``valid_until``, e.g. a client certificate's expiry: then it is checked again and refused);
+    every call still scopes the request's secrets (redaction) and re-registers the process ones."""
     credentials = credentials or {}
-    redaction.scope_request(request_secrets(credentials))
+    key = _form_key(credentials)
+    with _parsed_lock:
+        hit = _parsed.get(key) if key is not None else None
+        if hit is not None:
+            _parsed.move_to_end(key)
+    valid_until = hit.settings.auth.valid_until if hit is not None else None
+    if hit is not None and (valid_until is None or _now() <= valid_until):
+        redaction.enter_request_scope(hit.request_scope)
+        redaction.register(*hit.process_secrets)
+        return hit.settings
+    scope = redaction.scope_request(request_secrets(credentials))
+    settings = _parse(credentials)
+    if key is not None:
+        parsed = _Parsed(settings, scope, tuple(settings.auth.process_secrets()))
+        with _parsed_lock:
+            _parsed[key] = parsed
+            _parsed.move_to_end(key)
+            while len(_parsed) > MAX_PARSED:
+                _parsed.popitem(last=False)
+    return settings
+
+
+def forget_parsed() -> None:
+    """Forget every parsed form (tests)."""
+    with _parsed_lock:
+        _parsed.clear()
+
+
+def _parse(credentials: dict) -> ConnectionSettings:
     try:
         auth = parse_auth(credentials)
         redaction.register(*auth.process_secrets())

@@ -30,6 +30,7 @@ class AccessToken:
     mode: str = NAME
 
     tls_identity = None
+    valid_until = None
     embedding_concurrency = 3
 
     def sdk_arguments(self) -> dict:

@@ -228,13 +228,89 @@ def test_every_secret_field_is_masked_in_the_request_messages():
     assert [piece for piece in clean.split() if len(piece) >= 16] == []  # every line of the key
 
 
-def test_the_fingerprint_is_computed_once_per_parsed_form(monkeypatch):
-    # A request reads it for its client, its token, its session id and its files: one keyed hash.
+def test_the_fingerprint_is_computed_once_per_distinct_form(monkeypatch):
+    # A request reads it for its client, its token, its session id and its files, and Dify sends
+    # the same form with every request: one keyed hash per form, not per request.
     from gigachat_dify.connection import credentials as module
 
-    settings = parse_credentials({"authorization_key": KEY})
+    module.forget_parsed()
     hashes = []
     real = module.hmac.new
     monkeypatch.setattr(module.hmac, "new", lambda *a, **kw: hashes.append(1) or real(*a, **kw))
+    settings = parse_credentials({"authorization_key": KEY})
     assert settings.fingerprint == settings.fingerprint == parse_credentials({"authorization_key": KEY}).fingerprint
-    assert len(hashes) == 2  # one for each parsed form
+    assert len(hashes) == 1
+    assert parse_credentials({"authorization_key": KEY, "timeout": "5"}).fingerprint != settings.fingerprint
+    assert len(hashes) == 2  # another form: its own
+
+
+# ---- one parse per form ----------------------------------------------------------------------------
+
+import contextvars  # noqa: E402
+import functools  # noqa: E402
+
+from gigachat_dify.connection import credentials as credentials_module  # noqa: E402
+from gigachat_dify.connection.auth import authorization_key, client_certificate  # noqa: E402
+
+OTHER_KEY = base64.b64encode(b"other-id:other-secret-456").decode()
+
+
+def _in_own_context(fn, *args):
+    """As dify_plugin serves each request: in its own context."""
+    return contextvars.Context().run(fn, *args)
+
+
+def test_a_form_is_parsed_once_and_each_request_still_masks_its_own_secrets(monkeypatch):
+    credentials_module.forget_parsed()
+    parsed = []
+    real = authorization_key.parse
+    monkeypatch.setattr(authorization_key, "parse", lambda form: parsed.append(form["authorization_key"]) or real(form))
+    a = {"authorization_key": KEY, "proxy_url": "http://u:proxy-pass-a1@proxy.local:3128"}
+    b = {"authorization_key": OTHER_KEY, "proxy_url": "http://u:proxy-pass-b2@proxy.local:3128"}
+
+    def request(form):
+        settings = parse_credentials(dict(form))  # Dify sends a new dict every time
+        return settings, redaction.redact("proxy-pass-a1 proxy-pass-b2")
+
+    first, seen_by_a = _in_own_context(request, a)
+    _, seen_by_b = _in_own_context(request, b)
+    again, seen_by_a_again = _in_own_context(request, a)
+    assert parsed == [KEY, OTHER_KEY], "each distinct form parsed once"
+    assert again is first
+    # the proxy password is a request secret: masked in its own workspace's requests only, cached or not
+    assert seen_by_a == seen_by_a_again == "*** proxy-pass-b2"
+    assert seen_by_b == "proxy-pass-a1 ***"
+
+
+def test_a_changed_form_is_parsed_again_and_a_bad_one_every_time(monkeypatch):
+    credentials_module.forget_parsed()
+    parsed = []
+    real = authorization_key.parse
+    monkeypatch.setattr(authorization_key, "parse", lambda form: parsed.append(1) or real(form))
+    first = parse_credentials({"authorization_key": KEY, "timeout": 30})
+    assert parse_credentials({"authorization_key": KEY, "timeout": 31}).timeout == 31
+    assert parse_credentials({"authorization_key": KEY, "timeout": "30"}) is not first  # another form, same meaning
+    for _ in range(2):
+        with pytest.raises(CredentialsValidateFailedError, match="Scope must be one of"):
+            parse_credentials({"authorization_key": KEY, "scope": "GIGACHAT_API_FOO"})
+    assert len(parsed) == 5
+
+
+def test_a_parsed_client_certificate_is_refused_once_it_expires(monkeypatch):
+    credentials_module.forget_parsed()
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = CA.issue_client_cert(not_before=now - datetime.timedelta(days=1), not_after=now + datetime.timedelta(hours=1))
+    settings = parse_credentials(cert.form())
+    assert parse_credentials(cert.form()) is settings
+    later = now + datetime.timedelta(hours=2)
+    monkeypatch.setattr(credentials_module, "_now", lambda: later)
+    monkeypatch.setattr(client_certificate, "parse", functools.partial(client_certificate.parse, now=later))
+    with pytest.raises(CredentialsValidateFailedError, match="The client certificate expired on"):
+        parse_credentials(cert.form())
+
+
+def test_the_parsed_forms_kept_are_bounded():
+    credentials_module.forget_parsed()
+    for i in range(credentials_module.MAX_PARSED + 20):
+        parse_credentials({"authorization_key": KEY, "timeout": 1 + i % 599, "max_retries": i // 599})
+    assert len(credentials_module._parsed) == credentials_module.MAX_PARSED

@@ -29,6 +29,7 @@ class AuthorizationKey:
     mode: str = NAME
 
     tls_identity = None
+    valid_until = None  # the parse does not depend on the time
 
     @property
     def embedding_concurrency(self) -> int:

@@ -37,6 +37,8 @@ EMBEDDING_CONCURRENCY = 6
 class ClientCertificate:
     identity: ClientIdentity = field(repr=False)
     mode: str = NAME
+    #: The certificate's notAfter: a parsed form holds until then (credentials.py parses it again after).
+    valid_until: datetime.datetime | None = None
 
     embedding_concurrency = EMBEDDING_CONCURRENCY
 
@@ -110,4 +112,4 @@ def parse(credentials: Mapping[str, Any], now: datetime.datetime | None = None) 
         raise form.FormValueError(
             "The private key is encrypted: enter its password in 'Private key password'."
         )
-    return ClientCertificate(ClientIdentity(cert_pem, key_pem, password))
+    return ClientCertificate(ClientIdentity(cert_pem, key_pem, password), valid_until=not_after)

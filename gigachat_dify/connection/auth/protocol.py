@@ -3,6 +3,7 @@ the plugin may ask of its parsed form (`Auth`). Nothing outside connection/auth/
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,6 +30,11 @@ class Auth(Protocol):
     @property
     def tls_identity(self) -> ClientIdentity | None:
         """The client certificate and key the TLS handshake presents, or None."""
+
+    @property
+    def valid_until(self) -> datetime.datetime | None:
+        """When this parse stops holding (a certificate's notAfter), after which the form is checked
+        again; None when it does not depend on the time."""
 
     @property
     def embedding_concurrency(self) -> int:

@@ -27,6 +27,7 @@ class UserPassword:
     mode: str = NAME
 
     tls_identity = None
+    valid_until = None  # the parse does not depend on the time
     embedding_concurrency = EMBEDDING_CONCURRENCY
 
     def sdk_arguments(self) -> dict[str, Any]:
