@@ -22,6 +22,7 @@ are the same (tests/unit/test_holdback.py).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ from typing import Any
 
 #: Lead characters that go with a token at most.
 MAX_LEAD = 64
+#: Characters of openers (all of a scanner's together) whose patterns are kept for the next
+#: scanner: the plugin's own tokens and ordinary stop words; a request's huge stop words are not kept.
+MAX_CACHED_OPENERS = 1024
 #: What ``complete`` returns to wait for more text.
 MORE: Any = object()
 
@@ -46,10 +50,8 @@ class HoldBack:
         self.openers = tuple(dict.fromkeys(o for o in openers if o))
         self._complete = complete
         self._lead = lead
-        self._longest = max(map(len, self.openers), default=0)
-        # Longest first: at one place the longest opener wins; a suffix that may still become one.
-        self._opener = _alternatives(self.openers)
-        self._partial = _alternatives({o[:k] for o in self.openers for k in range(1, len(o))}, r"\Z")
+        build = _patterns if sum(map(len, self.openers)) <= MAX_CACHED_OPENERS else _patterns.__wrapped__
+        self._longest, self._opener, self._partial = build(self.openers)
         self.held = ""
 
     def push(self, text: str, *, final: bool = False) -> list[str | Token]:
@@ -110,6 +112,16 @@ class HoldBack:
         while at > floor and buf[at - 1] in self._lead:
             at -= 1
         return at
+
+
+@functools.lru_cache(maxsize=256)
+def _patterns(openers: tuple[str, ...]) -> tuple[int, re.Pattern[str] | None, re.Pattern[str] | None]:
+    """(the longest opener's length, any opener, a suffix that may still become one): built once per
+    set of openers, not for every answer (each answer has a scanner for tags, markers and its stop
+    words; the stop words of a workflow node are the same every time)."""
+    # Longest first: at one place the longest opener wins.
+    return (max(map(len, openers), default=0), _alternatives(openers),
+            _alternatives({o[:k] for o in openers for k in range(1, len(o))}, r"\Z"))
 
 
 def _alternatives(texts: Iterable[str], end: str = "") -> re.Pattern[str] | None:

@@ -114,3 +114,20 @@ def test_a_long_run_of_lead_characters_streamed_bit_by_bit_is_not_held_whole():
     scanner = HoldBack(["<<"], bracket, lead=" ")
     shown = "".join(p for _ in range(10_000) for p in scanner.push("  "))
     assert len(scanner.held) <= 64 and len(shown) + len(scanner.held) == 20_000
+
+
+def test_the_patterns_of_a_set_of_openers_are_built_once_not_per_answer(monkeypatch):
+    from gigachat_dify.chat import holdback
+
+    built = []
+    real = holdback._alternatives
+    monkeypatch.setattr(holdback, "_alternatives", lambda *a: built.append(a) or real(*a))
+    holdback._patterns.cache_clear()
+    for _ in range(3):  # three answers, each with its tag scanner and its node's stop words
+        HoldBack(("<img", "<video"))
+        HoldBack(["Observation:", "\nHuman:"])
+    assert len(built) == 4  # two patterns for each set, once
+    assert HoldBack(["Observation:"]).push("a Observ") == ["a "]  # a cached scanner holds back as a new one did
+    huge = ["x" * 600 + str(i) for i in range(2)]  # a request's own huge stop words: built, not kept
+    HoldBack(huge), HoldBack(huge)
+    assert len(built) == 4 + 2 + 2 * 2  # the new set once; the huge one every time
