@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from dify_plugin.errors.model import InvokeBadRequestError
@@ -163,10 +164,16 @@ class Enabled:
         return {t.api_name: t.label["en_US"] for t in self.values}
 
 
+#: A request that switches on no built-in tool.
+NONE_ENABLED = Enabled(MappingProxyType({}))
+
+
 def enabled(model_parameters: Mapping[str, Any] | None) -> Enabled:
     """The switches of this request, read by THE form-value parser; a value Dify could not have
     sent from the declared rules is a clear error naming the parameter, never silently ignored."""
     params = model_parameters or {}
+    if not any(tool.switch in params for tool in SWITCHED):
+        return NONE_ENABLED  # every request reads this, most switch nothing on
     on: dict[BuiltinTool, Any] = {}
     for tool in SWITCHED:
         label = f"'{tool.label['en_US']}'"

@@ -155,7 +155,9 @@ def prepare(
     stream: bool,
     accepts_files: frozenset[str],
     conversation_id: str | None,
+    asked_for: failures.Asked | None = None,
 ) -> ChatRequest:
+    """``asked_for``: what ``asked(model, model_parameters)`` gave, if the caller has it already."""
     client = get_client(settings)
     contract = choose_contract(model_parameters)
     files.check_request_media(prompt_messages)
@@ -170,7 +172,7 @@ def prepare(
     return ChatRequest(model, settings, client, contract, payload, list(prompt_messages), list(stop or []),
                        names, session_id_for(conversation_id, prompt_messages, account=settings.fingerprint),
                        dict(model_parameters), build, function_schemas(tools, names), resolver,
-                       asked(model, model_parameters))
+                       asked_for if asked_for is not None else asked(model, model_parameters))
 
 
 @contextlib.contextmanager

@@ -73,6 +73,7 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
                 stream=stream,
                 accepts_files=files.accepted_kinds(features),
                 conversation_id=_conversation_id(),
+                asked_for=asked,
             )
         except Exception as exc:
             raise error(exc) from None

@@ -198,3 +198,33 @@ def test_the_forms_default_addresses_are_the_hosts_table():
     assert fields["base_url"]["default"] == fields["base_url"]["placeholder"]["en_US"] == hosts.DEFAULT_BASE_URL
     assert fields["auth_url"]["default"] == fields["auth_url"]["placeholder"]["en_US"] == hosts.DEFAULT_AUTH_URL
     assert hosts.SPEC_BASE_URL in fields["base_url"]["help"]["en_US"]
+
+
+def test_a_request_that_switches_nothing_on_is_read_without_parsing_each_switch(monkeypatch):
+    from gigachat_dify import form
+
+    monkeypatch.setattr(form, "switch", lambda *a, **kw: pytest.fail("a switch Dify did not send was parsed"))
+    monkeypatch.setattr(form, "choice", lambda *a, **kw: pytest.fail("a switch Dify did not send was parsed"))
+    nothing = builtin_tools.enabled({"temperature": 0.3, "max_tokens": 100})
+    assert nothing is builtin_tools.NONE_ENABLED and not nothing.any and nothing.labels() == {}
+    with pytest.raises(TypeError):
+        nothing.values[builtin_tools.SWITCHED[0]] = True  # shared by every such request: it cannot change
+
+
+def test_a_request_reads_its_switches_once_for_what_it_asks_and_once_for_its_contract(monkeypatch):
+    from dify_plugin.entities.model.message import UserPromptMessage
+
+    from gigachat_dify.connection.credentials import parse_credentials
+    from emulator import DEFAULT_KEY
+
+    reads = []
+    real = builtin_tools.enabled
+    monkeypatch.setattr(builtin_tools, "enabled", lambda params: reads.append(1) or real(params))
+    params = {"web_search": "off", "temperature": 0.3}
+    asked = invocation.asked("GigaChat-2", params)
+    request = invocation.prepare(model="GigaChat-2", settings=parse_credentials({"authorization_key": DEFAULT_KEY}),
+                                 prompt_messages=[UserPromptMessage(content="hi")], model_parameters=params,
+                                 tools=None, stop=None, stream=False, accepts_files=frozenset(),
+                                 conversation_id=None, asked_for=asked)
+    assert request.asked is asked and request.contract is v1
+    assert len(reads) == 2
