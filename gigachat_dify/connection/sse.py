@@ -156,15 +156,33 @@ def _object(data: str) -> dict:
     return value
 
 
+#: Bytes read after the answer's end for the connection to be kept (GigaChat sends none but the
+#: body's end): more, and the connection is closed instead.
+DRAIN_LIMIT = 64 * 1024
+
+
 def read(http: httpx.Client, request: dict[str, Any], chunks: Callable[[Iterable[Event]], Iterator[Any]]) -> Iterator[Any]:
     """One streamed request (the SDK's keyword arguments for ``httpx.Client.stream``), its chunks."""
     with http.stream(**request) as response:
         sdk_utils._check_response(response)  # the SDK's errors for a status or a body that is no stream
         x_headers = sdk_utils.build_x_headers(response)
-        for chunk in chunks(iter_events(iter_lines(response.iter_bytes()))):
+        body = response.iter_bytes()
+        for chunk in chunks(iter_events(iter_lines(body))):
             if hasattr(chunk, "x_headers"):
                 chunk.x_headers = x_headers
             yield chunk
+        _drain(body)
+
+
+def _drain(body: Iterator[bytes]) -> None:
+    """The body read to its end after the answer's last event (``[DONE]``, ``response.message.done``),
+    as the SDK's own reader does: a response closed before its end closes its connection, and the
+    next request would open a new one (a TCP connect and a TLS handshake) after every stream."""
+    left = DRAIN_LIMIT
+    for piece in body:
+        left -= len(piece)
+        if left < 0:
+            return
 
 
 class EventStreams:

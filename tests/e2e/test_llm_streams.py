@@ -132,3 +132,21 @@ def test_a_malformed_tool_call_is_an_error_not_a_call_of_the_tool(plugin, creden
     assert result.error_type == "InvokeServerUnavailableError", result.error
     assert "malformed" in result.error_message
     assert not any(c["delta"]["message"].get("tool_calls") for c in result.chunks)
+
+
+@CONTRACTS
+def test_a_streamed_answer_leaves_its_connection_for_the_next_request(plugin, credentials, emulator, parameters,
+                                                                      monkeypatch):
+    # Each stream closed its connection before the body's end: the next request opened a new one (on
+    # GigaChat a TCP connect and a TLS handshake after every streamed answer).
+    from emulator import server
+
+    accepted = []
+    real = server.Connections.add
+    monkeypatch.setattr(server.Connections, "add", lambda self, sock: accepted.append(1) or real(self, sock))
+    assert plugin.invoke_llm(MODEL, credentials, Q, model_parameters=parameters, stream=False).ok  # a connection
+    opened = len(accepted)
+    for stream in (True, False, True, True, False):
+        result = plugin.invoke_llm(MODEL, credentials, Q, model_parameters=parameters, stream=stream)
+        assert result.ok, result.error
+    assert len(accepted) == opened

@@ -256,3 +256,23 @@ def test_the_same_key_with_another_scope_gets_a_token_of_its_own(emu):
 def test_a_client_certificate_keeps_no_token(emu):
     client = get_client(parse_credentials(CA.issue_client_cert("no-token").form(base_url=emu.base_url)))
     assert client.get_token() is None and len(TOKENS) == 0
+
+
+def test_a_streamed_answer_leaves_its_connection_to_the_next_request(emu, monkeypatch):
+    # The plugin's stream reader stopped at the answer's last event and closed the response before
+    # the body's end: every stream cost the next request a new connection (with TLS: a handshake).
+    from emulator import server
+
+    accepted = []
+    real = server.Connections.add
+    monkeypatch.setattr(server.Connections, "add", lambda self, sock: accepted.append(1) or real(self, sock))
+    client = get_client(parse_credentials(form(emu)))
+    v1 = {"model": "GigaChat-2", "messages": [{"role": "user", "content": "a long answer " * 20}]}
+    v2 = {"model": "GigaChat-2", "messages": [{"role": "user", "content": [{"text": "a long answer " * 20}]}]}
+    assert client.chat(v1).choices  # the token and the connection
+    opened = len(accepted)
+    for _ in range(3):
+        assert len(list(client.stream(v1))) > 1
+        assert client.chat(v1).choices
+        assert len(list(client.chat.stream(v2))) > 1
+    assert len(accepted) == opened, "a stream closed its connection"
