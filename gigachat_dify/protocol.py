@@ -99,11 +99,13 @@ def _split(chunk):
 def check_result(result):
     """A blocking LLM result as it travels: dify_plugin writes it as one chunk and Dify reads a
     blocking answer from the first chunk only, so it cannot be split. One that cannot fit one line
-    is refused with what to do instead."""
-    chunk = result.to_llm_result_chunk()
-    if fits(chunk):
+    is refused with what to do instead. An ordinary answer is neither converted nor serialised for it."""
+    if _upper_bound(result.message) <= MAX_LINE:
         return result
-    raise _too_large("GigaChat's answer", line_bytes(chunk), "Turn on streaming for this node, or lower Max tokens.")
+    size = line_bytes(result.to_llm_result_chunk())
+    if size <= MAX_LINE:
+        return result
+    raise _too_large("GigaChat's answer", size, "Turn on streaming for this node, or lower Max tokens.")
 
 
 def _too_large(what: str, size: int, advice: str = "Lower Max tokens."):

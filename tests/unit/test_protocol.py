@@ -80,6 +80,13 @@ def test_a_blocking_result_that_fits_is_returned_and_one_that_cannot_is_refused(
         check_result(result("a" * (room + 1)))
 
 
+def test_an_ordinary_blocking_answer_is_checked_without_converting_or_serialising_it(monkeypatch):
+    ordinary = result("ok " * 1000)
+    monkeypatch.setattr(LLMResult, "to_llm_result_chunk", lambda self: pytest.fail("converted"))
+    monkeypatch.setattr("gigachat_dify.protocol.line_bytes", lambda chunk: pytest.fail("serialised"))
+    assert check_result(ordinary) is ordinary
+
+
 def test_a_blocking_answer_is_measured_in_bytes_not_characters():
     cyrillic = result("ж" * 2_700_000)  # 2.7 million characters, 5.4 MB as the line is written
     with pytest.raises(InvokeBadRequestError, match=r"5\.2 MB.*streaming"):
