@@ -264,6 +264,8 @@ _sleep = time.sleep
 _RULES = (  # most specific first: the first rule that matches anywhere on the stack wins
     ("response_writer.py", "write", "writing the answer to stdout (blocks the whole process)"),
     ("tokens.py", "", "token estimates"),
+    ("token_batch.py", "", "token estimates"),
+    ("embeddings/http.py", "_well_formed", "embeddings: the answer's types checked, values packed"),
     ("decoder.py", "", "SDK: JSON decode of GigaChat's answer"),
     ("main.py", "model_dump", "Dify protocol: encode the result"),
     ("pydantic", "", "pydantic models (SDK answer, Dify result)"),
