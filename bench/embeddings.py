@@ -264,6 +264,8 @@ _sleep = time.sleep
 _RULES = (  # most specific first: the first rule that matches anywhere on the stack wins
     ("response_writer.py", "write", "writing the answer to stdout (blocks the whole process)"),
     ("tokens.py", "", "token estimates"),
+    ("token_batch.py", "", "token estimates"),
+    ("embeddings/http.py", "_well_formed", "embeddings: the answer's types checked, values packed"),
     ("decoder.py", "", "SDK: JSON decode of GigaChat's answer"),
     ("main.py", "model_dump", "Dify protocol: encode the result"),
     ("pydantic", "", "pydantic models (SDK answer, Dify result)"),
@@ -496,7 +498,7 @@ def run_naive(emu, chunks: list[str], schedule, model: str, sample_batches: int,
 # --- the plugin's own CPU work, step by step (in a child process: it imports dify_plugin) ----------
 
 
-ESTIMATES = "  of which token estimates (texts longer than the model's limit in UTF-8 bytes)"
+ESTIMATES = "  of which token estimates, as arrays (texts longer than the model's limit in UTF-8 bytes)"
 
 
 def components(chunks_n: int, model: str, seed: int) -> dict:
@@ -513,7 +515,13 @@ def components(chunks_n: int, model: str, seed: int) -> dict:
 
     cpu = time.process_time()
     values._tables()
+    values._pieces()
     table_build = time.process_time() - cpu
+    from gigachat_dify import token_batch
+
+    cpu = time.process_time()
+    token_batch._class_table()
+    token_table_build = time.process_time() - cpu
 
     from dify_plugin.core.server.__base.response_writer import ResponseWriter  # gevent-patches, as in the plugin
     from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
@@ -522,7 +530,7 @@ def components(chunks_n: int, model: str, seed: int) -> dict:
     from emulator.embeddings import embeddings_json
     from gigachat_dify.embeddings import answer, http
     from gigachat_dify.embeddings.config import resolve_config
-    from gigachat_dify.embeddings.execution import parse_response
+    from gigachat_dify.embeddings.execution import parse_block
     from gigachat_dify.embeddings.planning import plan_batches
     from gigachat_dify.tokens import estimate_tokens
 
@@ -549,12 +557,18 @@ def components(chunks_n: int, model: str, seed: int) -> dict:
         estimated.append(text)
         return estimate_tokens(text)
 
+    def invocations(texts: list[str]) -> list[list[str]]:  # as Dify sends them: max_chunks texts a call
+        return [texts[i:i + config.max_per_request] for i in range(0, len(texts), config.max_per_request)]
+
     plan_batches(few, config.limit_tokens, config.max_per_request, estimate=counting)
-    out["plan: split + pack"] = best(lambda: plan_batches(few, config.limit_tokens, config.max_per_request),
-                                     len(chunks) / len(few))
+    out["plan: split + pack"] = best(
+        lambda: [plan_batches(call, config.limit_tokens, config.max_per_request) for call in invocations(few)],
+        len(chunks) / len(few))
     share = len(estimated) / len(few)
-    out[ESTIMATES] = best(lambda: [estimate_tokens(c) for c in estimated], len(chunks) / len(few))
-    out["  (before: every text's tokens estimated)"] = best(lambda: [estimate_tokens(c) for c in few], len(chunks) / len(few))
+    out[ESTIMATES] = best(lambda: [token_batch.estimate_many(call) for call in invocations(estimated)],
+                          len(chunks) / len(few))
+    out["  (the same texts by the regex, one by one)"] = best(lambda: [estimate_tokens(c) for c in estimated],
+                                                               len(chunks) / len(few))
     gigar = resolve_config("EmbeddingsGigaR", {}, 4)
     estimated.clear()
     plan_batches(few, gigar.limit_tokens, gigar.max_per_request, estimate=counting)
@@ -567,10 +581,13 @@ def components(chunks_n: int, model: str, seed: int) -> dict:
     out["plugin: orjson decode of the answer"] = best(lambda: [http.orjson.loads(raw) for raw in raws], scale)
     out["  (bare SDK: stdlib json)"] = best(lambda: [json.loads(raw) for raw in raws], scale)
     out["  (bare SDK: pydantic model)"] = best(lambda: [Embeddings(**d) for d in decoded], scale)
-    parsed = [parse_response(answer_, len(texts))[0] for answer_, texts in zip(decoded, sample)]
-    out["engine: check the answer"] = best(lambda: [parse_response(a, len(t)) for a, t in zip(decoded, sample)], scale)
-    out["answer -> numpy block (float16)"] = best(lambda: [values.block(vs) for vs in parsed], scale)
-    blocks = [values.block(vs) for vs in parsed]
+    plain = [http._well_formed(d) for d in decoded]
+    out["plugin: types checked, values copied into one buffer"] = best(lambda: [http._well_formed(d) for d in decoded],
+                                                                       scale)
+    out["engine: the answer's block (checks, order, float16)"] = best(
+        lambda: [parse_block(a, len(t)) for a, t in zip(plain, sample)], scale)
+    blocks = [parse_block(a, len(t))[0] for a, t in zip(plain, sample)]
+    parsed = [values.exact(b) for b in blocks]
     usage = EmbeddingUsage(tokens=1, total_tokens=1, unit_price=0, price_unit=0, total_price=0, currency="RUB",
                            latency=0.0)
 
@@ -597,7 +614,8 @@ def components(chunks_n: int, model: str, seed: int) -> dict:
     out["  (before: dify_plugin's pydantic line of the values as they came)"] = best(lambda: pydantic_line(parsed), scale)
     out["sum"] = sum(v for k, v in out.items() if not k.startswith(" "))
     out[" once per process: import numpy"] = numpy_import
-    out[" once per process: the short form's table"] = table_build
+    out[" once per process: the short form's tables"] = table_build
+    out[" once per process: the token estimate's character classes"] = token_table_build
     return {"steps": out, "estimated_share": share, "gigar_estimated_share": gigar_share}
 
 

@@ -120,6 +120,29 @@ def parse_response(response: Any, expected: int) -> tuple[list[list[float]], int
     return ordered, tokens  # type: ignore[return-value]
 
 
+def parse_block(response: Any, expected: int) -> tuple[Any, int]:
+    """`parse_response` as a block (values.py: float16 when every value is a half), in request order.
+    A plainly well-formed answer (http.Decoded) is read from its buffer of doubles with array
+    operations; anything else, and any answer that fails a check, goes through `parse_response`, which
+    words the error."""
+    from gigachat_dify.embeddings import values  # numpy on first use: start-up stays fast
+    from gigachat_dify.embeddings.http import Decoded
+
+    if isinstance(response, Decoded):
+        data = response["data"]
+        if len(data) == expected and response.dims > 0:
+            import numpy as np
+
+            rows = np.frombuffer(response.flat, dtype=np.float64).reshape(expected, response.dims)
+            order = [item["index"] for item in data]
+            if np.isfinite(rows).all() and sorted(order) == list(range(expected)):
+                if order != sorted(order):
+                    rows = rows[np.argsort(order)]
+                return values.narrowed(rows), sum(item["usage"]["prompt_tokens"] for item in data)
+    vectors, tokens = parse_response(response, expected)
+    return values.block(vectors), tokens
+
+
 def _repeatable(exc: BaseException) -> bool:
     """Repeated with back-off (429s have their own budget): what the retry policy calls transient,
     and an answer that was not one embedding per text."""
@@ -166,7 +189,7 @@ class _Run:
             self._count("requests")
             try:
                 response = self.call([p.text for p in batch.pieces])
-                vectors, tokens = parse_response(response, len(batch.pieces))
+                rows, tokens = parse_block(response, len(batch.pieces))
             except Exception as exc:
                 if retry.is_rate_limit(exc):
                     if not retry.is_transient(exc):  # a Retry-After too long to wait inside a request
@@ -206,9 +229,8 @@ class _Run:
                 self.limiter.release(generation, FAILED)
                 raise
             self.limiter.release(generation, OK)
-            from gigachat_dify.embeddings import values  # numpy on first use: start-up stays fast
+            from gigachat_dify.embeddings import values
 
-            rows = values.block(vectors)  # float16 when GigaChat's values are halves: 2 bytes a value
             with self.lock:
                 self.tokens += tokens
                 self.first_answer = self.first_answer or (rows.shape[1], values.is_short(rows))

@@ -3,9 +3,9 @@
 `GigaChat.embeddings` decodes the answer with `response.json()` (stdlib json) and builds a pydantic
 `Embeddings` model: for 90 texts x 1,024 floats that is ~45 ms of CPU per request, about half the
 plugin's CPU while indexing a knowledge base. `post_embeddings` sends the request the SDK would send
-and decodes the answer with orjson (~7 ms), returning the decoded dict, which
-`gigachat_dify.embeddings.execution.parse_response` reads like the SDK's model (`data[i].embedding`, `.index`,
-`.usage.prompt_tokens`). Anything else is unchanged:
+and decodes the answer with orjson (~7 ms), returning the decoded dict (`Decoded`: with its vectors
+already in one buffer of doubles), which `gigachat_dify.embeddings.execution` reads like the SDK's
+model (`data[i].embedding`, `.index`, `.usage.prompt_tokens`). Anything else is unchanged:
 
 - the token: the SDK client's public `get_token()` (refreshed under the SDK's lock shortly before
   expiry); a 401 resets it and retries once with a fresh one, as the SDK's `_with_auth` does;
@@ -25,6 +25,7 @@ emulator.
 from __future__ import annotations
 
 import json
+import struct
 from http import HTTPStatus
 from typing import Any
 
@@ -76,7 +77,17 @@ def _post(client: GigaChatSyncClient, body: str, token: Any) -> httpx.Response:
     return client._client.request("POST", EMBEDDINGS_PATH, content=body, headers=headers)
 
 
-def _decode(response: httpx.Response) -> dict[str, Any] | Embeddings:
+class Decoded(dict):
+    """A plainly well-formed answer as decoded, with its vectors already packed, in the order they
+    came, into one buffer of C doubles (`flat`: bytes, `dims` values a vector): packing is also the
+    check that every value is a number, so the engine reads the values without another pass over
+    Python floats."""
+
+    flat: bytes
+    dims: int
+
+
+def _decode(response: httpx.Response) -> Decoded | dict[str, Any] | Embeddings:
     content = response.content
     try:
         payload = orjson.loads(content)
@@ -84,33 +95,46 @@ def _decode(response: httpx.Response) -> dict[str, Any] | Embeddings:
         # orjson refuses what stdlib json accepts (NaN, non-UTF-8 encodings, huge integers):
         # decode as the SDK does, which either succeeds or raises the SDK's json.JSONDecodeError.
         payload = json.loads(content)
-    if _well_formed(payload):
-        return payload
+    decoded = _well_formed(payload)
+    if decoded is not None:
+        return decoded
     # Anything unusual: exactly the SDK's `build_response` (pydantic coerces or raises as before).
     return Embeddings(x_headers=sdk_utils.build_x_headers(response), **payload)
 
 
-def _well_formed(payload: Any) -> bool:
-    """The answer already has the types the SDK's model would give it, so skipping the model
-    changes nothing: every vector a list of numbers, every index and token count an int."""
+def _well_formed(payload: Any) -> Decoded | None:
+    """The answer as `Decoded` when it already has the types the SDK's model would give it, so
+    skipping the model changes nothing: every vector a list of numbers, all of one length, every
+    index and token count an int. None otherwise."""
     if not isinstance(payload, dict) or not isinstance(payload.get("object"), str):
-        return False
+        return None
     if not isinstance(payload.get("model", ""), (str, type(None))):
-        return False
+        return None
     data = payload.get("data")
     if not isinstance(data, list):
-        return False
+        return None
+    packed = []
+    dims = packer = None
     for item in data:
         if not isinstance(item, dict) or type(item.get("index")) is not int or not isinstance(item.get("object"), str):
-            return False
+            return None
         usage = item.get("usage")
         if not isinstance(usage, dict) or type(usage.get("prompt_tokens")) is not int:
-            return False
+            return None
         vector = item.get("embedding")
-        if not isinstance(vector, list):
-            return False
+        if type(vector) is not list:
+            return None
+        if packer is None:
+            dims = len(vector)
+            packer = struct.Struct(f"{dims}d")
+        elif len(vector) != dims:
+            return None  # the SDK's model takes it; the engine's own check words the error
         try:
-            sum(vector)  # C speed; a string, null, list or object in the vector is a TypeError
-        except TypeError:
-            return False
-    return True
+            # C speed, 7 times less CPU than array("d").extend; a string, null, list or object in
+            # the vector is a struct.error, an integer beyond a double's range an OverflowError.
+            packed.append(packer.pack(*vector))
+        except (struct.error, TypeError, OverflowError):
+            return None
+    decoded = Decoded(payload)
+    decoded.flat, decoded.dims = b"".join(packed), dims or 0
+    return decoded

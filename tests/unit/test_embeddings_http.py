@@ -14,7 +14,8 @@ from gigachat.models.embeddings import Embeddings
 
 from emulator import DEFAULT_KEY, Emulator
 from gigachat_dify.embeddings import http as embeddings_http
-from gigachat_dify.embeddings.execution import EmbeddingResponseError, parse_response
+from gigachat_dify.embeddings import values
+from gigachat_dify.embeddings.execution import EmbeddingResponseError, parse_block, parse_response
 
 SSL = ssl.create_default_context()  # unused over http; avoids building one per client
 TEXTS = ["First text", "Второй текст", "third"]
@@ -50,6 +51,15 @@ def test_answer_matches_the_sdk(emu, client):
     assert isinstance(fast, dict)  # the fast path: no pydantic model
     assert parse_response(fast, len(TEXTS)) == parse_response(sdk, len(TEXTS))
     assert fast["model"] == sdk.model
+
+
+def test_the_fast_path_reads_the_same_block_and_tokens_as_the_sdks_model(emu, client):
+    fast = embeddings_http.post_embeddings(client, TEXTS, "Embeddings")
+    sdk = client.embeddings(TEXTS, model="Embeddings")
+    assert isinstance(fast, embeddings_http.Decoded) and len(fast.flat) == 8 * len(TEXTS) * fast.dims
+    rows, tokens = parse_block(fast, len(TEXTS))
+    vectors, sdk_tokens = parse_response(sdk, len(TEXTS))
+    assert values.is_short(rows) and rows.astype(float).tolist() == vectors and tokens == sdk_tokens
 
 
 def test_request_is_the_one_the_sdk_sends(emu, client):
@@ -197,6 +207,40 @@ def test_malformed_answers_raise_the_sdk_validation_error(payload):
 
     with pytest.raises(pydantic.ValidationError):
         embeddings_http._decode(response(json.dumps(payload)))
+
+
+def items(*specs):
+    """Answer items: (index, vector) each."""
+    return [{**ITEM, "index": i, "embedding": v} for i, v in specs]
+
+
+def test_items_out_of_order_are_put_in_request_order_from_the_buffer():
+    decoded = embeddings_http._decode(response(json.dumps({"object": "list", "data": items((1, [0.25, 2.0]), (0, [0.5, -1.0]))})))
+    rows, tokens = parse_block(decoded, 2)
+    assert rows.tolist() == [[0.5, -1.0], [0.25, 2.0]] and tokens == 6
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (items((0, [0.5, 1.0]), (0, [0.5, 1.0])), "out of range or repeated"),
+        (items((0, [0.5, 1.0]), (2, [0.5, 1.0])), "out of range or repeated"),
+        (items((0, [0.5, 1.0])), "expected 2 embeddings, got 1"),
+        (items((0, []), (1, [])), "empty"),
+        (items((0, [0.5, 1.0]), (1, [0.5])), "different dimensions"),
+        (items((0, [0.5, 1e308 * 10]), (1, [0.5, 1.0])), "not finite"),
+    ],
+)
+def test_a_malformed_plain_answer_gets_the_engines_own_error(data, error):
+    decoded = embeddings_http._well_formed({"object": "list", "data": data}) or Embeddings(object="list", data=data)
+    with pytest.raises(EmbeddingResponseError, match=error):
+        parse_block(decoded, 2)
+
+
+def test_float32_values_stay_as_they_came():
+    decoded = embeddings_http._decode(response(json.dumps({"object": "list", "data": items((0, [0.1, 0.2]))})))
+    rows, _ = parse_block(decoded, 1)
+    assert not values.is_short(rows) and rows.tolist() == [[0.1, 0.2]]
 
 
 def test_non_json_raises_json_decode_error():
