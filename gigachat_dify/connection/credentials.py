@@ -81,25 +81,29 @@ class _Parsed:
     settings: ConnectionSettings
     request_scope: tuple[str, ...]  # redaction's request scope for this form (secrets as typed)
     process_secrets: tuple[str, ...]
+    size: int  # bytes of the form's JSON: what keeping it costs, about
 
 
 #: Forms parsed, by a keyed hash of their whole content: Dify sends a workspace's unchanged form
 #: with every request, so each distinct form is parsed (and its fingerprint computed) once, not per
-#: request. Bounded, least recently used dropped; a dropped form is simply parsed again.
+#: request. Bounded in number and in the size of the forms kept (a pasted CA bundle can be large),
+#: least recently used dropped; a dropped form is simply parsed again.
 MAX_PARSED = 256
+MAX_PARSED_BYTES = 4 * 1024 * 1024
 _parsed: OrderedDict[bytes, _Parsed] = OrderedDict()
+_parsed_bytes = 0
 _parsed_lock = threading.Lock()
 
 
-def _form_key(credentials: dict) -> bytes | None:
-    """Every value of the form, whatever the field (a mode reads its own): None when it is not
-    JSON-shaped (then it is parsed without the cache). Hashed with the process's key, so the cache
-    holds no second copy of a secret."""
+def _form_key(credentials: dict) -> tuple[bytes, int] | None:
+    """A keyed hash of every value of the form, whatever the field (a mode reads its own), and the
+    form's size; None when it is not JSON-shaped (then it is parsed without the cache). Hashed with
+    the process's key, so the cache holds no second copy of a secret."""
     try:
-        text = json.dumps(credentials, sort_keys=True, ensure_ascii=False, allow_nan=True)
+        text = json.dumps(credentials, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
     except (TypeError, ValueError):
         return None
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), key=_FINGERPRINT_SALT, digest_size=32).digest()
+    return hashlib.blake2b(text, key=_FINGERPRINT_SALT, digest_size=32).digest(), len(text)
 
 
 def _now() -> datetime.datetime:
@@ -112,8 +116,9 @@ def parse_credentials(credentials: dict) -> ConnectionSettings:
     A form seen before gives the same ConnectionSettings without parsing again (until the mode's
     ``valid_until``, e.g. a client certificate's expiry: then it is checked again and refused);
     every call still scopes the request's secrets (redaction) and re-registers the process ones."""
+    global _parsed_bytes
     credentials = credentials or {}
-    key = _form_key(credentials)
+    key, size = _form_key(credentials) or (None, 0)
     with _parsed_lock:
         hit = _parsed.get(key) if key is not None else None
         if hit is not None:
@@ -125,20 +130,24 @@ def parse_credentials(credentials: dict) -> ConnectionSettings:
         return hit.settings
     scope = redaction.scope_request(request_secrets(credentials))
     settings = _parse(credentials)
-    if key is not None:
-        parsed = _Parsed(settings, scope, tuple(settings.auth.process_secrets()))
+    if key is not None and size <= MAX_PARSED_BYTES // 16:
+        parsed = _Parsed(settings, scope, tuple(settings.auth.process_secrets()), size)
         with _parsed_lock:
+            old = _parsed.pop(key, None)
+            _parsed_bytes -= old.size if old is not None else 0
             _parsed[key] = parsed
-            _parsed.move_to_end(key)
-            while len(_parsed) > MAX_PARSED:
-                _parsed.popitem(last=False)
+            _parsed_bytes += size
+            while len(_parsed) > MAX_PARSED or _parsed_bytes > MAX_PARSED_BYTES:
+                _parsed_bytes -= _parsed.popitem(last=False)[1].size
     return settings
 
 
 def forget_parsed() -> None:
     """Forget every parsed form (tests)."""
+    global _parsed_bytes
     with _parsed_lock:
         _parsed.clear()
+        _parsed_bytes = 0
 
 
 def _parse(credentials: dict) -> ConnectionSettings:

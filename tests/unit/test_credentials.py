@@ -309,8 +309,16 @@ def test_a_parsed_client_certificate_is_refused_once_it_expires(monkeypatch):
         parse_credentials(cert.form())
 
 
-def test_the_parsed_forms_kept_are_bounded():
-    credentials_module.forget_parsed()
-    for i in range(credentials_module.MAX_PARSED + 20):
+def test_the_parsed_forms_kept_are_bounded_in_number_and_in_size():
+    module = credentials_module
+    module.forget_parsed()
+    for i in range(module.MAX_PARSED + 20):
         parse_credentials({"authorization_key": KEY, "timeout": 1 + i % 599, "max_retries": i // 599})
-    assert len(credentials_module._parsed) == credentials_module.MAX_PARSED
+    assert len(module._parsed) == module.MAX_PARSED
+    module.forget_parsed()
+    parse_credentials({"authorization_key": KEY, "ca_bundle_note": "x" * (module.MAX_PARSED_BYTES // 16 + 1)})
+    assert len(module._parsed) == 0, "one huge form is parsed, not kept"
+    for i in range(20):  # large forms (pasted CA bundles): as many as the size allows
+        parse_credentials({"authorization_key": KEY, "timeout": 1 + i, "ca_bundle_note": "x" * (module.MAX_PARSED_BYTES // 17)})
+    assert 0 < len(module._parsed) < 20
+    assert module._parsed_bytes == sum(p.size for p in module._parsed.values()) <= module.MAX_PARSED_BYTES
