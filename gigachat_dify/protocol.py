@@ -60,9 +60,18 @@ def _text(item) -> str | None:
     return item if isinstance(item, str) else item.data if getattr(item, "type", None) == "text" else None
 
 
+def _excess(message, chunk_of) -> int | None:
+    """Bytes of the line of ``chunk_of()`` (the chunk that carries ``message``) when they are over
+    MAX_LINE, else None. An ordinary message is settled by its bound: no chunk made, nothing serialised."""
+    if _upper_bound(message) <= MAX_LINE:
+        return None
+    size = line_bytes(chunk_of())
+    return size if size > MAX_LINE else None
+
+
 def fits(chunk) -> bool:
     """The chunk's line is at most MAX_LINE bytes (ordinary chunks are not serialised for it)."""
-    return _upper_bound(chunk.delta.message) <= MAX_LINE or line_bytes(chunk) <= MAX_LINE
+    return _excess(chunk.delta.message, lambda: chunk) is None
 
 
 def fit_stream(chunks):
@@ -91,8 +100,9 @@ def _split(chunk):
             "finish_reason": chunk.delta.finish_reason if last else None,
             "usage": chunk.delta.usage if last else None,
         })
-        if not fits(part):  # one image, or the tool calls alone: nothing left to split
-            raise _too_large("This part of GigaChat's answer", line_bytes(part))
+        size = _excess(part.delta.message, lambda: part)
+        if size is not None:  # one image, or the tool calls alone: nothing left to split
+            raise _too_large("This part of GigaChat's answer", size)
         yield part
 
 
@@ -100,10 +110,8 @@ def check_result(result):
     """A blocking LLM result as it travels: dify_plugin writes it as one chunk and Dify reads a
     blocking answer from the first chunk only, so it cannot be split. One that cannot fit one line
     is refused with what to do instead. An ordinary answer is neither converted nor serialised for it."""
-    if _upper_bound(result.message) <= MAX_LINE:
-        return result
-    size = line_bytes(result.to_llm_result_chunk())
-    if size <= MAX_LINE:
+    size = _excess(result.message, result.to_llm_result_chunk)
+    if size is None:
         return result
     raise _too_large("GigaChat's answer", size, "Turn on streaming for this node, or lower Max tokens.")
 
