@@ -36,6 +36,8 @@ from gigachat.models.embeddings import Embeddings
 
 import orjson
 
+from gigachat_dify.embeddings import values
+
 EMBEDDINGS_PATH = "/embeddings"  # relative to the client's base_url, as the SDK sends it
 
 
@@ -113,8 +115,7 @@ def _well_formed(payload: Any) -> Decoded | None:
     data = payload.get("data")
     if not isinstance(data, list):
         return None
-    packed = []
-    dims = packer = None
+    vectors = []
     for item in data:
         if not isinstance(item, dict) or type(item.get("index")) is not int or not isinstance(item.get("object"), str):
             return None
@@ -124,17 +125,13 @@ def _well_formed(payload: Any) -> Decoded | None:
         vector = item.get("embedding")
         if type(vector) is not list:
             return None
-        if packer is None:
-            dims = len(vector)
-            packer = struct.Struct(f"{dims}d")
-        elif len(vector) != dims:
+        if vectors and len(vector) != len(vectors[0]):
             return None  # the SDK's model takes it; the engine's own check words the error
-        try:
-            # C speed, 7 times less CPU than array("d").extend; a string, null, list or object in
-            # the vector is a struct.error, an integer beyond a double's range an OverflowError.
-            packed.append(packer.pack(*vector))
-        except (struct.error, TypeError, OverflowError):
-            return None
+        vectors.append(vector)
+    try:
+        flat = values.doubles(vectors)  # also the check that every value is a number
+    except (struct.error, TypeError, OverflowError):
+        return None
     decoded = Decoded(payload)
-    decoded.flat, decoded.dims = b"".join(packed), dims or 0
+    decoded.flat, decoded.dims = flat, len(vectors[0]) if vectors else 0
     return decoded

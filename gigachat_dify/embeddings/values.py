@@ -47,9 +47,17 @@ def block(vectors: Sequence[Sequence[float]]) -> np.ndarray:
     exactly a half, else float64 holding them exactly as they came."""
     if not len(vectors):
         return narrowed(np.zeros((0, 0)))
-    packer = struct.Struct(f"{len(vectors[0])}d")  # C speed: 7 times less CPU than array("d").extend
-    flat = b"".join([packer.pack(*vector) for vector in vectors])
-    return narrowed(np.frombuffer(flat, dtype=np.float64).reshape(len(vectors), -1))
+    return narrowed(np.frombuffer(doubles(vectors), dtype=np.float64).reshape(len(vectors), -1))
+
+
+def doubles(vectors: Sequence[Sequence[float]]) -> bytes:
+    """The vectors, one after another, as C doubles. C speed, 7 times less CPU than
+    array("d").extend; a value that is not a number (a string, null, a list) or a vector of another
+    length than the first is a struct.error, an integer beyond a double's range an OverflowError."""
+    if not len(vectors):
+        return b""
+    packer = struct.Struct(f"{len(vectors[0])}d")
+    return b"".join([packer.pack(*vector) for vector in vectors])
 
 
 def narrowed(values: np.ndarray) -> np.ndarray:
