@@ -17,6 +17,7 @@ imports this module.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Sequence
 
@@ -58,24 +59,19 @@ def _members(pattern: re.Pattern, chars: str) -> np.ndarray:
     return np.frombuffer(marked.encode("utf-32-le", "surrogatepass"), dtype="<u4") == 0xFFFF
 
 
-_table: np.ndarray | None = None
-
-
+@functools.cache
 def _class_table() -> np.ndarray:
     """Class of every code point of the Basic Multilingual Plane, built once (tens of milliseconds).
     A character in exactly one run set has that set's class, unless it is a letter that would start
     the catch-all letters run (group 7); any other character is _OTHER."""
-    global _table
-    if _table is None:
-        chars = "".join(map(chr, range(0x10000)))
-        member = np.stack([_members(pattern, chars) for _, pattern in _MEMBERS])
-        groups = np.array([group for group, _ in _MEMBERS], dtype=np.uint8)
-        table = np.where(member.sum(axis=0) == 1, groups[member.argmax(axis=0)], _OTHER).astype(np.uint8)
-        starts_other_letters = _members(_OTHER_LETTER, chars) & ~np.isin(table, (3, 4, 6))
-        table[starts_other_letters] = _OTHER
-        table[0xFFFF] = _OTHER
-        _table = table
-    return _table
+    chars = "".join(map(chr, range(0x10000)))
+    member = np.stack([_members(pattern, chars) for _, pattern in _MEMBERS])
+    groups = np.array([group for group, _ in _MEMBERS], dtype=np.uint8)
+    table = np.where(member.sum(axis=0) == 1, groups[member.argmax(axis=0)], _OTHER).astype(np.uint8)
+    starts_other_letters = _members(_OTHER_LETTER, chars) & ~np.isin(table, (3, 4, 6))
+    table[starts_other_letters] = _OTHER
+    table[0xFFFF] = _OTHER
+    return table
 
 
 def _rate_arrays() -> tuple[np.ndarray, np.ndarray]:

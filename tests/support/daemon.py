@@ -243,8 +243,6 @@ def _prompt_message_error(message, where: str, validate: bool = True) -> str | N
                 return err
             if validate and item.get("type") not in _CONTENT_TYPES:
                 return f"{at}.type: {item.get('type')!r} is not one of {sorted(_CONTENT_TYPES)}"
-            if err:
-                return err
     elif not isinstance(content, str):
         return f"{where}.content: content must be a string or an array of prompt message content"
     err = _first(_string_field(message, "name", where), _string_field(message, "tool_call_id", where))
