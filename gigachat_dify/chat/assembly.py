@@ -156,6 +156,7 @@ class Assembler:
         data: bool = False,
         images: Images | None = None,
         citations: bool = True,
+        collect: bool = False,
     ):
         self.model = model
         self.prompt_messages = list(prompt_messages or [])
@@ -185,6 +186,9 @@ class Assembler:
         self.usage: TokenUsage | None = None
         #: The response's model name as GigaChat echoes it (e.g. "GigaChat-2-Max:2.0.28.2").
         self.response_model: str | None = None
+        #: A blocking answer's pieces before the final chunk, when ``collect``: they become one message
+        #: (``to_result``), so no chunk is made of them (a chunk costs three pydantic objects).
+        self.collected: list[Any] | None = [] if collect else None
 
     # ------------------------------------------------------------------ public API
     @property
@@ -396,6 +400,9 @@ class Assembler:
     def _chunks(self, out: list[Any]) -> list[LLMResultChunk]:
         """The chunks for these pieces: at most one file per chunk (each chunk is one protocol
         line, and a file may fill most of it)."""
+        if self.collected is not None:
+            self.collected += out
+            return []
         groups: list[list[Any]] = [[]]
         for piece in out:
             if not isinstance(piece, str) and any(not isinstance(p, str) for p in groups[-1]):
@@ -449,11 +456,12 @@ def message_content(pieces: Sequence[Any] | str) -> str | list:
     return [TextPromptMessageContent(data=i) if isinstance(i, str) else i for i in items]
 
 
-def to_result(model: str, chunks: Sequence[LLMResultChunk]) -> LLMResult:
-    """A blocking answer: the assembled chunks as one ``LLMResult`` (text and content items joined
-    in order, the final chunk's tool calls, usage and ``opaque_body``)."""
+def to_result(model: str, chunks: Sequence[LLMResultChunk], collected: Sequence[Any] = ()) -> LLMResult:
+    """A blocking answer: the pieces an assembler ``collected`` and the assembled chunks as one
+    ``LLMResult`` (text and content items joined in order, the final chunk's tool calls, usage and
+    ``opaque_body``)."""
     final = chunks[-1]
-    pieces: list[Any] = []
+    pieces: list[Any] = list(collected)
     for c in chunks:
         content = c.delta.message.content
         pieces.extend([content] if isinstance(content, str) else (content or []))

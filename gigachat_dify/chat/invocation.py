@@ -9,6 +9,8 @@ Knows nothing of Dify's model classes; ``models/llm/llm.py`` only hands over wha
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -41,6 +43,16 @@ _END = object()
 _SESSION_NS = uuid.UUID("6f1c3a52-9f57-4a36-9d0e-6a3f1c1b2d7e")
 
 
+def _uuid5(name: str) -> str:
+    """``str(uuid.uuid5(_SESSION_NS, name))`` without building a ``uuid.UUID`` (every request makes
+    one; tests/unit/test_session_id.py checks that the two agree)."""
+    digest = bytearray(hashlib.sha1(_SESSION_NS.bytes + name.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 @dataclass
 class ChatRequest:
     model: str
@@ -67,12 +79,19 @@ def asked(model: str, model_parameters: Mapping[str, Any]) -> failures.Asked:
     """What a request asks for beyond a plain answer, with the labels of the settings that ask it:
     what a refusal can be about (``failures.refusal``) and what its message names. Raises
     InvokeBadRequestError for parameters no request could be built from."""
-    return failures.Asked(
-        model=model,
-        json_schema=json_answers.requested(model_parameters) is not None,
-        reasoning=reasoning.SETTING if reasoning.asked(model_parameters) else "",
-        tools=MappingProxyType(builtin_tools.enabled(model_parameters).labels()),
-    )
+    json_schema = json_answers.requested(model_parameters) is not None
+    thinking = reasoning.SETTING if reasoning.asked(model_parameters) else ""
+    tools = builtin_tools.enabled(model_parameters)
+    if not json_schema and not thinking and tools is builtin_tools.NONE_ENABLED:
+        return _plain(model)
+    return failures.Asked(model=model, json_schema=json_schema, reasoning=thinking,
+                          tools=MappingProxyType(tools.labels()))
+
+
+@functools.lru_cache(maxsize=256)
+def _plain(model: str) -> failures.Asked:
+    """What most requests ask: a plain answer of this model (one object per model, not per request)."""
+    return failures.Asked(model=model)
 
 
 def session_id_for(conversation_id: str | None, prompt_messages: Sequence, *, account: str) -> str | None:
@@ -81,10 +100,10 @@ def session_id_for(conversation_id: str | None, prompt_messages: Sequence, *, ac
     fingerprint (a keyed hash, never a secret): whether GigaChat scopes its cache by account is not
     documented, so two accounts never share an id. A one-way uuid5: Dify's ids never leave."""
     if conversation_id:
-        return str(uuid.uuid5(_SESSION_NS, f"{account}:conversation:{conversation_id}"))
+        return _uuid5(f"{account}:conversation:{conversation_id}")
     first = ensure_prompt_message(prompt_messages[0]) if prompt_messages else None
     if first is not None and first.role == PromptMessageRole.SYSTEM and isinstance(first.content, str) and first.content:
-        return str(uuid.uuid5(_SESSION_NS, f"{account}:system:{first.content}"))
+        return _uuid5(f"{account}:system:{first.content}")
     return None
 
 
@@ -200,15 +219,16 @@ def _images(request: ChatRequest, *, blocking: bool, notes: bool) -> Images:
     return Images(download, remember=remember, cumulative=blocking, notes=notes)
 
 
-def assembler(request: ChatRequest, *, data: bool = False, blocking: bool = False):
+def assembler(request: ChatRequest, *, data: bool = False, blocking: bool = False, collect: bool = False):
     """``blocking``: the answer goes to Dify as one protocol line, so its images share one budget.
     ``data``: the answer is read as data (structured output), so it shows nothing but the answer:
     no reasoning, tool activity, source list or notes beside its images (text after the JSON would
-    break it; the links inside it stay)."""
+    break it; the links inside it stay). ``collect``: the pieces before the final chunk are kept
+    for ``to_result`` instead of becoming chunks (``Assembler.collected``)."""
     return request.contract.Assembler(request.model, request.prompt_messages, request.stop, request.function_names,
                                       argument_schemas=request.argument_schemas, data=data,
                                       images=_images(request, blocking=blocking, notes=not data),
-                                      citations=builtin_tools.cite(request.asked.tools))
+                                      citations=builtin_tools.cite(request.asked.tools), collect=collect)
 
 
 def final(asm, price: Price, usage: TokenUsage | None = None) -> LLMResultChunk:
@@ -306,9 +326,10 @@ def chunks(request: ChatRequest, messages: Sequence | None = None, params: Mappi
 def complete(request: ChatRequest, price: Price) -> LLMResult:
     """Blocking call; retried whole on transient failures."""
     response = send(request)
-    asm = assembler(request, blocking=True)
-    pieces = asm.feed_response(response)
-    result = to_result(request.model, [*pieces, *asm.flush(), final(asm, price)])
+    asm = assembler(request, blocking=True, collect=True)
+    asm.feed_response(response)
+    asm.flush()
+    result = to_result(request.model, [final(asm, price)], asm.collected)
     failure = asm.failure(result.message.get_text_content())
     if failure is not None:
         raise failure

@@ -95,12 +95,16 @@ _parsed_bytes = 0
 _parsed_lock = threading.Lock()
 
 
+#: One encoder for every form: json.dumps with options builds a new encoder on each call.
+_FORM_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
+
+
 def _form_key(credentials: dict) -> tuple[bytes, int] | None:
     """A keyed hash of every value of the form, whatever the field (a mode reads its own), and the
     form's size; None when it is not JSON-shaped (then it is parsed without the cache). Hashed with
     the process's key, so the cache holds no second copy of a secret."""
     try:
-        text = json.dumps(credentials, sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        text = _FORM_JSON(credentials).encode("utf-8", "surrogatepass")
     except (TypeError, ValueError):
         return None
     return hashlib.blake2b(text, key=_FINGERPRINT_SALT, digest_size=32).digest(), len(text)

@@ -1,11 +1,15 @@
 """Dify's LLM interface for GigaChat: thin; every GigaChat rule lives in gigachat_dify/."""
 
+import functools
 import logging
+import time
+import types
 from collections.abc import Generator
+from decimal import Decimal
 
 from dify_plugin import LargeLanguageModel
 from dify_plugin.entities.model import AIModelEntity, ModelPropertyKey
-from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk
+from dify_plugin.entities.model.llm import LLMResult, LLMResultChunk, LLMUsage
 from dify_plugin.entities.model.message import PromptMessage, PromptMessageTool
 from dify_plugin.errors.model import InvokeBadRequestError
 
@@ -15,12 +19,29 @@ from dify_plugin.errors.model import InvokeBadRequestError
 
 logger = logging.getLogger(__name__)
 
+#: What dify_plugin's get_price gives a model without prices (tests/unit/test_llm_usage.py compares).
+_NO_PRICE = Decimal("0.0")
+
+
+@functools.cache
+def _gigachat() -> types.SimpleNamespace:
+    """What a chat request uses of gigachat_dify, imported by the first one (see above) and kept:
+    import statements in ``_invoke`` would look every name up again on each request."""
+    from dify_plugin import get_current_session
+
+    from gigachat_dify import failures, protocol
+    from gigachat_dify.chat import files, invocation, json_answers, structured
+    from gigachat_dify.chat.assembly import TokenUsage
+    from gigachat_dify.connection.credentials import parse_credentials
+    from gigachat_dify.errors import to_invoke_error
+    from gigachat_dify.tokens import context_overflow
+
+    return types.SimpleNamespace(**locals())
+
 
 def _conversation_id() -> str | None:
     try:
-        from dify_plugin import get_current_session
-
-        session = get_current_session()
+        session = _gigachat().get_current_session()
         return getattr(session, "conversation_id", None) if session else None
     except Exception:  # no session outside the runtime (tests call the class directly)
         return None
@@ -38,32 +59,26 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
         stream: bool = True,
         user: str | None = None,
     ) -> LLMResult | Generator[LLMResultChunk, None, None]:
-        from gigachat_dify import failures, protocol
-        from gigachat_dify.chat import files, invocation, json_answers, structured
-        from gigachat_dify.chat.assembly import TokenUsage
-        from gigachat_dify.connection.credentials import parse_credentials
-        from gigachat_dify.errors import to_invoke_error
-        from gigachat_dify.tokens import context_overflow
-
+        g = _gigachat()
         # What the request asked and who is asking word its errors (a refused tool names its switch,
         # refused credentials their mode's fields); known once parsed, so read when an error comes.
-        asked, auth = failures.NOTHING_ASKED, None
+        asked, auth = g.failures.NOTHING_ASKED, None
 
         def error(exc: Exception):
-            return to_invoke_error(exc, asked=asked, auth=auth)
+            return g.to_invoke_error(exc, asked=asked, auth=auth)
 
         try:
-            settings = parse_credentials(credentials)
+            settings = g.parse_credentials(credentials)
             auth = settings.auth
-            asked = invocation.asked(model, model_parameters)
+            asked = g.invocation.asked(model, model_parameters)
             schema = self.get_model_schema(model, credentials)
             features = set(schema.features or []) if schema else set()
             context = (schema.model_properties or {}).get(ModelPropertyKey.CONTEXT_SIZE) if schema else None
-            overflow = context_overflow(prompt_messages, tools, context)
+            overflow = g.context_overflow(prompt_messages, tools, context)
             if overflow:
                 raise InvokeBadRequestError(overflow)
-            spec = json_answers.requested(model_parameters)
-            request = invocation.prepare(
+            spec = g.json_answers.requested(model_parameters)
+            request = g.invocation.prepare(
                 model=model,
                 settings=settings,
                 prompt_messages=prompt_messages,
@@ -71,33 +86,31 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
                 tools=tools,
                 stop=stop,
                 stream=stream,
-                accepts_files=files.accepted_kinds(features),
+                accepts_files=g.files.accepted_kinds(features),
                 conversation_id=_conversation_id(),
                 asked_for=asked,
             )
         except Exception as exc:
             raise error(exc) from None
 
-        def price(usage: TokenUsage | None):
-            usage = usage or TokenUsage()
+        def price(usage):
+            usage = usage or g.TokenUsage()
             return self._calc_response_usage(model, credentials, usage.prompt, usage.completion)
 
         if stream:
             return self._stream(request, spec, price, error)
         try:
-            result = structured.complete(request, spec, price) if spec else invocation.complete(request, price)
-            return protocol.check_result(result)
+            result = g.structured.complete(request, spec, price) if spec else g.invocation.complete(request, price)
+            return g.protocol.check_result(result)
         except Exception as exc:
             raise error(exc) from None
 
     def _stream(self, request, spec, price, error) -> Generator[LLMResultChunk, None, None]:
-        from gigachat_dify import protocol
-        from gigachat_dify.chat import invocation, structured
-
+        g = _gigachat()
         # Errors raised while Dify consumes this generator are not mapped by the SDK: map them here.
         try:
-            yield from protocol.fit_stream(structured.stream(request, spec, price) if spec
-                                           else invocation.stream(request, price))
+            yield from g.protocol.fit_stream(g.structured.stream(request, spec, price) if spec
+                                             else g.invocation.stream(request, price))
         except Exception as exc:
             raise error(exc) from None
 
@@ -118,6 +131,19 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
             validate_model(credentials, model, "llm")
         except Exception as exc:
             raise to_credentials_error(exc) from None
+
+    def _calc_response_usage(self, model: str, credentials: dict, prompt_tokens: int,
+                             completion_tokens: int) -> LLMUsage:
+        """dify_plugin's usage, without its two price lookups for a model that has no prices (no
+        GigaChat model has: no public per-token price is published); every answer pays this."""
+        schema = self.get_model_schema(model, credentials)
+        if schema is not None and schema.pricing is not None:
+            return super()._calc_response_usage(model, credentials, prompt_tokens, completion_tokens)
+        return LLMUsage(prompt_tokens=prompt_tokens, prompt_unit_price=_NO_PRICE, prompt_price_unit=_NO_PRICE,
+                        prompt_price=_NO_PRICE, completion_tokens=completion_tokens, completion_unit_price=_NO_PRICE,
+                        completion_price_unit=_NO_PRICE, completion_price=_NO_PRICE,
+                        total_tokens=prompt_tokens + completion_tokens, total_price=_NO_PRICE, currency="USD",
+                        latency=time.perf_counter() - self.started_at)
 
     def _validate_and_filter_model_parameters(self, model: str, model_parameters: dict, credentials: dict) -> dict:
         """The SDK checks parameters before `_invoke`, outside its error mapping: its ValueError would

@@ -193,6 +193,28 @@ def test_the_blocking_result_keeps_text_and_images_in_order():
     assert content[-1].data.endswith(" B")
 
 
+BLOCKING_ANSWERS = [
+    ["plain text"],
+    ["A ", f'<img src="{F1}" fuse="true"/>', " B"],
+    [f'<img src="{F1}" fuse="true"/><img src="{F7}" fuse="true"/>', "", " after"],
+    ["one STOP two ", f'<img src="{F9}" fuse="true"/>'],
+    ["held at the end <img src=", f'"{F1}" fuse="tr'],
+    [""],
+]
+
+
+@pytest.mark.parametrize("pieces", BLOCKING_ANSWERS)
+def test_a_collecting_assembler_gives_the_blocking_result_that_chunks_give(pieces):
+    def result(collect: bool):
+        a = Assembler("GigaChat-2", stop=["STOP"], images=images(cumulative=True), collect=collect)
+        chunks = [c for piece in pieces for c in a.add(content=piece)] + a.flush()
+        if collect:
+            assert chunks == []  # nothing made a chunk: the pieces wait in a.collected
+        return to_result("m", [*chunks, a.finish(LLMUsage.empty_usage())], a.collected or ())
+
+    assert result(collect=True) == result(collect=False)
+
+
 def test_message_content_is_a_string_when_it_is_all_text():
     assert message_content(["a", "", "b"]) == "ab"
     assert message_content([]) == ""
