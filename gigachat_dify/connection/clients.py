@@ -15,6 +15,8 @@ its logic (its own helpers build the httpx arguments):
   milliseconds, so the token looks expired at once and is fetched again before every call;
 - its chat streams read by `sse.py` (lines split at line feeds only, cut-off streams and GigaChat's
   error events reported);
+- its v1 blocking chat sends the plugin's payload as it is (`v1_chat.py`), not read into the SDK's
+  model and dumped back;
 - it knows which HTTP requests are in flight, so the cache can close an evicted client's sockets
   as soon as none is, without cutting a stream another request is still reading.
 
@@ -45,6 +47,7 @@ from gigachat_dify.retry import RETRY_STATUSES
 from gigachat_dify.connection import proxy
 from gigachat_dify.connection.credentials import ConnectionSettings
 from gigachat_dify.connection.sse import EventStreams
+from gigachat_dify.connection.v1_chat import PlainChat
 from gigachat_dify.connection.tls import ClientCertificateError, PemError, context_key, shared_context
 from gigachat_dify.connection.token_cache import TOKENS
 
@@ -221,7 +224,7 @@ class _TrackedHttpClient(httpx.Client):
 _constructing = threading.Lock()
 
 
-class GigaChatClient(EventStreams, GigaChat):
+class GigaChatClient(EventStreams, PlainChat, GigaChat):
     """The SDK client as the plugin uses it (see the module's docstring)."""
 
     def __init__(self, settings: ConnectionSettings, ssl_context: ssl.SSLContext) -> None:

@@ -1,0 +1,75 @@
+"""connection/v1_chat.py: a v1 blocking chat sends, byte for byte, the body the SDK's own ``chat``
+would send for the same payload, for every payload the plugin can build."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from dify_plugin.errors.model import InvokeBadRequestError
+from gigachat import client as sdk_client
+from gigachat.api.chat import _build_request_json
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from emulator import DEFAULT_KEY, Emulator
+from gigachat_dify.chat.v1 import call
+from gigachat_dify.connection import v1_chat
+from gigachat_dify.connection.clients import get_client
+from gigachat_dify.connection.credentials import parse_credentials
+from tests.unit import strategies as S
+from tests.unit.test_properties import CHAT_HEAVY, EmulatorFiles
+
+MODEL = "GigaChat-2-Max"
+
+
+def plugin_settings():
+    return get_client(parse_credentials({"authorization_key": DEFAULT_KEY}))._settings
+
+
+def sdk_body(payload: dict, settings) -> dict:
+    """What the SDK's ``chat`` sends: the payload read into its ``Chat`` model and dumped back."""
+    return _build_request_json(sdk_client._parse_chat(payload, settings), exclude_stream=True)
+
+
+def wire(body: dict) -> str:
+    return json.dumps(body, ensure_ascii=False, sort_keys=True)
+
+
+@CHAT_HEAVY
+@given(messages=S.prompt_messages, tools=st.lists(S.tools, max_size=3), params=S.model_parameters,
+       accepts_files=st.booleans())
+@example(messages=[], tools=[], params={"temperature": 1, "max_tokens": 5.0, "top_p": 1}, accepts_files=False)
+def test_the_body_is_the_sdks_for_every_payload_the_plugin_builds(messages, tools, params, accepts_files):
+    resolver = EmulatorFiles()
+    try:
+        payload, _ = call.build(MODEL, messages, params, tools, False, resolver if accepts_files else None)
+    except InvokeBadRequestError:
+        return
+    settings = plugin_settings()
+    assert wire(v1_chat.body(payload, settings)) == wire(sdk_body(payload, settings))
+
+
+@pytest.mark.parametrize("payload", [
+    {"model": "GigaChat-2", "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1},
+    {"model": "GigaChat-2", "messages": [{"role": "user", "content": "q"}], "profanity_check": True, "flags": ["x"],
+     "additional_fields": {"functions": [{"name": "f", "parameters": {"type": "object", "required": ["a"]}}]}},
+])
+def test_settings_defaults_and_additional_fields_are_as_the_sdk_sends_them(payload):
+    settings = plugin_settings()
+    assert wire(v1_chat.body(payload, settings)) == wire(sdk_body(payload, settings))
+    assert "flags" in v1_chat.body(payload, settings)  # the SDK adds its settings' empty list
+
+
+def test_a_blocking_chat_reaches_gigachat_with_the_sdks_body_and_headers():
+    with Emulator() as emu:
+        creds = {"authorization_key": DEFAULT_KEY, "base_url": emu.base_url, "auth_url": emu.auth_url}
+        client = get_client(parse_credentials(creds))
+        payload = {"model": "GigaChat-2", "messages": [{"role": "user", "content": "Привет"}], "temperature": 0.3}
+        answer = client.chat(payload)
+        sent = [e for e in emu.log if e.path.endswith("/chat/completions")][-1]
+        assert answer.choices[0].message.content
+        assert sent.json == sdk_body(payload, client._settings)
+        headers = {k.lower(): v for k, v in dict(sent.headers).items()}
+        assert headers["content-type"] == "application/json" and headers["authorization"]
+        assert headers["user-agent"] == "GigaChat-python-lib"
