@@ -5,15 +5,18 @@ defaults added (``model``, ``profanity_check``, ``flags``), ``additional_fields`
 left out. The plugin's payloads (``chat/v1/call.py``) are the API's JSON already, so ``body``
 gives the SDK's result without that round trip, which every blocking answer paid
 (tests/unit/test_v1_body.py compares the two over the payloads the plugin builds). ``PlainChat``
-sends it with the SDK's own headers, URL, authentication and errors.
+sends it with the SDK's own headers, URL, authentication and errors, and ``answer`` reads the reply
+into the SDK's model from its bytes.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from http import HTTPStatus
 from typing import Any
 
+import httpx
 from gigachat import client as sdk_client
 from gigachat.api import utils as sdk_utils
 from gigachat.authentication import _with_auth
@@ -47,4 +50,14 @@ class PlainChat:
         headers["Content-Type"] = "application/json"
         request = {"method": "POST", "url": sdk_utils.resolve_request_url(self._client, chat_url_cvar.get()),
                    "content": _JSON(body(payload, self._settings)), "headers": headers}
-        return sdk_utils.execute_request_sync(self._client, request, ChatCompletion)
+        return answer(self._client.request(**request))
+
+
+def answer(response: httpx.Response) -> ChatCompletion:
+    """The SDK's ``build_response`` for a chat answer, read straight from its bytes: the same model
+    (tests/unit/test_v1_body.py compares them over the recorded answers), without a dict between."""
+    if response.status_code != HTTPStatus.OK:
+        sdk_utils._raise_for_status(response.url, response.status_code, response.content, response.headers)
+    completion = ChatCompletion.model_validate_json(response.content)
+    completion.x_headers = sdk_utils.build_x_headers(response)
+    return completion

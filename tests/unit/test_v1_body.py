@@ -1,14 +1,19 @@
 """connection/v1_chat.py: a v1 blocking chat sends, byte for byte, the body the SDK's own ``chat``
-would send for the same payload, for every payload the plugin can build."""
+would send for the same payload, for every payload the plugin can build; and reads every answer
+into the model, or the error, the SDK's own reading gives."""
 
 from __future__ import annotations
 
 import json
 
+import httpx
 import pytest
+import yaml
 from dify_plugin.errors.model import InvokeBadRequestError
 from gigachat import client as sdk_client
+from gigachat.api import utils as sdk_utils
 from gigachat.api.chat import _build_request_json
+from gigachat.models.chat import ChatCompletion
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -17,6 +22,7 @@ from gigachat_dify.chat.v1 import call
 from gigachat_dify.connection import v1_chat
 from gigachat_dify.connection.clients import get_client
 from gigachat_dify.connection.credentials import parse_credentials
+from tests.support.recordings import CASSETTES, FIXTURES
 from tests.unit import strategies as S
 from tests.unit.test_properties import CHAT_HEAVY, EmulatorFiles
 
@@ -73,3 +79,44 @@ def test_a_blocking_chat_reaches_gigachat_with_the_sdks_body_and_headers():
         headers = {k.lower(): v for k, v in dict(sent.headers).items()}
         assert headers["content-type"] == "application/json" and headers["authorization"]
         assert headers["user-agent"] == "GigaChat-python-lib"
+
+
+def recorded_answers() -> list[bytes]:
+    """Every v1 blocking chat answer in the recordings, and the SDK's chat fixtures."""
+    answers = []
+    for cassette in sorted(CASSETTES.glob("*.yaml")):
+        for it in yaml.safe_load(cassette.read_text())["interactions"]:
+            if it["request"]["uri"].endswith("/api/v1/chat/completions") and it["response"]["status"]["code"] == 200 \
+                    and "event-stream" not in it["response"]["headers"].get("Content-Type", [""])[0]:
+                answers.append(it["response"]["body"]["string"].encode())
+    fixtures = ("chat_completion.json", "chat_completion_function.json", "chat_completion_json.json")
+    return answers + [(FIXTURES / name).read_bytes() for name in fixtures]
+
+
+@pytest.mark.parametrize("status", [200, 400, 401, 429, 500])
+def test_an_answer_is_read_as_the_sdk_reads_it(status):
+    assert len(recorded_answers()) >= 4
+    bodies = recorded_answers() if status == 200 else [b'{"status": %d, "message": "no"}' % status, b"<html>"]
+    for content in bodies:
+        response = httpx.Response(status, content=content, headers={"x-request-id": "r1", "x-session-id": "s1"},
+                                  request=httpx.Request("POST", "https://gigachat.devices.sberbank.ru/api/v1/chat/completions"))
+        try:
+            expected = sdk_utils.build_response(response, ChatCompletion)
+        except Exception as sdk_error:
+            with pytest.raises(type(sdk_error)) as ours:
+                v1_chat.answer(response)
+            assert (ours.value.status_code, ours.value.content) == (sdk_error.status_code, sdk_error.content)
+            continue
+        got = v1_chat.answer(response)
+        assert got == expected and got.x_headers == {"x-request-id": "r1", "x-session-id": "s1", "x-client-id": None}
+
+
+def test_an_unreadable_answer_is_an_unreadable_answer_as_with_the_sdk():
+    from gigachat_dify import failures
+
+    response = httpx.Response(200, content=b'{"choices": [', request=httpx.Request("POST", "https://h/chat/completions"))
+    with pytest.raises(Exception) as ours:
+        v1_chat.answer(response)
+    with pytest.raises(Exception) as sdks:
+        sdk_utils.build_response(response, ChatCompletion)
+    assert failures.classify(ours.value).kind is failures.classify(sdks.value).kind is failures.Kind.UNREADABLE
