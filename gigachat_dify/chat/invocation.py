@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -41,16 +40,6 @@ Price = Callable[[TokenUsage | None], LLMUsage]
 
 _END = object()
 _SESSION_NS = uuid.UUID("6f1c3a52-9f57-4a36-9d0e-6a3f1c1b2d7e")
-
-
-def _uuid5(name: str) -> str:
-    """``str(uuid.uuid5(_SESSION_NS, name))`` without building a ``uuid.UUID`` (every request makes
-    one; tests/unit/test_session_id.py checks that the two agree)."""
-    digest = bytearray(hashlib.sha1(_SESSION_NS.bytes + name.encode("utf-8")).digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 @dataclass
@@ -100,10 +89,10 @@ def session_id_for(conversation_id: str | None, prompt_messages: Sequence, *, ac
     fingerprint (a keyed hash, never a secret): whether GigaChat scopes its cache by account is not
     documented, so two accounts never share an id. A one-way uuid5: Dify's ids never leave."""
     if conversation_id:
-        return _uuid5(f"{account}:conversation:{conversation_id}")
+        return str(uuid.uuid5(_SESSION_NS, f"{account}:conversation:{conversation_id}"))
     first = ensure_prompt_message(prompt_messages[0]) if prompt_messages else None
     if first is not None and first.role == PromptMessageRole.SYSTEM and isinstance(first.content, str) and first.content:
-        return _uuid5(f"{account}:system:{first.content}")
+        return str(uuid.uuid5(_SESSION_NS, f"{account}:system:{first.content}"))
     return None
 
 

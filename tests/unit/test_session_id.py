@@ -1,14 +1,12 @@
 """chat/invocation.session_id_for: the X-Session-ID of GigaChat's prompt cache is stable per account
 and conversation (or leading system prompt) and never shared by two accounts."""
 
-import uuid
-
 from dify_plugin.entities.model.message import SystemPromptMessage, UserPromptMessage
 from hypothesis import given
 from hypothesis import strategies as st
 
 from emulator import B2B_KEY, DEFAULT_KEY
-from gigachat_dify.chat.invocation import _SESSION_NS, _uuid5, session_id_for
+from gigachat_dify.chat.invocation import session_id_for
 from gigachat_dify.connection.credentials import parse_credentials
 
 ACCOUNT_A = parse_credentials({"authorization_key": DEFAULT_KEY}).fingerprint
@@ -27,8 +25,3 @@ def test_one_account_keeps_its_id_and_two_accounts_never_share_one(conversation,
 def test_without_a_conversation_or_a_system_prompt_there_is_no_session():
     assert session_id_for(None, [UserPromptMessage(content="q")], account=ACCOUNT_A) is None
     assert session_id_for("", [], account=ACCOUNT_A) is None
-
-
-@given(name=st.text())
-def test_the_session_id_is_the_standard_uuid5_of_its_name(name):
-    assert _uuid5(name) == str(uuid.uuid5(_SESSION_NS, name))
