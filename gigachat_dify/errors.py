@@ -40,7 +40,7 @@ from gigachat_dify.failures import (
     preview_model_elsewhere,
     proxy_status,
 )
-from gigachat_dify.hosts import DEFAULT_AUTH_URL, DEFAULT_BASE_URL, HOSTS_HINT, SPEC_BASE_URL
+from gigachat_dify.hosts import DEFAULT_AUTH_URL, DEFAULT_BASE_URL, HOSTS_HINT, SPEC_HOST, login_hint
 from gigachat_dify.redaction import redact
 
 if TYPE_CHECKING:  # annotation only: the connection layer imports this module
@@ -133,6 +133,12 @@ def _base_url(failure: Failure) -> str:
     return f"{parts.scheme}://{parts.netloc}{failure.where.base_path}"
 
 
+def _with_api_path(failure: Failure) -> str:
+    """The Base URL a failed request was made under, with the API's path its host uses added."""
+    host = urlsplit(failure.where.url).hostname or ""
+    return _base_url(failure) + ("/v1" if host == SPEC_HOST else "/api/v1")
+
+
 def refusal_message(failure: Failure, asked: Asked) -> str:
     """What to switch off (or choose instead) when GigaChat refused part of the request."""
     refused, status, text = failure.refusal, failure.status, failure.message
@@ -176,8 +182,32 @@ def _model_refused(failure: Failure, model: str | None) -> str:
 
 
 def _forbidden(failure: Failure) -> str:
+    if failure.where is not None and failure.where.model_list:
+        # GET /models names no model: a refusal of it is about reaching the API at all.
+        return (f"The 'Base URL' ({_base_url(failure)}) refused access to the API (403: {failure.message}) for "
+                "its model list, which any GigaChat account may read: a gateway or firewall in front of the API "
+                "may block Dify's server, or the account has no access to this API (its scope). Check the "
+                "'Base URL', and with your network administrator that Dify's server may reach it.")
     return (f"GigaChat refused access (403: {failure.message}): this account is not allowed to use this model or "
             "method. Check the model is in your plan in GigaChat Studio, or use an account that has it.")
+
+
+def _redirected(failure: Failure) -> tuple[type[InvokeError], str]:
+    """A 3xx: which field's address redirects, where to, and what to enter instead."""
+    where, target, status = failure.where, failure.location, failure.status
+    never = "The plugin does not follow redirects, so that the credentials are never sent to an address you did not enter"
+    if where.endpoint is None:  # the OAuth request, to the address typed whole
+        return InvokeAuthorizationError, (
+            f"The 'OAuth URL' ({where.url}) redirects ({status}) to {target}. {never}: if that is GigaChat's OAuth "
+            f"service, enter it as the 'OAuth URL'; otherwise check the address (a login page means a portal in "
+            f"between, not the OAuth service). The default is {DEFAULT_AUTH_URL}."
+        )
+    tail = where.path.rstrip("/")[len(where.base_path):]  # the endpoint the request added, e.g. /models
+    suggested = target[:-len(tail)] if tail and target.endswith(tail) else target
+    return InvokeBadRequestError, (
+        f"The 'Base URL' ({_base_url(failure)}) redirects ({status}) to {target}. {never}: if {suggested} is the "
+        "GigaChat API, enter it as the 'Base URL'; otherwise check the address."
+    )
 
 
 def _api_message(failure: Failure, asked: Asked, auth: Auth | None) -> tuple[type[InvokeError], str]:
@@ -200,10 +230,9 @@ def _api_message(failure: Failure, asked: Asked, auth: Auth | None) -> tuple[typ
             "check them with its administrator."
         )
     if kind is Kind.NO_TOKEN_ENDPOINT:
-        return InvokeAuthorizationError, (
-            f"{host} has no token endpoint ({path}): user and password work only with an on-premise GigaChat "
-            "installation. For GigaChat's public hosts use the authorization key or a client certificate."
-        )
+        return InvokeAuthorizationError, f"{host} has no token endpoint ({status} for {path}): {login_hint(host)}"
+    if kind is Kind.REDIRECTED:
+        return _redirected(failure)
     if kind is Kind.CREDENTIALS_REFUSED:
         return InvokeAuthorizationError, (auth.api_refusal(host, text) if auth is not None else
                                           f"GigaChat rejected the credentials ({text}). Check the provider's credentials.")
@@ -223,7 +252,7 @@ def _api_message(failure: Failure, asked: Asked, auth: Auth | None) -> tuple[typ
     if kind is Kind.BASE_URL_PATH:
         return InvokeBadRequestError, (
             f"The 'Base URL' ({_base_url(failure)}) lacks the API's path: {host} answered {status} for {path}. "
-            f"GigaChat's API is under /api/v1 (/v1 at api.giga.chat), e.g. {DEFAULT_BASE_URL} or {SPEC_BASE_URL}."
+            f"GigaChat's API is under /api/v1 (/v1 at {SPEC_HOST}): enter e.g. {_with_api_path(failure)}."
         )
     if kind is Kind.NOT_GIGACHAT:
         return InvokeBadRequestError, (

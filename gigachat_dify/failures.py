@@ -23,7 +23,7 @@ import ssl
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import gigachat.exceptions as gx
 import httpx
@@ -75,6 +75,11 @@ class Address:
     def versioned(self) -> bool:
         """The Base URL ends with the API's version (/api/v1, /v1), as every GigaChat API does."""
         return bool(_VERSIONED.search(self.base_path))
+
+    @property
+    def model_list(self) -> bool:
+        """GET /models itself (no model named): every GigaChat API serves it to any account."""
+        return self.endpoint is Endpoint.MODELS and self.path.rstrip("/").endswith("/models")
 
 
 def address(exc: BaseException) -> Address | None:
@@ -215,6 +220,37 @@ def _nginx_client_certificate_page(exc: BaseException) -> bool:
     # nginx with ssl_verify_client answers 400 with this page (assumed front of mTLS hosts).
     return (isinstance(exc, gx.ResponseError) and exc.status_code in (400, 495, 496)
             and is_html(exc) and b"SSL certificate" in (exc.content or b""))
+
+
+def misread_by_sdk(exc: BaseException) -> bool:
+    """The SDK failed reading a 200 answer that is JSON but not the object it expects (``[]``, ``null``,
+    a token answer without ``exp``...): it unpacks the decoded JSON into its models (``Model(**data)``,
+    ``data["tok"]``), which raises TypeError or KeyError in its own code, not a validation error.
+    Decided by where it was raised (the SDK's frame), so a TypeError of the plugin's own stays unexpected."""
+    if not isinstance(exc, (TypeError, KeyError)) or exc.__traceback__ is None:
+        return False
+    tb = exc.__traceback__
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    return str(tb.tb_frame.f_globals.get("__name__", "")).startswith("gigachat.")
+
+
+def redirect_target(exc: gx.ResponseError) -> str:
+    """Where a 3xx answer points (its Location, made absolute), without user, password, query or
+    fragment: a login portal's address may carry tokens. '' when there is none."""
+    location = (exc.headers or {}).get("location", "") if exc.headers is not None else ""
+    if not location:
+        return ""
+    try:
+        parts = urlsplit(urljoin(str(exc.url), location.strip()))
+        host = parts.hostname or ""
+        port = parts.port
+    except ValueError:
+        return ""
+    if not host:
+        return ""
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}{f':{port}' if port else ''}{parts.path}"
 
 
 def transport_failure(exc: BaseException) -> Transport | None:
@@ -378,7 +414,8 @@ class Kind(enum.Enum):
     QUOTA_EXHAUSTED = "payment required"  # 402
     RATE_LIMITED = "rate limited"  # 429
     BASE_URL_PATH = "the Base URL lacks the API's version path"
-    NOT_GIGACHAT = "the Base URL is not a GigaChat API"  # 404/405 without the API's answer
+    NOT_GIGACHAT = "the Base URL is not a GigaChat API"  # 404/405 without the API's answer, or of GET /models
+    REDIRECTED = "redirected elsewhere"  # 3xx: never followed (the credentials would go with it)
     REFUSED = "refused"  # Failure.refusal says what
     NOT_FOUND = "not found"  # any other 404 of the API (a file)
     FILE_GONE = "an attached file is gone"
@@ -404,6 +441,7 @@ class Failure:
     oauth_code: int | None = None
     retry_after: float = 0.0
     events: int = 0  # a stream's events read before it failed (text may have been shown)
+    location: str = ""  # REDIRECTED: where to (redirect_target: no user, password or query)
 
 
 def is_oauth_error(exc: gx.ResponseError) -> bool:
@@ -443,7 +481,7 @@ def classify(exc: BaseException, asked: Asked = NOTHING_ASKED) -> Failure:
         return Failure(Kind.STREAM_ERROR, message=exc.message, events=exc.events)
     if isinstance(exc, UnreadableEvent):
         return Failure(Kind.STREAM_UNREADABLE, message=exc.excerpt, events=exc.events)
-    if isinstance(exc, (pydantic.ValidationError, json.JSONDecodeError)):
+    if isinstance(exc, (pydantic.ValidationError, json.JSONDecodeError)) or misread_by_sdk(exc):
         return Failure(Kind.UNREADABLE)
     if isinstance(exc, gx.GigaChatException):
         return Failure(Kind.SDK, message=str(exc))
@@ -457,12 +495,18 @@ def _answer(exc: gx.ResponseError, asked: Asked) -> Failure:
     def failure(kind: Kind, **extra) -> Failure:
         return Failure(kind, status, api_message(exc), where, **extra)
 
+    if 300 <= status < 400 and redirect_target(exc):
+        # httpx follows no redirect unless told (the plugin never tells it): the bearer token, the
+        # key or the password must not go to an address the administrator did not enter.
+        return failure(Kind.REDIRECTED, location=redirect_target(exc))
     if is_oauth_error(exc) and status != 429 and status < 500:
         return failure(Kind.OAUTH_REFUSED, oauth_code=body["code"] if isinstance(body["code"], int) else None)
     if status == 429:
         return failure(Kind.RATE_LIMITED, retry_after=float(getattr(exc, "retry_after", 0) or 0))
     if status == 402:
         return failure(Kind.QUOTA_EXHAUSTED)
+    if status in (404, 405) and where is not None and endpoint is not None and not where.versioned:
+        return failure(Kind.BASE_URL_PATH)  # also /token: the Base URL is the same, whatever the mode
     if endpoint is Endpoint.TOKEN:
         if status == 401:
             return failure(Kind.LOGIN_REFUSED)
@@ -472,8 +516,8 @@ def _answer(exc: gx.ResponseError, asked: Asked) -> Failure:
         return failure(Kind.OAUTH_URL)  # the one request to a URL typed whole
     if status == 401:
         return failure(Kind.CREDENTIALS_REFUSED)
-    if status in (404, 405) and where is not None and endpoint is not None and not where.versioned:
-        return failure(Kind.BASE_URL_PATH)
+    if status in (404, 405) and where is not None and where.model_list:
+        return failure(Kind.NOT_GIGACHAT)  # every GigaChat API lists its models: this is not one
     refused = refusal(exc, asked)
     if refused is not None:
         return failure(Kind.REFUSED, refusal=refused)

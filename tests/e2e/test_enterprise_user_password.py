@@ -49,11 +49,20 @@ def test_a_wrong_password_is_named_and_never_echoed(plugin, onprem):
     assert "not-the-password-9" not in result.error_message
 
 
-def test_a_host_without_a_token_endpoint_says_user_and_password_are_for_on_premise(plugin, onprem):
-    c = creds(onprem, base_url=onprem.base_url.replace("/api/v1", "/public/api"))
+def test_a_base_url_without_a_token_endpoint_says_to_check_the_installations_address(plugin, onprem):
+    c = creds(onprem, base_url=onprem.base_url.replace("/api/v1", "/public/api/v1"))
     result = plugin.validate_provider(c)
     assert result.error_type == "CredentialsValidateFailedError"
-    assert "work only with an on-premise GigaChat installation" in result.error_message
+    assert "check the 'Base URL' is the API address of your on-premise GigaChat installation" in result.error_message
+    assert "authorization key" not in result.error_message  # another mode is the answer only on public hosts
+
+
+def test_a_base_url_without_the_api_path_is_named_as_in_the_other_modes(plugin, onprem):
+    root = onprem.base_url.rsplit("/api/v1", 1)[0]
+    result = plugin.validate_provider(creds(onprem, base_url=root))
+    assert result.error_type == "CredentialsValidateFailedError"
+    assert result.error_message.startswith(f"The 'Base URL' ({root}) lacks the API's path"), result.error_message
+    assert f"{root}/api/v1" in result.error_message and "authorization key" not in result.error_message
 
 
 def test_the_form_says_which_field_is_missing(plugin, onprem):

@@ -1,7 +1,10 @@
 """Provider validation through Dify's stdio protocol: it costs nothing and explains every failure."""
 
 import base64
+import contextlib
+import http.server
 import socket
+import threading
 
 from emulator import B2B_KEY, DEFAULT_KEY
 from tests.support.net import closed_port
@@ -87,3 +90,77 @@ def test_a_word_typed_as_a_key_in_one_workspace_never_garbles_another_workspaces
         {"role": "user", "content": "hi", "name": "", "tool_calls": [], "tool_call_id": ""}], stream=True)
     assert other.error_type == "InvokeBadRequestError"
     assert "GigaChat: No such model" in other.error_message and "***" not in other.error_message
+
+
+@contextlib.contextmanager
+def redirecting(status: int, location: str):
+    """A host answering every request with a redirect to `location` (which a test can watch)."""
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def _go(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(status)
+            self.send_header("Location", location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_GET = do_POST = _go
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_redirect_is_not_followed_and_its_field_target_and_fix_are_named(fresh_plugin, credentials, emulator):
+    # The redirects point at the emulator: followed, validation would pass and the emulator see the key.
+    with redirecting(301, emulator.base_url + "/models?sig=Secr3tSig") as origin:
+        emulator.stats.reset()
+        result = fresh_plugin.validate_provider(dict(credentials, base_url=origin + "/api/v1"))
+        assert result.error_type == "CredentialsValidateFailedError"
+        assert result.error_message.startswith(
+            f"The 'Base URL' ({origin}/api/v1) redirects (301) to {emulator.base_url}/models.")
+        assert f"if {emulator.base_url} is the GigaChat API, enter it as the 'Base URL'" in result.error_message
+        assert "Secr3tSig" not in result.error_message
+        assert not [r for r in emulator.stats.requests if "/models" in r], "the redirect was followed"
+    with redirecting(302, emulator.auth_url) as origin:
+        emulator.stats.reset()
+        result = fresh_plugin.validate_provider(dict(credentials, auth_url=origin + "/api/v2/oauth"))
+        assert result.error_type == "CredentialsValidateFailedError"
+        assert result.error_message.startswith(
+            f"The 'OAuth URL' ({origin}/api/v2/oauth) redirects (302) to {emulator.auth_url}.")
+        assert emulator.stats.oauth_calls == 0, "the key was sent where the redirect pointed"
+
+
+def test_json_that_is_not_an_object_is_named_like_any_answer_that_is_not_gigachats(fresh_plugin, credentials, emulator):
+    emulator.faults.inject(status=200, path="/api/v2/oauth", body=[])
+    result = fresh_plugin.validate_provider(credentials)
+    assert result.error_type == "CredentialsValidateFailedError"
+    assert result.error_message.startswith(
+        f"The 'OAuth URL' ({emulator.auth_url}) did not answer like GigaChat's OAuth service"), result.error_message
+    for body in ([], "null"):
+        emulator.faults.inject(status=200, path="/models", body=body)
+        result = fresh_plugin.validate_provider(credentials)
+        assert result.error_message.startswith(
+            f"The 'Base URL' ({emulator.base_url}) is not a GigaChat API"), result.error_message
+
+
+def test_a_gateways_403_page_on_the_model_list_names_the_base_url_not_a_model(plugin, credentials, emulator):
+    emulator.faults.inject(status=403, path="/models", body="<html><body>Access denied by corporate gateway</body></html>")
+    result = plugin.validate_provider(credentials)
+    assert result.error_type == "CredentialsValidateFailedError"
+    assert result.error_message.startswith(f"The 'Base URL' ({emulator.base_url}) refused access to the API (403")
+    assert "model is in your plan" not in result.error_message
+
+
+def test_a_json_404_on_the_model_list_says_the_base_url_is_not_the_api(plugin, credentials, emulator):
+    emulator.faults.inject(status=404, path="/models", body={"status": 404, "message": "Not found"})
+    result = plugin.validate_provider(credentials)
+    assert result.error_type == "CredentialsValidateFailedError"
+    assert result.error_message.startswith(f"The 'Base URL' ({emulator.base_url}) is not a GigaChat API")

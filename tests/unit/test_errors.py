@@ -133,7 +133,8 @@ def test_a_refused_user_or_password_is_told_from_a_refused_key():
     exc = gx.AuthenticationError(token_url, 401, b'{"status": 401, "message": "Unauthorized"}', httpx.Headers({}))
     assert "rejected the user name or password" in str(to_invoke_error(exc))
     missing = gx.NotFoundError(token_url, 404, b"<html>404</html>", httpx.Headers({"content-type": "text/html"}))
-    assert "work only with an on-premise" in str(to_invoke_error(missing))
+    # an on-premise host: its Base URL is the likelier mistake, not the mode
+    assert "check the 'Base URL' is the API address of your on-premise" in str(to_invoke_error(missing))
 
 
 def test_a_file_gigachat_does_not_have_is_not_blamed_on_the_model_name():

@@ -4,7 +4,11 @@ classifier (which feature was refused), the error table's words for it, the retr
 import json
 import ssl
 
+import gigachat.api.auth as auth_api
+import gigachat.api.utils as sdk_utils
 import gigachat.exceptions as gx
+import gigachat.models.auth as sdk_auth
+import gigachat.models.models as sdk_models
 import httpx
 import pytest
 from dify_plugin.errors.model import InvokeAuthorizationError, InvokeBadRequestError
@@ -237,3 +241,110 @@ def test_what_a_repeat_cannot_change_is_tried_once(failure):
 
 def test_the_apis_own_401_is_repeated_with_a_renewed_token():
     assert retry.is_transient(answer(401, "Unauthorized"))
+
+
+# ---- what a host answered instead of GigaChat (credential validation's cases) ------------------------
+
+OAUTH = "https://ngw.devices.sberbank.ru:9443/api/v2/oauth"
+ONPREM = "https://gigachat.company.local"
+
+
+def _sdk_reading(read, body: bytes, url: str):
+    """What the SDK raises reading a 200 answer with ``body`` (its own code, as the plugin calls it)."""
+    response = httpx.Response(200, content=body, headers={"content-type": "application/json"},
+                              request=httpx.Request("GET", url))
+    try:
+        read(response)
+    except Exception as exc:
+        return exc
+    raise AssertionError("the SDK read it")
+
+
+@pytest.mark.parametrize(("read", "body", "url"), [
+    (auth_api._build_auth_response, b"[]", OAUTH),
+    (auth_api._build_auth_response, b"null", OAUTH),
+    (auth_api._build_auth_response, b'{"tok": "t"}', f"{ONPREM}/api/v1/token"),  # no "exp"
+    (lambda r: sdk_utils.build_response(r, sdk_models.Models), b"[]", f"{API}/models"),
+    (lambda r: sdk_utils.build_response(r, sdk_models.Models), b"null", f"{API}/models"),
+    (lambda r: sdk_utils.build_response(r, sdk_auth.Token), b'"tok"', f"{ONPREM}/api/v1/token"),
+], ids=["oauth-list", "oauth-null", "token-without-exp", "models-list", "models-null", "token-string"])
+def test_json_that_is_not_the_expected_object_is_an_unreadable_answer_not_a_crash(read, body, url):
+    exc = _sdk_reading(read, body, url)
+    assert classify(exc).kind is Kind.UNREADABLE
+    assert "Unexpected failure" not in str(to_invoke_error(exc))
+
+
+def test_a_type_error_of_the_plugins_own_stays_unexpected():
+    try:
+        dict(**[])  # raised in this (non-SDK) module
+    except TypeError as exc:
+        assert classify(exc).kind is Kind.UNEXPECTED
+
+
+def _redirect(status: int, url: str, location: str):
+    return gx.ResponseError(url, status, b"", httpx.Headers({"location": location}))
+
+
+def test_a_base_url_that_redirects_names_the_field_where_to_and_what_to_enter():
+    exc = _redirect(301, "http://gigachat.company.local/api/v1/models",
+                    "https://admin:S3cretPass@gigachat.company.local/api/v1/models?ticket=T0ken#x")
+    failure = classify(exc)
+    assert failure.kind is Kind.REDIRECTED and failure.location == "https://gigachat.company.local/api/v1/models"
+    err = to_invoke_error(exc)
+    assert type(err) is InvokeBadRequestError
+    text = str(err)
+    assert text.startswith("The 'Base URL' (http://gigachat.company.local/api/v1) redirects (301) to "
+                           "https://gigachat.company.local/api/v1/models.")
+    assert "if https://gigachat.company.local/api/v1 is the GigaChat API, enter it as the 'Base URL'" in text
+    assert "does not follow redirects" in text
+    assert "S3cretPass" not in text and "T0ken" not in text and "admin" not in text
+
+
+def test_an_oauth_url_that_redirects_to_a_login_page_names_the_oauth_url():
+    exc = _redirect(302, "http://auth.company.local/api/v2/oauth", "/sso/login?return=%2Fapi")
+    err = to_invoke_error(exc)
+    assert type(err) is InvokeAuthorizationError
+    text = str(err)
+    assert text.startswith("The 'OAuth URL' (http://auth.company.local/api/v2/oauth) redirects (302) to "
+                           "http://auth.company.local/sso/login.")
+    assert "enter it as the 'OAuth URL'" in text and "return=" not in text
+
+
+def test_a_redirect_without_a_location_is_just_another_status():
+    assert classify(gx.ResponseError(f"{API}/models", 302, b"", httpx.Headers({}))).kind is Kind.OTHER_STATUS
+
+
+def test_a_token_endpoint_under_a_base_url_without_the_api_path_is_the_base_urls_path_not_the_mode():
+    exc = answer(404, body=b"<html>404</html>", url=f"{ONPREM}/token")
+    assert classify(exc).kind is Kind.BASE_URL_PATH  # the rule every mode's requests get
+    text = str(to_invoke_error(exc))
+    assert text.startswith(f"The 'Base URL' ({ONPREM}) lacks the API's path") and f"{ONPREM}/api/v1" in text
+    assert "authorization key" not in text
+
+
+@pytest.mark.parametrize(("url", "phrase", "not_phrase"), [
+    (f"{ONPREM}/api/v1/token", "check the 'Base URL' is the API address of your on-premise", "authorization key"),
+    (f"{API}/token", "For GigaChat's public hosts use the authorization key", "on-premise GigaChat installation (the"),
+])
+def test_no_token_endpoint_advises_another_mode_only_on_gigachats_public_hosts(url, phrase, not_phrase):
+    exc = answer(404, body=b"<html>404</html>", url=url)
+    assert classify(exc).kind is Kind.NO_TOKEN_ENDPOINT
+    text = str(to_invoke_error(exc))
+    assert phrase in text and not_phrase not in text
+
+
+def test_a_403_on_the_model_list_is_about_reaching_the_api_not_a_model():
+    exc = answer(403, body=b"<html><body>Access denied by corporate gateway</body></html>", url=f"{API}/models")
+    err = to_invoke_error(exc)
+    assert type(err) is InvokeAuthorizationError
+    text = str(err)
+    assert text.startswith(f"The 'Base URL' ({API}) refused access to the API (403: the server answered with a web page")
+    assert "gateway or firewall" in text and "model is in your plan" not in text and "this model" not in text
+
+
+def test_a_json_404_on_the_model_list_says_the_base_url_is_not_the_api():
+    exc = answer(404, "Not found", f"{ONPREM}/api/v1/models")
+    assert classify(exc).kind is Kind.NOT_GIGACHAT
+    assert "the 'Base URL' does not point to the GigaChat API" in str(to_invoke_error(exc))
+    # a file GigaChat does not have is still the API's own 404
+    assert classify(answer(404, "File not found", f"{API}/files/4a5b")).kind is Kind.NOT_FOUND

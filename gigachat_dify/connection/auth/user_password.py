@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from gigachat_dify import form
 from gigachat_dify.connection.auth.protocol import TokenCheck
 from gigachat_dify.failures import TOKEN_PATH
+from gigachat_dify.hosts import login_hint
 
 NAME = "user_password"
 SECRET_FIELDS = ("password",)
@@ -35,9 +37,7 @@ class UserPassword:
 
     def token_check(self, base_url: str, auth_url: str) -> TokenCheck:
         return TokenCheck("The token endpoint", base_url + TOKEN_PATH,
-                          "does not answer with a token: user and password work only with an on-premise GigaChat "
-                          "installation whose Base URL serves /token. For GigaChat's public hosts use the "
-                          "authorization key or a client certificate.")
+                          f"does not answer with a token: {login_hint(urlsplit(base_url).netloc)}")
 
     def api_refusal(self, host: str, reason: str) -> str:
         return (f"The GigaChat installation at {host} gave the user '{self.username}' a token but its API refused "
