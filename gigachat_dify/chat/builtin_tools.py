@@ -56,6 +56,11 @@ class BuiltinTool:
         """The customizable-model form field that offers the switch."""
         return f"{self.switch}_tool"
 
+    @property
+    def form_label(self) -> str:
+        """That field's label (en_US), as messages about its value name it."""
+        return f"Built-in {self.human} (GigaChat API v2)"
+
     def entry(self) -> dict[str, Any]:
         """Its item of the v2 ``tools`` list."""
         return {self.api_name: dict(self.config)}
@@ -76,7 +81,7 @@ class BuiltinTool:
         return {
             "variable": self.form_field,
             "show_on": [{"variable": "__model_type", "value": "llm"}],
-            "label": {"en_US": f"Built-in {self.human} (GigaChat API v2)", "zh_Hans": f"内置{zh}（GigaChat API v2）"},
+            "label": {"en_US": self.form_label, "zh_Hans": f"内置{zh}（GigaChat API v2）"},
             "type": "select",
             "required": False,
             "default": "no_support",

@@ -14,7 +14,7 @@ from functools import lru_cache
 from dify_plugin.entities import I18nObject
 from dify_plugin.entities.model import AIModelEntity, FetchFrom, ModelFeature, ModelPropertyKey, ModelType, ParameterRule
 
-from gigachat_dify import form
+from gigachat_dify import form, model_form
 from gigachat_dify.chat import builtin_tools
 from gigachat_dify.chat.catalogue import template_rules
 from gigachat_dify.chat.parameters import RANKER, RANKER_TOP_N
@@ -25,24 +25,17 @@ _STRUCTURED_RULES = ("response_format", "json_schema")
 #: Rules that only mean something with Dify tools (the function ranker).
 _TOOL_RULES = (RANKER, RANKER_TOP_N)
 
-
-# Dify builds these schemas to list the model: a value the form should never hold falls back to the
-# field's default (logged) instead of hiding the model; validation reports it to the administrator.
-def _int(credentials: dict, key: str, default: int) -> int:
-    try:
-        return form.whole_number(credentials.get(key), key, default, 1, 10_000_000)
-    except form.FormValueError as exc:
-        logger.warning("customizable model: %s; using %d", exc, default)
-        return default
-
-
-def _on(credentials: dict, key: str, default: str = "no_support") -> bool:
-    fallback = default == "support"
-    try:
-        return form.switch(credentials.get(key), key, fallback)
-    except form.FormValueError as exc:
-        logger.warning("customizable model: %s; using %s", exc, default)
-        return fallback
+#: The LLM fields' labels (en_US) in provider/gigachat.yaml's model form, so a message names what to fix.
+LABELS = {
+    "max_tokens": "Maximum output tokens",
+    "function_calling": "Function calling (tools)",
+    "vision_support": "Accepts images (vision)",
+    "document_support": "Accepts documents (pdf, docx, txt...)",
+    "audio_support": "Accepts audio (mp3, m4a, wav, ogg, opus...)",
+    "structured_output": "Structured output (JSON schema)",
+}
+MAX_TOKENS = 10_000_000  # what the form accepts as a context size or output limit
+DEFAULT_CONTEXT, DEFAULT_MAX_OUT = 32768, 8192  # the form's placeholder and default
 
 
 @dataclass(frozen=True)
@@ -60,19 +53,45 @@ class ModelForm:
     builtin_tools: tuple[str, ...]  # form fields of the built-in tools switched on
 
 
-def read_form(credentials: dict) -> ModelForm:
-    return ModelForm(
-        context=_int(credentials, "context_size", 32768),
-        max_out=_int(credentials, "max_tokens", 8192),
-        tools=_on(credentials, "function_calling", "support"),
-        vision=_on(credentials, "vision_support"),
-        document=_on(credentials, "document_support"),
-        audio=_on(credentials, "audio_support"),
+def read_form(credentials: dict, strict: bool = False) -> ModelForm:
+    """The form's values. Strict (validation): every unusable value, by its field's label, in one
+    form.FormValueError. Otherwise (Dify building the schema to list the model) each falls back to
+    its field's default, logged: a saved form must not hide the model."""
+    problems: list[str] = []
+
+    def read(parse, default):
+        try:
+            return parse()
+        except form.FormValueError as exc:
+            problems.append(str(exc))
+            return default
+
+    def on(key: str, default: bool = False, label: str | None = None) -> bool:
+        return read(lambda: form.switch(credentials.get(key), label or LABELS[key], default), default)
+
+    read_out = ModelForm(
+        context=read(lambda: model_form.context_size(credentials, DEFAULT_CONTEXT, MAX_TOKENS), DEFAULT_CONTEXT),
+        max_out=read(lambda: form.whole_number(credentials.get("max_tokens"), LABELS["max_tokens"], DEFAULT_MAX_OUT,
+                                               1, MAX_TOKENS), DEFAULT_MAX_OUT),
+        tools=on("function_calling", True),
+        vision=on("vision_support"),
+        document=on("document_support"),
+        audio=on("audio_support"),
         # Structured output works on any chat model (natively or by the plugin's fallback): on unless
         # the form switches it off; its rules are offered only with the feature.
-        structured=_on(credentials, "structured_output", "support"),
-        builtin_tools=tuple(t.form_field for t in builtin_tools.SWITCHED if _on(credentials, t.form_field)),
+        structured=on("structured_output", True),
+        builtin_tools=tuple(t.form_field for t in builtin_tools.SWITCHED if on(t.form_field, label=t.form_label)),
     )
+    if problems and strict:
+        raise form.FormValueError(" ".join(problems))
+    for problem in problems:
+        logger.warning("customizable model: %s The field's default is used until the form is corrected.", problem)
+    return read_out
+
+
+def check_form(credentials: dict) -> None:
+    """The model form's LLM values are usable (CredentialsValidateFailedError naming each field otherwise)."""
+    model_form.check(lambda: read_form(credentials, strict=True))
 
 
 def llm_entity(model: str, credentials: dict) -> AIModelEntity:

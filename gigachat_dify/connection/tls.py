@@ -27,7 +27,7 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import httpx
 
@@ -46,6 +46,10 @@ class PemError(ValueError):
 
 class ClientCertificateError(ValueError):
     """The client certificate and key cannot be used; the message says what is wrong (no secret)."""
+
+
+class KeyMismatchError(ClientCertificateError):
+    """The first certificate is not the one the private key belongs to."""
 
 
 # ---- PEM text ----------------------------------------------------------------------------------
@@ -238,6 +242,11 @@ class ClientIdentity:
     key_password: str = field(default="", repr=False)
 
 
+#: OpenSSL's reasons when the key is not the certificate's: another key of its type, or a key of
+#: another type (an RSA key for an EC certificate lands in a slot no certificate holds).
+_MISMATCH_REASONS = frozenset({"KEY_VALUES_MISMATCH", "KEY_TYPE_MISMATCH", "NO_CERTIFICATE_ASSIGNED"})
+
+
 def load_client_identity(ctx: ssl.SSLContext, identity: ClientIdentity, strategy: str | None = None) -> None:
     """Load the certificate and key into ctx; ClientCertificateError says precisely what is wrong."""
     password = identity.key_password.encode()
@@ -246,8 +255,8 @@ def load_client_identity(ctx: ssl.SSLContext, identity: ClientIdentity, strategy
             # A callable, never None: OpenSSL would otherwise prompt on a terminal for the password.
             ctx.load_cert_chain(path, password=lambda: password)
     except ssl.SSLError as exc:
-        if exc.reason == "KEY_VALUES_MISMATCH":
-            raise ClientCertificateError(
+        if exc.reason in _MISMATCH_REASONS:
+            raise KeyMismatchError(
                 "the client certificate and the private key do not match: paste the private key that was "
                 "issued together with this certificate"
             ) from None
@@ -259,6 +268,31 @@ def load_client_identity(ctx: ssl.SSLContext, identity: ClientIdentity, strategy
             "the private key could not be loaded: paste the PEM private key (-----BEGIN PRIVATE KEY-----) "
             "that belongs to the certificate"
         ) from None
+
+
+def certificate_blocks(cert_pem: str) -> list[str]:
+    """The certificates of a canonical PEM (normalize_pem's output), one PEM block each, in order."""
+    end = "-----END CERTIFICATE-----\n"
+    return [block + end for block in cert_pem.split(end) if block.strip()]
+
+
+def leaf_first(identity: ClientIdentity, strategy: str | None = None) -> ClientIdentity:
+    """The identity with the certificate the private key belongs to first: TLS presents the first
+    certificate as the client's and the others as its chain, and a chain is often pasted CA first.
+    Which one it is, OpenSSL says by loading the pair (the stdlib reads no key); the blocks before
+    it follow it reversed (a chain pasted root first, leaf last, comes out leaf, intermediate, root).
+    Raises ClientCertificateError: KeyMismatchError when no certificate matches the key."""
+    blocks = certificate_blocks(identity.cert_pem)
+    mismatch: KeyMismatchError | None = None
+    for i, leaf in enumerate(blocks):
+        candidate = replace(identity, cert_pem="".join([leaf, *reversed(blocks[:i]), *blocks[i + 1 :]]))
+        try:
+            load_client_identity(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), candidate, strategy)
+        except KeyMismatchError as exc:
+            mismatch = exc
+            continue
+        return candidate
+    raise mismatch or KeyMismatchError("the client certificate field holds no certificate")
 
 
 def build_ssl_context(

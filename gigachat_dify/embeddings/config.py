@@ -12,7 +12,7 @@ from typing import Any
 
 from dify_plugin.entities.model import EmbeddingInputType
 
-from gigachat_dify import form
+from gigachat_dify import form, model_form
 
 # Maximum tokens per input text. Third-party, unverified figures (GIGACHAT_API.md): Embeddings
 # 512, EmbeddingsGigaR 4096. Embeddings-2 is assumed to share Embeddings' limit and
@@ -26,6 +26,7 @@ EMBEDDING_LIMITS: dict[str, int] = {
     "GigaEmbeddings-3B-2025-09": 4096,
 }
 DEFAULT_LIMIT_TOKENS = 512  # unknown / custom models without a usable `context_size` credential
+MAX_CONTEXT_TOKENS = 1_000_000  # what the model form accepts as tokens per text
 
 # Values per vector (GIGACHAT_API.md: recorded 1,024 for Embeddings; gpt2giga's capability table,
 # May 2026, for the others). Model YAML `model_properties` cannot carry a dimension, so it is here.
@@ -74,7 +75,6 @@ QUERY_PREFIXES: dict[str, str] = {
 _PREFIX_OFF = frozenset({"none", "off", "no", "-"})
 
 # Labels of the model form's fields (provider/gigachat.yaml), so a message names what to fix.
-CONTEXT_SIZE_LABEL = "Context size (tokens)"
 MAX_CHUNKS_LABEL = "Texts per request"
 DIMENSIONS_LABEL = "Vector dimensions"
 
@@ -123,8 +123,7 @@ def resolve_config(model: str, credentials: Mapping[str, Any], concurrency: int 
     it: the provider form's default is an LLM context), the credential for others, else 512.
     Raises form.FormValueError naming the field when a value is unusable."""
     table = known_limit(model)
-    custom = form.whole_number(credentials.get("context_size"), CONTEXT_SIZE_LABEL,
-                               table or DEFAULT_LIMIT_TOKENS, 1, 1_000_000)
+    custom = model_form.context_size(credentials, table or DEFAULT_LIMIT_TOKENS, MAX_CONTEXT_TOKENS)
     limit = min(custom, table) if table else custom
     chunks_value = credentials.get("max_chunks")
     chunks = None if form.is_blank(chunks_value) else form.whole_number(chunks_value, MAX_CHUNKS_LABEL, 0, 1, 1_000_000)

@@ -17,15 +17,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from dify_plugin.entities.model import EmbeddingInputType
-from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeBadRequestError
+from dify_plugin.errors.model import InvokeBadRequestError
 
-from gigachat_dify import form
+from gigachat_dify import form, model_form
 from gigachat_dify.connection.clients import get_client
 from gigachat_dify.connection.credentials import DEFAULT_BASE_URL, ConnectionSettings, parse_credentials
 from gigachat_dify.embeddings import size
 from gigachat_dify.embeddings.config import (
-    CONTEXT_SIZE_LABEL,
     DEFAULT_LIMIT_TOKENS,
+    MAX_CONTEXT_TOKENS,
     EmbeddingConfig,
     apply_input_type,
     known_limit,
@@ -93,10 +93,7 @@ def embed(model: str, credentials: Mapping[str, Any], texts: Sequence[str],
 
 def check_form(model: str, credentials: Mapping[str, Any]) -> None:
     """The model form's embedding values are usable (CredentialsValidateFailedError otherwise)."""
-    try:
-        resolve_config(model, credentials)
-    except form.FormValueError as exc:
-        raise CredentialsValidateFailedError(str(exc)) from None
+    model_form.check(lambda: resolve_config(model, credentials))
 
 
 def schema_properties(model: str, credentials: Mapping[str, Any]) -> tuple[int, int]:
@@ -106,8 +103,7 @@ def schema_properties(model: str, credentials: Mapping[str, Any]) -> tuple[int, 
     values are known to be float16). An unusable value falls back to the default here; validation
     and invocation report it."""
     try:
-        context = form.whole_number(credentials.get("context_size"), CONTEXT_SIZE_LABEL,
-                                    known_limit(model) or DEFAULT_LIMIT_TOKENS, 1, 1_000_000)
+        context = model_form.context_size(credentials, known_limit(model) or DEFAULT_LIMIT_TOKENS, MAX_CONTEXT_TOKENS)
     except form.FormValueError:
         context = known_limit(model) or DEFAULT_LIMIT_TOKENS
     try:

@@ -122,12 +122,14 @@ class GigaChatLargeLanguageModel(LargeLanguageModel):
         return estimate_prompt_tokens(prompt_messages, tools)
 
     def validate_credentials(self, model: str, credentials: dict) -> None:
-        """A customizable model: GigaChat's free model list must name it as a chat model (a
-        1-token paid chat only when the list does not name it)."""
+        """A customizable model: its form values, then GigaChat's free model list must name it as a
+        chat model (a 1-token paid chat only when the list does not name it)."""
+        from gigachat_dify.chat.custom_models import check_form
         from gigachat_dify.connection.validation import validate_model
         from gigachat_dify.errors import to_credentials_error
 
         try:
+            check_form(credentials)
             validate_model(credentials, model, "llm")
         except Exception as exc:
             raise to_credentials_error(exc) from None

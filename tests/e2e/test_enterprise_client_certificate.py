@@ -100,6 +100,21 @@ def test_each_certificate_problem_has_its_own_message_and_no_secret(mtls, plugin
     assert chat.error_type == "InvokeAuthorizationError" and phrase in chat.error_message
 
 
+def test_a_chain_pasted_ca_first_serves_the_accounts_certificate_and_its_expiry_is_named(mtls, plugin, private_tmp):
+    client = CA.issue_client_cert("corp-chain")
+    c = creds(mtls, client, client_certificate=CA.cert_pem + client.cert_pem)
+    assert plugin.validate_provider(c).ok
+    chat = plugin.invoke_llm("GigaChat-2", c, [user("chain")], stream=False)
+    assert chat.ok, chat.error
+    api = [r for r in mtls.log if r.path in ("/models", "/chat/completions")]
+    assert len(api) == 2 and all(r.client_id.startswith("cert:corp-chain:") for r in api)
+    expired = _expired_client()
+    result = plugin.validate_provider(creds(mtls, expired, client_certificate=CA.cert_pem + expired.cert_pem))
+    assert result.error_type == "CredentialsValidateFailedError"
+    assert "The client certificate expired on" in result.error_message
+    assert os.listdir(private_tmp) == []
+
+
 def test_the_server_certificate_is_still_verified_in_certificate_mode(mtls, plugin):
     c = {**CA.issue_client_cert().form(), "base_url": mtls.base_url, "timeout": "15"}  # no CA pasted
     result = plugin.validate_provider(c)

@@ -118,3 +118,15 @@ def test_a_model_the_list_does_not_name_is_checked_with_one_minimal_paid_request
     result = plugin.validate_model(model, model_type, credentials)
     assert result.ok, result.error
     assert paid_requests(emulator) == {paid: 1}
+
+
+def test_a_malformed_customizable_llm_form_is_refused_by_its_labels_before_any_request(plugin, credentials, emulator):
+    bad = dict(credentials, context_size="65,536", max_tokens="16k", vision_support="maybe")
+    result = plugin.validate_model("GigaChat-2-Max:2.0.28.2", "llm", bad)
+    assert result.error_type == "CredentialsValidateFailedError"
+    for label in ("Context size (tokens)", "Maximum output tokens", "Accepts images (vision)"):
+        assert f"{label} must be" in result.error_message
+    assert dict(emulator.stats.requests) == {} and emulator.stats.oauth_calls == 0
+    # the saved form still lists the model, with the defaults
+    schema = plugin.model_schema("GigaChat-2-Max:2.0.28.2", "llm", bad).chunks[-1]["model_schema"]
+    assert schema["model_properties"]["context_size"] == 32768

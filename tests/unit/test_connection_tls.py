@@ -129,6 +129,31 @@ def test_a_certificate_and_a_foreign_key_are_told_apart_from_a_bad_password():
         load_client_identity(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), ClientIdentity(client.cert_pem, other.key_pem))
 
 
+@pytest.mark.parametrize("password", ["", "right-password"])
+def test_a_key_of_another_type_than_the_certificates_is_a_mismatch_not_a_bad_key_or_password(password):
+    rsa = CA.issue_client_cert(key_format="legacy", password=password or None)  # the CA's own key is EC
+    with pytest.raises(tls.KeyMismatchError, match="do not match"):
+        load_client_identity(ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT), ClientIdentity(CA.cert_pem, rsa.key_pem, password))
+
+
+def test_the_certificate_the_key_belongs_to_is_put_first_and_a_chain_pasted_root_first_reversed():
+    client, other = CA.issue_client_cert(), make_ca("Another Unit Test CA")
+    identity = ClientIdentity(other.cert_pem + CA.cert_pem + client.cert_pem, client.key_pem)
+    assert tls.leaf_first(identity).cert_pem == client.cert_pem + CA.cert_pem + other.cert_pem
+    middle = ClientIdentity(CA.cert_pem + client.cert_pem + other.cert_pem, client.key_pem)
+    assert tls.leaf_first(middle).cert_pem == client.cert_pem + CA.cert_pem + other.cert_pem
+    in_order = ClientIdentity(client.cert_pem + CA.cert_pem, client.key_pem)
+    assert tls.leaf_first(in_order) == in_order
+
+
+def test_a_chain_without_the_keys_certificate_is_a_mismatch_and_a_wrong_password_stays_one():
+    client, other = CA.issue_client_cert(), CA.issue_client_cert(password="right-password")
+    with pytest.raises(tls.KeyMismatchError, match="do not match"):
+        tls.leaf_first(ClientIdentity(CA.cert_pem + client.cert_pem, other.key_pem, "right-password"))
+    with pytest.raises(ClientCertificateError, match="password is wrong"):
+        tls.leaf_first(ClientIdentity(CA.cert_pem + other.cert_pem, other.key_pem, "wrong-password"))
+
+
 def test_one_context_carries_verification_the_pasted_ca_and_the_client_certificate():
     client = CA.issue_client_cert()
     ctx = build_ssl_context(verify=True, ca_pem=CA.cert_pem, client=ClientIdentity(client.cert_pem, client.key_pem))

@@ -99,6 +99,18 @@ def test_client_certificate_and_key_pasted_on_one_line_are_accepted():
         ENCRYPTED.cert_pem, ENCRYPTED.key_pem, "key-pass-123")
 
 
+def test_a_chain_pasted_ca_first_is_used_with_the_accounts_certificate_first():
+    form = CLIENT.form(client_certificate=CA.cert_pem + CLIENT.cert_pem)
+    assert parse_credentials(form).auth.identity.cert_pem == CLIENT.cert_pem + CA.cert_pem
+    encrypted = ENCRYPTED.form(client_certificate=" ".join((CA.cert_pem + ENCRYPTED.cert_pem).splitlines()))
+    assert parse_credentials(encrypted).auth.identity.cert_pem == ENCRYPTED.cert_pem + CA.cert_pem
+
+
+def test_a_chain_in_the_documented_order_stays_as_it_is():
+    form = CLIENT.form(client_certificate=CLIENT.cert_pem + CA.cert_pem)
+    assert parse_credentials(form).auth.identity.cert_pem == CLIENT.cert_pem + CA.cert_pem
+
+
 def _expired():
     now = datetime.datetime.now(datetime.timezone.utc)
     return CA.issue_client_cert(not_before=now - datetime.timedelta(days=400), not_after=now - datetime.timedelta(days=1))
@@ -118,6 +130,15 @@ def _future():
         ({**CLIENT.form(), "client_certificate": "garbage"}, "BEGIN CERTIFICATE"),
         ({**CLIENT.form(), "client_private_key": CLIENT.cert_pem}, "paste the whole PEM private key"),
         (_expired().form(), "The client certificate expired on"),
+        ({**(expired := _expired()).form(), "client_certificate": CA.cert_pem + expired.cert_pem},
+         "The client certificate expired on"),
+        ({**(future := _future()).form(), "client_certificate": CA.cert_pem + future.cert_pem}, "is valid only from"),
+        ({**CLIENT.form(), "client_certificate": CA.cert_pem + _expired().cert_pem}, "do not match"),
+        ({**ENCRYPTED.form(), "client_certificate": CA.cert_pem + ENCRYPTED.cert_pem,
+          "client_private_key_password": "wrong-pass"}, "the private key password is wrong"),
+        ({**CLIENT.form(), "client_certificate": CLIENT.cert_pem
+          + "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END CERTIFICATE-----\n"},
+         "is not an X.509 certificate"),
         (_future().form(), "is valid only from"),
         ({**ENCRYPTED.form(), "client_private_key_password": ""}, "The private key is encrypted: enter its password"),
         ({"auth_mode": "user_password", "password": "secret-pass"}, "Enter the user name"),

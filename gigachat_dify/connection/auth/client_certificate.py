@@ -3,9 +3,10 @@ call; no token is requested and no Authorization header is sent (the SDK's `_use
 with neither a key nor a user).
 
 Checked here, locally and for free, before any connection: both PEMs parse (also pasted without
-line breaks), the certificate is within its validity dates, an encrypted key has a password.
-Whether the key matches the certificate and the password is right is what OpenSSL says when the
-pair is loaded (tls.load_client_identity), once per distinct form.
+line breaks), an encrypted key has a password, the account's certificate is within its validity
+dates. Whether the key matches the certificate and the password is right is what OpenSSL says when
+the pair is loaded (tls.load_client_identity), once per distinct form; a pasted chain is loaded
+here first to find the account's certificate among its blocks (tls.leaf_first) and put it first.
 """
 
 from __future__ import annotations
@@ -19,10 +20,13 @@ from gigachat_dify import form
 from gigachat_dify.connection.tls import (
     CERTIFICATE_KINDS,
     PRIVATE_KEY_KINDS,
+    ClientCertificateError,
     ClientIdentity,
     PemError,
+    certificate_blocks,
     certificate_validity,
     is_encrypted_key,
+    leaf_first,
     normalize_pem,
     pem_body,
 )
@@ -93,10 +97,21 @@ def parse(credentials: Mapping[str, Any], now: datetime.datetime | None = None) 
         ) from None
     if key_pem.count("-----BEGIN") > 1:
         raise form.FormValueError("The client private key field holds more than one key: paste only the key.")
-    try:
-        not_before, not_after = certificate_validity(cert_pem)
+    if is_encrypted_key(key_pem) and not password:
+        raise form.FormValueError(
+            "The private key is encrypted: enter its password in 'Private key password'."
+        )
+    try:  # every block read before OpenSSL sees them: its words for a bad block would blame the key
+        validity = {block: certificate_validity(block) for block in certificate_blocks(cert_pem)}
     except PemError as exc:
         raise form.FormValueError(f"The client certificate is not usable: {exc}.") from None
+    identity = ClientIdentity(cert_pem, key_pem, password)
+    if len(validity) > 1:  # a chain: the account's certificate may not be first
+        try:
+            identity = leaf_first(identity)
+        except ClientCertificateError as exc:
+            raise form.FormValueError(f"The client certificate cannot be used: {exc}.") from None
+    not_before, not_after = validity[certificate_blocks(identity.cert_pem)[0]]  # the account's dates
     now = now or datetime.datetime.now(datetime.timezone.utc)
     if now > not_after:
         raise form.FormValueError(
@@ -108,8 +123,4 @@ def parse(credentials: Mapping[str, Any], now: datetime.datetime | None = None) 
             f"The client certificate is valid only from {not_before:%Y-%m-%d %H:%M} UTC: check this "
             "server's clock, or wait until then."
         )
-    if is_encrypted_key(key_pem) and not password:
-        raise form.FormValueError(
-            "The private key is encrypted: enter its password in 'Private key password'."
-        )
-    return ClientCertificate(ClientIdentity(cert_pem, key_pem, password), valid_until=not_after)
+    return ClientCertificate(identity, valid_until=not_after)

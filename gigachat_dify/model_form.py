@@ -1,0 +1,32 @@
+"""THE customizable-model form's shared rules (provider/gigachat.yaml's model_credential_schema: one
+form for chat and embedding models): the field both kinds read, and how validation refuses the form.
+
+Each kind reads its own fields (``chat/custom_models.py``, ``embeddings/config.py``) through
+``form.py``; a value they cannot use raises ``form.FormValueError`` naming the field by its label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from dify_plugin.errors.model import CredentialsValidateFailedError
+
+from gigachat_dify import form
+
+CONTEXT_SIZE_LABEL = "Context size (tokens)"
+
+
+def context_size(credentials: Mapping[str, Any], default: int, most: int) -> int:
+    """The 'Context size (tokens)' field: a whole number from 1 to ``most`` (default when blank)."""
+    return form.whole_number(credentials.get("context_size"), CONTEXT_SIZE_LABEL, default, 1, most)
+
+
+def check(read: Callable[[], object]) -> None:
+    """Validation of a model's form, before any request (it costs nothing): what ``read`` finds
+    unusable refuses the credentials with its message. Building the schema stays lenient (an
+    already saved form must not hide the model), so validation is where the administrator hears."""
+    try:
+        read()
+    except form.FormValueError as exc:
+        raise CredentialsValidateFailedError(str(exc)) from None
