@@ -14,7 +14,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-__all__ = ["FormValueError", "choice", "get", "is_blank", "number", "switch", "text", "url", "whole_number"]
+import httpx
+
+__all__ = ["LABELS", "FormValueError", "choice", "get", "field_label", "is_blank", "number", "switch", "text", "url",
+           "whole_number"]
 
 _TRUE = frozenset({"true", "1", "yes", "on", "support", "enabled"})
 _FALSE = frozenset({"false", "0", "no", "off", "no_support", "disabled"})
@@ -22,6 +25,33 @@ _FALSE = frozenset({"false", "0", "no", "off", "no_support", "disabled"})
 
 class FormValueError(ValueError):
     """A form value is unusable; ``str(exc)`` says which field and what it accepts."""
+
+
+#: THE en_US labels of the provider form's fields (provider/gigachat.yaml; a test holds the two
+#: equal): a message names a field through this table, as the user sees it in the form.
+LABELS = {
+    "auth_mode": "Authentication",
+    "authorization_key": "Authorization key",
+    "scope": "Scope (account type)",
+    "client_certificate": "Client certificate (PEM)",
+    "client_private_key": "Private key of the certificate (PEM)",
+    "client_private_key_password": "Private key password",
+    "username": "User name",
+    "password": "Password",
+    "base_url": "Base URL",
+    "auth_url": "OAuth URL",
+    "ca_certificate": "CA certificate (PEM)",
+    "verify_ssl": "Verify TLS certificates",
+    "proxy_url": "Proxy URL",
+    "timeout": "Request timeout (seconds)",
+    "max_retries": "Retries on temporary errors",
+    "embedding_concurrency": "Parallel embedding requests",
+}
+
+
+def field_label(field: str) -> str:
+    """A provider-form field as messages name it: its en_US label in quotes."""
+    return f"'{LABELS[field]}'"
 
 
 def _shown(value: Any) -> str:
@@ -106,15 +136,66 @@ def choice(value: Any, label: str, options: Iterable[str], default: str) -> str:
     return word
 
 
-def url(value: Any, label: str, default: str) -> str:
-    """An http(s) URL without a trailing slash."""
+_CHARACTER_NAMES = {" ": "a space", "\t": "a tab", "\n": "a line break", "\r": "a line break"}
+
+
+def _character(char: str) -> str:
+    return _CHARACTER_NAMES.get(char) or f"an invisible character (U+{ord(char):04X})"
+
+
+def url(value: Any, label: str, default: str, *, userinfo: bool = False, schemes: tuple[str, ...] = ("https", "http"),
+        example: str = "") -> str:
+    """An http(s) URL without a trailing slash, checked as httpx will read it, so that no address the
+    form takes fails later inside the HTTP client: no space or control character anywhere (urlsplit
+    silently drops a tab, httpx refuses it), a host, a port from 1 to 65535. user:password@ only
+    where ``userinfo`` allows it; a URL with an '@' is never quoted back (a password may be in it,
+    also where the URL is misread), only its part after the last '@'."""
     raw = text(value) or default
+    example = example or default
+    odd = next((c for c in raw if c.isspace() or not c.isprintable()), None)
+    if odd is not None:
+        raise FormValueError(f"The {label} contains {_character(odd)}: type the address without spaces, tabs or "
+                             f"line breaks, like {example}.")
+    secret = "@" in raw
+    if secret and not userinfo:
+        raise FormValueError(
+            f"The {label} contains '@' (user:password@): GigaChat's addresses carry no user or password. "
+            f"Put the credentials in {field_label('authorization_key')} (or {field_label('username')} and "
+            f"{field_label('password')}, or {field_label('client_certificate')}); a proxy's user and password go in "
+            f"the {field_label('proxy_url')}."
+        )
+    shown = raw
+    if secret:  # the userinfo left out (also a scheme typed after it)
+        scheme, sep, _ = raw.partition("://")
+        after = raw.rpartition("@")[2]
+        shown = f"{scheme}://{after}" if sep and "@" not in scheme else after
+    escape = " (characters such as @ : / in a password written as %40 %3A %2F)" if secret else ""
     try:
         parts = urlsplit(raw)
     except ValueError:  # e.g. "Invalid IPv6 URL" for https://[::1
         parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.netloc:
-        raise FormValueError(f"{label} '{raw}' is not a URL: it must start with https:// (for example {default}).")
+    if parts is None or parts.scheme not in schemes or not parts.netloc:
+        start = " or ".join(f"{s}://" for s in schemes)
+        raise FormValueError(f"The {label} {_shown(shown)} must start with {start}, like {example}{escape}.")
+    if not parts.hostname:
+        raise FormValueError(f"The {label} {_shown(shown)} has no host name: write it like {example}.")
+    port = parts.netloc.rpartition("@")[2]
+    port = port.partition("]")[2] if port.startswith("[") else port
+    port = port.partition(":")[2]
+    try:
+        number = parts.port
+    except ValueError:  # not a number, or out of range
+        number = None
+    if port and not (number and 1 <= number <= 65535):
+        what = "an invalid port" if secret else f"an invalid port '{_shown(port)}'"
+        raise FormValueError(f"The {label} has {what}: a port is a number from 1 to 65535, like {example}{escape}.")
+    try:
+        httpx.URL(raw)  # what the client will do with it; the rules above name its common refusals
+    except httpx.InvalidURL as exc:  # e.g. a host name IDNA cannot encode
+        host = "" if secret else f" '{_shown(parts.hostname)}'"
+        what = f"its host name{host} is not valid" if "host" in str(exc).lower() or "address" in str(exc) else \
+            "the HTTP client cannot read it"
+        raise FormValueError(f"The {label} is not a usable address: {what}; write it like {example}{escape}.") from None
     return raw.rstrip("/")
 
 

@@ -42,10 +42,10 @@ from gigachat import GigaChat
 from gigachat.models.auth import AccessToken
 from gigachat.settings import Settings
 
-from gigachat_dify import failures, redaction
+from gigachat_dify import failures, form, redaction
 from gigachat_dify.retry import RETRY_STATUSES
 from gigachat_dify.connection import proxy
-from gigachat_dify.connection.credentials import ConnectionSettings
+from gigachat_dify.connection.credentials import ConnectionSettings, ca_unusable
 from gigachat_dify.connection.sse import EventStreams
 from gigachat_dify.connection.v1_chat import PlainChat
 from gigachat_dify.connection.tls import ClientCertificateError, PemError, context_key, shared_context
@@ -318,12 +318,12 @@ def _build(settings: ConnectionSettings) -> GigaChatClient:
     except ClientCertificateError as exc:
         raise CredentialsValidateFailedError(redaction.redact(f"The client certificate cannot be used: {exc}.")) from None
     except PemError as exc:
-        raise CredentialsValidateFailedError(redaction.redact(f"The CA certificate is not usable: {exc}.")) from None
+        raise CredentialsValidateFailedError(redaction.redact(ca_unusable(exc))) from None
     if not settings.verify_ssl:
         logger.warning(
             "TLS certificate verification is OFF for %s: traffic can be intercepted. "
-            "Paste the CA certificate into 'CA certificate' and switch verification back on.",
-            httpx.URL(settings.base_url).host,
+            "Paste the CA certificate into %s and switch verification back on.",
+            httpx.URL(settings.base_url).host, form.field_label("ca_certificate"),
         )
     return GigaChatClient(settings, context)
 

@@ -163,22 +163,28 @@ def _parse(credentials: dict) -> ConnectionSettings:
             try:
                 ca_pem = normalize_pem(form.text(credentials.get("ca_certificate")))
             except PemError as exc:
-                raise form.FormValueError(f"The CA certificate is not usable: {exc}.") from None
+                raise form.FormValueError(ca_unusable(exc)) from None
         return ConnectionSettings(
             base_url=base_url(credentials.get("base_url")),
-            auth_url=form.url(credentials.get("auth_url"), "OAuth URL", DEFAULT_AUTH_URL),
+            auth_url=form.url(credentials.get("auth_url"), form.field_label("auth_url"), DEFAULT_AUTH_URL),
             auth=auth,
             ca_pem=ca_pem,
-            verify_ssl=form.switch(credentials.get("verify_ssl"), "Verify TLS certificates", True),
+            verify_ssl=form.switch(credentials.get("verify_ssl"), form.field_label("verify_ssl"), True),
             proxy_url=proxy.parse_proxy_url(credentials.get("proxy_url")),
-            timeout=form.number(credentials.get("timeout"), "Request timeout (seconds)", DEFAULT_TIMEOUT, 1, 600),
-            max_retries=form.whole_number(credentials.get("max_retries"), "Retries on temporary errors", DEFAULT_MAX_RETRIES, 0, 10),
+            timeout=form.number(credentials.get("timeout"), form.field_label("timeout"), DEFAULT_TIMEOUT, 1, 600),
+            max_retries=form.whole_number(credentials.get("max_retries"), form.field_label("max_retries"),
+                                         DEFAULT_MAX_RETRIES, 0, 10),
             embedding_concurrency=form.whole_number(
-                credentials.get("embedding_concurrency"), "Parallel embedding requests", auth.embedding_concurrency, 1, 32
+                credentials.get("embedding_concurrency"), form.field_label("embedding_concurrency"), auth.embedding_concurrency, 1, 32
             ),
         )
     except form.FormValueError as exc:
         raise _fail(str(exc)) from None
+
+
+def ca_unusable(exc: PemError) -> str:
+    """What is wrong with the pasted CA certificate (PemError says what, and what to paste)."""
+    return f"The {form.field_label('ca_certificate')} is not usable: {exc}."
 
 
 def base_url(value) -> str:
@@ -186,18 +192,19 @@ def base_url(value) -> str:
     fragment cannot be part of it (the SDK would send the endpoint inside them: every request
     404s), nor can v2's path (v1's endpoints would go to v2: the SDK derives v2's address from
     v1's). Said here, before any request; a missing /api/v1 only GigaChat's answer can tell."""
-    url = form.url(value, "Base URL", DEFAULT_BASE_URL)
+    label = form.field_label("base_url")
+    url = form.url(value, label, DEFAULT_BASE_URL)
     parts = urlsplit(url)
     if parts.query or parts.fragment or url.endswith(("?", "#")):
         kept = f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
         raise form.FormValueError(
-            f"The 'Base URL' {url} has a query string or fragment ('?...' or '#...'): GigaChat's endpoints are "
+            f"The {label} {url} has a query string or fragment ('?...' or '#...'): GigaChat's endpoints are "
             f"appended to the Base URL, so it must end with the API's path, e.g. {kept or DEFAULT_BASE_URL}."
         )
     head, _, last = parts.path.rstrip("/").rpartition("/")
     if last.lower() == "v2":
         raise form.FormValueError(
-            f"The 'Base URL' {url} is the address of GigaChat's API v2: give the v1 address, e.g. "
+            f"The {label} {url} is the address of GigaChat's API v2: give the v1 address, e.g. "
             f"{parts.scheme}://{parts.netloc}{head}/v1. The plugin sends each request to the version it needs "
             "(v2 for the built-in tools) itself."
         )

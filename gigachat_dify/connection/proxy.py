@@ -19,6 +19,8 @@ from gigachat_dify import form
 from gigachat_dify.failures import ProxyUnreachable as ProxyUnreachable  # raised by the client, classified there
 
 EXAMPLE = "http://proxy.company.local:3128"
+SHAPE = f"http://[user:password@]host:port, e.g. {EXAMPLE}"
+LABEL = form.field_label("proxy_url")
 
 
 def parse_proxy_url(value) -> str | None:
@@ -26,25 +28,15 @@ def parse_proxy_url(value) -> str | None:
     raw = form.text(value)
     if not raw:
         return None
-    try:
-        parts = urlsplit(raw)
-        port = parts.port
-    except ValueError:  # a port that is not a number, a broken IPv6 literal
-        parts, port = None, None
-    if parts is None or parts.scheme != "http" or not parts.hostname:
+    url = form.url(raw, LABEL, EXAMPLE, userinfo=True, schemes=("http",), example=SHAPE)
+    parts = urlsplit(url)
+    if parts.port is None:
+        raise form.FormValueError(f"The {LABEL} {display(url)} has no port: add it, like {EXAMPLE}.")
+    if parts.path or parts.query or parts.fragment:
         raise form.FormValueError(
-            f"The proxy URL must look like http://[user:password@]host:port, e.g. {EXAMPLE} "
-            "(characters such as @ : / in the password written as %40 %3A %2F)."
+            f"The {LABEL} {display(url)} must be only http://[user:password@]host:port, without a path."
         )
-    if port is None:
-        raise form.FormValueError(
-            f"The proxy URL {display(raw)} has no port: add it, e.g. {EXAMPLE}."
-        )
-    if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise form.FormValueError(
-            f"The proxy URL {display(raw)} must be only http://[user:password@]host:port, without a path."
-        )
-    return raw.rstrip("/")
+    return url
 
 
 def display(url: str) -> str:

@@ -305,7 +305,12 @@ def build_ssl_context(
         try:
             ctx.load_verify_locations(cadata=ca_pem)
         except ssl.SSLError as exc:
-            raise PemError(f"it could not be loaded as a CA certificate ({exc.reason or exc})") from None
+            # OpenSSL's reason ("no start line", "wrong tag"...) means nothing to the user: say what to paste.
+            raise PemError(
+                "the text between its BEGIN CERTIFICATE and END CERTIFICATE lines is not a certificate; paste the "
+                "CA certificate's PEM file (.crt or .pem, from -----BEGIN CERTIFICATE----- to -----END "
+                "CERTIFICATE-----) unchanged"
+            ) from None
     if client is not None:
         load_client_identity(ctx, client)
     return ctx

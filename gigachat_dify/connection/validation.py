@@ -112,6 +112,9 @@ def validate_model(credentials: dict, model: str, model_type: str) -> None:
     """A customizable model (or load-balancing entry): the key works and the account has this
     model, of this kind. Decided by the free model list; one minimal paid request only when the
     list does not name the model (the list may omit models an account can still call)."""
+    if model != model.strip():  # the list is compared stripped, but GigaChat answers 404 to the name as sent
+        raise _fail(f"The model name '{model}' has spaces around it: remove them and add the model as "
+                    f"'{model.strip()}' (GigaChat knows a model only by its exact name).")
     settings = parse_credentials(credentials)
     client = get_client(settings)
     listed = _step(lambda: _listed_models(client), BASE_URL, settings.base_url, NOT_AN_API, settings.auth)

@@ -70,3 +70,28 @@ def test_a_base_url_of_the_v2_api_is_refused_before_any_request(plugin, credenti
             result.error_message
         assert f"e.g. {_root(emulator) + instead}" in result.error_message
     assert emulator.stats.oauth_calls == 0 and not emulator.stats.requests
+
+
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("base_url", "https://127.0.0.1:abc/api/v1", "The 'Base URL' has an invalid port 'abc'"),
+    ("auth_url", "http://127.0.0.1:9443x/api/v2/oauth", "The 'OAuth URL' has an invalid port '9443x'"),
+    ("proxy_url", "http://u:Proxy\tPass55@127.0.0.1:3128", "The 'Proxy URL' contains a tab"),
+])
+def test_an_address_the_http_client_cannot_read_is_refused_naming_its_field(plugin, credentials, emulator, field,
+                                                                             value, message):
+    # The form took these and httpx refused them inside the client: "Unexpected failure in the GigaChat plugin".
+    emulator.stats.reset()
+    for result in _every_call(plugin, dict(credentials, **{field: value})):
+        assert result.error_message.startswith(message), result.error_message
+        assert "Pass55" not in result.error_message
+    assert emulator.stats.oauth_calls == 0 and not emulator.stats.requests
+
+
+def test_a_user_and_password_in_the_base_url_are_refused_and_never_quoted(plugin, credentials, emulator):
+    # httpx sent them as Basic auth in place of the token: GigaChat's 401 blamed the authorization key.
+    url = emulator.base_url.replace("http://", "http://admin:BaseUrlPassw0rd@")
+    emulator.stats.reset()
+    for result in _every_call(plugin, dict(credentials, base_url=url)):
+        assert result.error_message.startswith("The 'Base URL' contains '@' (user:password@)"), result.error_message
+        assert "'Proxy URL'" in result.error_message and "BaseUrlPassw0rd" not in result.error_message
+    assert emulator.stats.oauth_calls == 0 and not emulator.stats.requests

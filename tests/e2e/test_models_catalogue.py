@@ -45,6 +45,17 @@ def test_custom_model_the_account_lacks_fails_validation_clearly(plugin, credent
     assert "No such model" in result.error_message
 
 
+@pytest.mark.parametrize(("model", "model_type"), [(" GigaChat-2-Max ", "llm"), (" Embeddings ", "text-embedding")])
+def test_a_model_name_with_spaces_around_it_is_refused_at_validation(plugin, credentials, emulator, model, model_type):
+    # The model list was compared stripped, so validation passed; every invocation then got 404 No such model.
+    emulator.stats.reset()
+    result = plugin.validate_model(model, model_type, credentials)
+    assert result.error_type == "CredentialsValidateFailedError"
+    assert result.error_message.startswith(f"The model name '{model}' has spaces around it: remove them"), \
+        result.error_message
+    assert not emulator.stats.requests
+
+
 # --- validation of customizable models: the free model list, a paid call only when it must -------
 
 PAID = ("POST /chat/completions", "POST /embeddings", "POST /tokens/count")

@@ -164,3 +164,17 @@ def test_a_json_404_on_the_model_list_says_the_base_url_is_not_the_api(plugin, c
     result = plugin.validate_provider(credentials)
     assert result.error_type == "CredentialsValidateFailedError"
     assert result.error_message.startswith(f"The 'Base URL' ({emulator.base_url}) is not a GigaChat API")
+def test_form_messages_name_the_fields_as_labelled_and_a_bad_ca_says_what_to_paste(plugin, credentials):
+    not_der = base64.b64encode(b"hello world, not DER").decode()
+    cases = {
+        "scope": ("gigachat_api_pers", "'Scope (account type)' must be one of GIGACHAT_API_PERS"),
+        "auth_mode": ("api_key", "'Authentication' must be one of authorization_key"),
+        "ca_certificate": (f"-----BEGIN CERTIFICATE-----\n{not_der}\n-----END CERTIFICATE-----\n",
+                           "The 'CA certificate (PEM)' is not usable: the text between its BEGIN CERTIFICATE and "
+                           "END CERTIFICATE lines is not a certificate; paste the CA certificate's PEM file"),
+    }
+    for field, (value, message) in cases.items():
+        result = plugin.validate_provider(dict(credentials, **{field: value}))
+        assert result.error_type == "CredentialsValidateFailedError"
+        assert result.error_message.startswith(message), result.error_message
+        assert "_ssl.c" not in result.error_message and "start line" not in result.error_message

@@ -2,12 +2,14 @@
 lifetime whatever unit its expiry comes in and whatever the cache evicts, a cache bounded by memory
 whose evicted clients close their sockets once no request uses them."""
 
+import base64
 from pathlib import Path
 
 import gigachat.api.auth as sdk_auth
 import httpx
 import pytest
 import yaml
+from dify_plugin.errors.model import CredentialsValidateFailedError
 from gigachat.models.auth import AccessToken
 from gigachat.settings import Settings
 from hypothesis import given
@@ -276,3 +278,14 @@ def test_a_streamed_answer_leaves_its_connection_to_the_next_request(emu, monkey
         assert client.chat(v1).choices
         assert len(list(client.chat.stream(v2))) > 1
     assert len(accepted) == opened, "a stream closed its connection"
+
+
+def test_a_ca_that_is_not_a_certificate_is_named_by_its_label_without_openssl_internals(emu):
+    not_der = base64.b64encode(b"hello world, not DER").decode()
+    ca = f"-----BEGIN CERTIFICATE-----\n{not_der}\n-----END CERTIFICATE-----\n"
+    with pytest.raises(CredentialsValidateFailedError) as exc:
+        get_client(parse_credentials(form(emu, ca_certificate=ca)))
+    message = str(exc.value)
+    assert message.startswith("The 'CA certificate (PEM)' is not usable: "), message
+    assert "is not a certificate" in message and "paste the CA certificate's PEM file" in message
+    assert "_ssl.c" not in message and "no start line" not in message and "cadata" not in message

@@ -25,13 +25,20 @@ def test_business_scopes_get_more_embedding_concurrency():
         ({}, "Enter the authorization key"),
         ({"authorization_key": "not base64 !!"}, "base64 'Authorization key'"),
         ({"authorization_key": base64.b64encode(b"no-colon").decode()}, "client_id:client_secret"),
-        ({"authorization_key": KEY, "scope": "GIGACHAT_API_FOO"}, "Scope must be one of"),
+        ({"authorization_key": KEY, "scope": "GIGACHAT_API_FOO"}, "'Scope (account type)' must be one of"),
         ({"authorization_key": KEY, "base_url": "gigachat.devices.sberbank.ru/api/v1"}, "must start with https://"),
         ({"authorization_key": KEY, "auth_url": "ftp://x"}, "OAuth URL"),
         ({"authorization_key": KEY, "base_url": "https://api.giga.chat/v1?x=1"},
          "The 'Base URL' https://api.giga.chat/v1?x=1 has a query string"),
         ({"authorization_key": KEY, "base_url": "https://api.giga.chat/v1#models"}, "e.g. https://api.giga.chat/v1."),
-        ({"authorization_key": KEY, "timeout": "soon"}, "Request timeout (seconds) must be a number"),
+        ({"authorization_key": KEY, "timeout": "soon"}, "'Request timeout (seconds)' must be a number"),
+        ({"authorization_key": KEY, "base_url": "https://127.0.0.1:abc/api/v1"}, "The 'Base URL' has an invalid port 'abc'"),
+        ({"authorization_key": KEY, "auth_url": "http://127.0.0.1:9443x/api/v2/oauth"},
+         "The 'OAuth URL' has an invalid port '9443x'"),
+        ({"authorization_key": KEY, "base_url": "http://admin:BaseUrlPassw0rd@127.0.0.1:8080/api/v1"},
+         "The 'Base URL' contains '@' (user:password@)"),
+        ({"authorization_key": KEY, "auth_url": "https://admin:BaseUrlPassw0rd@ngw.local/api/v2/oauth"},
+         "The 'OAuth URL' contains '@' (user:password@)"),
         ({"authorization_key": KEY, "ca_certificate": "garbage"}, "BEGIN CERTIFICATE"),
     ],
 )
@@ -39,7 +46,7 @@ def test_malformed_credentials_say_what_to_fix(creds, phrase):
     with pytest.raises(CredentialsValidateFailedError) as err:
         parse_credentials(creds)
     assert phrase in str(err.value)
-    assert "client-secret" not in str(err.value)
+    assert "client-secret" not in str(err.value) and "Passw0rd" not in str(err.value)
 
 
 def test_key_pasted_with_basic_prefix_and_spaces_is_accepted():
@@ -124,7 +131,7 @@ def _future():
 @pytest.mark.parametrize(
     "creds, phrase",
     [
-        ({"auth_mode": "kerberos"}, "Authentication mode must be one of authorization_key, client_certificate"),
+        ({"auth_mode": "kerberos"}, "'Authentication' must be one of authorization_key, client_certificate"),
         ({"auth_mode": "client_certificate"}, "Paste the client certificate"),
         ({**CLIENT.form(), "client_private_key": ""}, "Paste the private key"),
         ({**CLIENT.form(), "client_certificate": "garbage"}, "BEGIN CERTIFICATE"),
@@ -147,7 +154,10 @@ def _future():
         ({"authorization_key": KEY, "proxy_url": "socks5://proxy.local:1080"}, "http://[user:password@]host:port"),
         ({"authorization_key": KEY, "proxy_url": "http://u:proxy-pass-1@proxy.local"}, "has no port"),
         ({"authorization_key": KEY, "proxy_url": "http://u:proxy-pass-1@proxy.local:3128/x"}, "without a path"),
-        ({"authorization_key": KEY, "verify_ssl": "ture"}, "Verify TLS certificates must be on or off"),
+        ({"authorization_key": KEY, "proxy_url": "http://u:proxy-pass-1\t@proxy.local:3128"}, "The 'Proxy URL' contains a tab"),
+        ({"authorization_key": KEY, "proxy_url": "http://u:proxy-pass-1@proxy.local:31x28"},
+         "The 'Proxy URL' has an invalid port"),
+        ({"authorization_key": KEY, "verify_ssl": "ture"}, "'Verify TLS certificates' must be on or off"),
     ],
 )
 def test_each_mode_says_what_to_fix(creds, phrase):
@@ -312,7 +322,7 @@ def test_a_changed_form_is_parsed_again_and_a_bad_one_every_time(monkeypatch):
     assert parse_credentials({"authorization_key": KEY, "timeout": 31}).timeout == 31
     assert parse_credentials({"authorization_key": KEY, "timeout": "30"}) is not first  # another form, same meaning
     for _ in range(2):
-        with pytest.raises(CredentialsValidateFailedError, match="Scope must be one of"):
+        with pytest.raises(CredentialsValidateFailedError, match="'Scope \\(account type\\)' must be one of"):
             parse_credentials({"authorization_key": KEY, "scope": "GIGACHAT_API_FOO"})
     assert len(parsed) == 5
 

@@ -36,5 +36,5 @@ def secret_fields() -> tuple[str, ...]:
 
 
 def parse_auth(credentials: Mapping[str, Any]) -> Auth:
-    mode = form.choice(credentials.get("auth_mode"), "Authentication mode", MODES, DEFAULT_MODE)
+    mode = form.choice(credentials.get("auth_mode"), form.field_label("auth_mode"), MODES, DEFAULT_MODE)
     return MODES[mode].parse(credentials)

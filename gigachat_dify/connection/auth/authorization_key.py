@@ -62,7 +62,7 @@ def parse(credentials: Mapping[str, Any]) -> AuthorizationKey:
             "Enter the authorization key from GigaChat Studio (Settings -> API -> Authorization key), "
             "or choose another authentication mode."
         )
-    scope = form.choice(credentials.get("scope"), "Scope", SCOPES, DEFAULT_SCOPE)
+    scope = form.choice(credentials.get("scope"), form.field_label("scope"), SCOPES, DEFAULT_SCOPE)
     return AuthorizationKey(check_key(key), scope)
 
 
