@@ -81,7 +81,7 @@ def transport_message(kind: Transport, where: str, exc: BaseException | None = N
             "HTTP_PROXY (and NO_PROXY) in the environment of Dify's plugin daemon, which passes them to the "
             "plugin, or enter a reachable proxy in 'Proxy URL'."
         )
-    late = f"{where} did not answer in time. Check the address, network and proxy, or raise 'Request timeout'."
+    late = f"{where} did not answer in time. Check the address, network and proxy, or raise 'Request timeout (seconds)'."
     cut = f"The connection to {where} was interrupted before the answer was complete. Retry the request."
     return {
         Transport.SERVER_CERTIFICATE_UNTRUSTED: f"The TLS certificate of {where} could not be verified. {CA_HINT}",

@@ -17,6 +17,8 @@ its logic (its own helpers build the httpx arguments):
   error events reported);
 - its v1 blocking chat sends the plugin's payload as it is (`v1_chat.py`), not read into the SDK's
   model and dumped back;
+- 'Request timeout (seconds)' bounds each request as a whole (`deadline.py`), not each read: a host
+  trickling its answer a byte at a time gives up in time;
 - it knows which HTTP requests are in flight, so the cache can close an evicted client's sockets
   as soon as none is, without cutting a stream another request is still reading.
 
@@ -44,7 +46,7 @@ from gigachat.settings import Settings
 
 from gigachat_dify import failures, form, redaction
 from gigachat_dify.retry import RETRY_STATUSES
-from gigachat_dify.connection import proxy
+from gigachat_dify.connection import deadline, proxy
 from gigachat_dify.connection.credentials import ConnectionSettings, ca_unusable
 from gigachat_dify.connection.sse import EventStreams
 from gigachat_dify.connection.v1_chat import PlainChat
@@ -187,11 +189,15 @@ class _TrackedHttpClient(httpx.Client):
         if not keepalive:
             kwargs["limits"] = httpx.Limits(max_keepalive_connections=0)
         super().__init__(**kwargs)
+        for transport in (self._transport, *self._mounts.values()):
+            deadline.install(transport)  # 'Request timeout (seconds)' bounds each request as a whole
         self._usage = usage
         self._proxy_name = proxy.display(proxy_url) if proxy_url else None
         usage.track(self)
 
     def send(self, request: httpx.Request, **kwargs) -> httpx.Response:
+        limit = deadline.start(request, self.timeout)
+        in_force = deadline.enter(limit)
         self._usage.enter()
         try:
             response = super().send(request, **kwargs)
@@ -205,8 +211,11 @@ class _TrackedHttpClient(httpx.Client):
         except BaseException:
             self._usage.leave()
             raise
+        finally:
+            deadline.leave(in_force)
         if kwargs.get("stream"):
             response.stream = _ReleasingStream(response.stream, self._usage.leave)
+            response.extensions[deadline.KEY] = limit  # renewed by its reader at each event (sse.py)
         else:
             self._usage.leave()
         return response

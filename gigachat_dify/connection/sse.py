@@ -12,6 +12,10 @@ dispatches, ``:`` comments), and what the SDK does not check is checked:
   ``data: [DONE]``; v2: no ``response.message.done``): ``StreamCutOff``, never a clean end (on v2
   with the data of the last unnamed event, which v2 does not send: often a gateway's own words).
 
+'Request timeout (seconds)' bounds the wait for each next event: the request's deadline
+(``deadline.py``) is renewed when the reader is asked for the next one, so a long answer streams for
+as long as its events keep coming, and a stream that trickles bytes but no event ends in time.
+
 ``EventStreams`` puts this reader under the SDK client's two chat streams (``client.stream`` and
 ``client.chat.stream``); the request itself is built by the SDK as before. The three exceptions are
 ``failures.py``'s (classified there, worded by ``errors.py``, a cut-off retried by ``retry.py``
@@ -36,6 +40,7 @@ from gigachat.authentication import _with_auth_stream
 from gigachat.models.chat import ChatCompletionChunk as V1Chunk
 from gigachat.models.chat_completions import ChatCompletionChunk as V2Chunk
 
+from gigachat_dify.connection import deadline
 from gigachat_dify.failures import StreamCutOff, StreamEventError, UnreadableEvent
 from gigachat_dify.redaction import excerpt
 
@@ -166,11 +171,14 @@ def read(http: httpx.Client, request: dict[str, Any], chunks: Callable[[Iterable
     with http.stream(**request) as response:
         sdk_utils._check_response(response)  # the SDK's errors for a status or a body that is no stream
         x_headers = sdk_utils.build_x_headers(response)
+        limit = deadline.of(response)
         body = response.iter_bytes()
         for chunk in chunks(iter_events(iter_lines(body))):
             if hasattr(chunk, "x_headers"):
                 chunk.x_headers = x_headers
             yield chunk
+            if limit is not None:
+                limit.renew()  # the timeout bounds the wait for each next piece, from when it is asked for
         _drain(body)
 
 
@@ -179,10 +187,13 @@ def _drain(body: Iterator[bytes]) -> None:
     as the SDK's own reader does: a response closed before its end closes its connection, and the
     next request would open a new one (a TCP connect and a TLS handshake) after every stream."""
     left = DRAIN_LIMIT
-    for piece in body:
-        left -= len(piece)
-        if left < 0:
-            return
+    try:
+        for piece in body:
+            left -= len(piece)
+            if left < 0:
+                return
+    except httpx.TimeoutException:
+        return  # the answer is complete; a body that does not end in time only costs its connection
 
 
 class EventStreams:

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from tests.support.daemon import collect_text, user
+from tests.support.net import dribbling_host
 
 Q = [user("Расскажи подробно и длинно историю про GigaChat, Dify и их интеграцию в компании")]
 
@@ -61,6 +62,19 @@ def test_stalled_stream_ends_with_a_connection_error_within_the_timeout(plugin, 
     assert result.error_type == "InvokeConnectionError"
     assert "did not answer in time" in result.error_message
     assert time.monotonic() - started < 10
+
+
+def test_blocking_answer_that_trickles_times_out_within_the_timeout(plugin, credentials):
+    # A gateway sending 200 and then a byte a second: every read is in time, the answer never is.
+    with dribbling_host(0.5) as host:
+        started = time.monotonic()
+        result = plugin.invoke_llm("GigaChat-2", dict(credentials, base_url=f"{host}/api/v1", timeout="2"),
+                                   Q, stream=False, timeout=30)
+        took = time.monotonic() - started
+    assert result.error_type == "InvokeConnectionError"
+    assert "did not answer in time" in result.error_message
+    assert "raise 'Request timeout (seconds)'" in result.error_message
+    assert took < 4, f"the blocking chat took {took:.1f}s with a 2 s timeout"
 
 
 def test_wrong_key_at_invoke_time_is_an_authorization_error(plugin, credentials):

@@ -5,9 +5,10 @@ import contextlib
 import http.server
 import socket
 import threading
+import time
 
 from emulator import B2B_KEY, DEFAULT_KEY
-from tests.support.net import closed_port
+from tests.support.net import closed_port, dribbling_host
 
 
 def test_valid_credentials_pass_with_one_token_and_a_model_list_only(fresh_plugin, credentials, emulator):
@@ -68,6 +69,20 @@ def test_host_that_never_answers_times_out_with_a_clear_message(plugin, credenti
         silent.close()
     assert result.error_type == "CredentialsValidateFailedError"
     assert "did not answer in time" in result.error_message
+
+
+def test_base_url_that_trickles_its_answer_times_out_within_the_timeout(plugin, credentials):
+    # A gateway sending 200 and then a byte a second: every read is in time, the answer never is.
+    with dribbling_host(0.5) as host:
+        credentials["base_url"] = f"{host}/api/v1"
+        credentials["timeout"] = "2"
+        started = time.monotonic()
+        result = plugin.validate_provider(credentials, timeout=30)
+        took = time.monotonic() - started
+    assert result.error_type == "CredentialsValidateFailedError"
+    assert "'Base URL'" in result.error_message and "did not answer in time" in result.error_message
+    assert "raise 'Request timeout (seconds)'" in result.error_message
+    assert took < 4, f"validation took {took:.1f}s with a 2 s timeout"
 
 
 def test_malformed_url_is_rejected_with_an_example(plugin, credentials):

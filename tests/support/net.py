@@ -1,4 +1,4 @@
-"""Loopback helpers: an address where nothing listens, and Dify's file service."""
+"""Loopback helpers: an address where nothing listens, Dify's file service, a stuck gateway."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import contextlib
 import http.server
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
@@ -69,3 +70,49 @@ def generated(size: int, piece: int = MB) -> Callable[[], Iterator[bytes]]:
         for start in range(0, size, piece):
             yield block if start + piece <= size else block[: size - start]
     return pieces
+
+
+@contextlib.contextmanager
+def dribbling_host(pace: float, *, headers_too: bool = False, lasting: float = 5.0,
+                   head: bytes = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n",
+                   ) -> Iterator[str]:
+    """A stuck gateway on loopback: every request is answered with `head` and then one byte of body
+    every `pace` seconds (with `headers_too`, the head itself comes a byte at a time). Each byte is
+    within any read timeout, so only a bound on the whole answer ends such a request; after `lasting`
+    seconds the host hangs up, so a client without that bound fails a test instead of hanging it.
+    Yields its root URL (http://127.0.0.1:port)."""
+    server = socket.socket()
+    server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+
+    def answer(conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.recv(65536)
+                until = time.monotonic() + lasting
+                if headers_too:
+                    for i in range(len(head)):
+                        conn.sendall(head[i:i + 1])
+                        time.sleep(pace)
+                else:
+                    conn.sendall(head)
+                while time.monotonic() < until:
+                    conn.sendall(b" ")
+                    time.sleep(pace)
+            except OSError:
+                pass  # the client gave up
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return  # closed
+            threading.Thread(target=answer, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    finally:
+        server.close()
