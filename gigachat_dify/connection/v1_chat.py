@@ -24,6 +24,8 @@ from gigachat.context import chat_url_cvar
 from gigachat.models.chat import ChatCompletion
 from gigachat.settings import Settings
 
+from gigachat_dify.connection import answer_json
+
 #: The SDK writes the body with json.dumps(..., ensure_ascii=False): the same output, one encoder.
 _JSON = json.JSONEncoder(ensure_ascii=False).encode
 
@@ -58,6 +60,20 @@ def answer(response: httpx.Response) -> ChatCompletion:
     (tests/unit/test_v1_body.py compares them over the recorded answers), without a dict between."""
     if response.status_code != HTTPStatus.OK:
         sdk_utils._raise_for_status(response.url, response.status_code, response.content, response.headers)
-    completion = ChatCompletion.model_validate_json(response.content)
+    try:
+        completion = ChatCompletion.model_validate_json(response.content)
+    except ValueError as refused:  # valid JSON the fast reading refuses (answer_json): read again
+        completion = _reread(response.content, refused)
     completion.x_headers = sdk_utils.build_x_headers(response)
     return completion
+
+
+def _reread(content: bytes, refused: ValueError) -> ChatCompletion:
+    try:
+        value = answer_json.reread(content)
+    except ValueError:
+        raise refused from None
+    try:
+        return ChatCompletion.model_validate(answer_json.well_formed(value))
+    except ValueError:
+        raise refused from None
