@@ -212,3 +212,23 @@ def test_tool_call_arguments_nested_deep_are_read_and_too_deep_ones_are_said_so_
     assert called["function"]["name"] == "get_weather" and '"Moscow"' in called["function"]["arguments"]
     assert results[5000].error_type == "InvokeServerUnavailableError"
     assert "nested" in results[5000].error_message and "Base URL" not in results[5000].error_message
+
+
+def test_a_v2_blocking_answer_with_a_lone_surrogate_or_nested_too_deep_is_read_or_said_so(plugin):
+    from emulator import Emulator
+    from emulator.wire import Response
+
+    def answer(parts: str) -> bytes:
+        return ('{"model":"GigaChat-2-Max","created_at":1,"messages":[{"message_id":"m1","role":"assistant","content":'
+                + parts + '}],"finish_reason":"stop","usage":{"input_tokens":1,"output_tokens":1,"total_tokens":2}}').encode()
+
+    deep = '[{"function_call":{"name":"get_weather","arguments":{"x":' + "[" * 5000 + "]" * 5000 + "}}}]"
+    results = []
+    with Emulator() as emu:
+        for body in (answer(r'[{"text":"Hi \ud83d\ude00 there \ud800"}]'), answer(deep)):
+            emu._api.endpoints["chat_v2"] = lambda call, state, *args, body=body: Response(200, body)
+            results.append(plugin.invoke_llm(MODEL, _credentials_of(emu), [user("hi")],
+                                             model_parameters={"web_search": "auto"}, stream=False))
+    assert results[0].ok, results[0].error
+    assert collect_text(results[0]) == "Hi \U0001F600 there \ufffd"
+    assert results[1].error_type == "InvokeServerUnavailableError" and "nested" in results[1].error_message
