@@ -300,6 +300,13 @@ def describe(exc: BaseException, asked: Asked = NOTHING_ASKED, auth: Auth | None
         return InvokeServerUnavailableError, (
             "GigaChat sent an answer the plugin could not read; check the 'Base URL' points to the GigaChat API."
         )
+    if failure.kind is Kind.TOO_DEEP:
+        shown = " The text shown so far is incomplete." if failure.events else ""
+        return InvokeServerUnavailableError, (
+            "GigaChat's answer is JSON nested more deeply than the plugin can read (over a thousand levels, "
+            f"e.g. in a tool call's arguments).{shown} Retry the request; if it repeats, ask for a flatter answer "
+            "or simplify the tool's parameters."
+        )
     if failure.kind in (Kind.STREAM_ERROR, Kind.STREAM_UNREADABLE):
         return InvokeServerUnavailableError, _stream_message(failure)
     if failure.kind is Kind.SDK:

@@ -140,6 +140,15 @@ class UnreadableEvent(Exception):
         self.excerpt, self.events = quoted, events
 
 
+class AnswerTooDeep(Exception):
+    """GigaChat's answer (a stream event or a blocking answer) is JSON nested deeper than the plugin
+    can read (``connection/answer_json.py``); ``events``: a stream's events read before it."""
+
+    def __init__(self, events: int = 0):
+        super().__init__("an answer nested too deeply to read")
+        self.events = events
+
+
 class Transport(enum.Enum):
     """What went wrong below HTTP."""
 
@@ -426,6 +435,7 @@ class Kind(enum.Enum):
     UNREADABLE = "an answer the plugin cannot read"
     STREAM_ERROR = "GigaChat reported an error in its stream"  # Failure.message: its words
     STREAM_UNREADABLE = "a stream event the plugin cannot read"  # Failure.message: the data
+    TOO_DEEP = "an answer nested too deeply to read"  # valid JSON, deeper than the interpreter reads
     SDK = "the SDK refused"  # the SDK's own exceptions (its message says what)
     UNEXPECTED = "unexpected"
 
@@ -481,6 +491,8 @@ def classify(exc: BaseException, asked: Asked = NOTHING_ASKED) -> Failure:
         return Failure(Kind.STREAM_ERROR, message=exc.message, events=exc.events)
     if isinstance(exc, UnreadableEvent):
         return Failure(Kind.STREAM_UNREADABLE, message=exc.excerpt, events=exc.events)
+    if isinstance(exc, AnswerTooDeep):
+        return Failure(Kind.TOO_DEEP, events=exc.events)
     if isinstance(exc, (pydantic.ValidationError, json.JSONDecodeError)) or misread_by_sdk(exc):
         return Failure(Kind.UNREADABLE)
     if isinstance(exc, gx.GigaChatException):

@@ -92,6 +92,8 @@ def _split(chunk):
     for item in [message.content] if isinstance(message.content, str) else message.content:
         text = _text(item)
         parts += [text[i:i + step] for i in range(0, len(text), step)] if text is not None else [[item]]
+    # No text at all (tool calls alone): still one piece, so the tool calls are sent or refused, never dropped.
+    parts = parts or [message.content]
     for n, content in enumerate(parts):
         last = n == len(parts) - 1
         part = chunk.model_copy(deep=False)

@@ -143,8 +143,13 @@ def _reject_constant(name: str) -> Any:
 
 
 def _json_loads(text: str) -> Any:
-    """Strict JSON: Python's NaN/Infinity extensions are rejected (the API cannot parse them)."""
-    return json.loads(text, parse_constant=_reject_constant)
+    """Strict JSON: Python's NaN/Infinity extensions are rejected (the API cannot parse them).
+    JSON nested deeper than the interpreter's recursion limit is a ValueError too: a tool may return
+    anything, and text that cannot be read as JSON is sent as text."""
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to read") from None
 
 
 def parse_arguments(arguments: str | None) -> dict[str, Any]:
@@ -164,15 +169,24 @@ def function_result_content(content: str) -> str:
     """A tool result as the JSON-object string GigaChat requires.
 
     A JSON object is kept byte for byte; any other JSON value is wrapped as ``{"result": value}``;
-    plain text becomes ``{"result": text}``."""
+    plain text (also JSON too deeply nested to read) becomes ``{"result": text}``."""
     text = content or ""
+    value, own = _result_object(text)
+    return text if own else json.dumps(value, ensure_ascii=False)
+
+
+def function_result_value(content: str) -> dict[str, Any]:
+    """The object of ``function_result_content``'s text, for v2 (which sends it as an object)."""
+    return _result_object(content)[0]
+
+
+def _result_object(text: str) -> tuple[dict[str, Any], bool]:
+    """(the object GigaChat gets for a tool result, whether it is the text's own JSON object)."""
     try:
         value = _json_loads(text)
     except (TypeError, ValueError):
-        return json.dumps({"result": text}, ensure_ascii=False)
-    if isinstance(value, dict):
-        return text
-    return json.dumps({"result": value}, ensure_ascii=False)
+        return {"result": text}, False
+    return (value, True) if isinstance(value, dict) else ({"result": value}, False)
 
 
 def _check_request_files(messages: Sequence[PromptMessage], resolve_file: ResolveFile | None) -> None:

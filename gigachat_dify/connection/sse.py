@@ -40,8 +40,8 @@ from gigachat.authentication import _with_auth_stream
 from gigachat.models.chat import ChatCompletionChunk as V1Chunk
 from gigachat.models.chat_completions import ChatCompletionChunk as V2Chunk
 
-from gigachat_dify.connection import deadline
-from gigachat_dify.failures import StreamCutOff, StreamEventError, UnreadableEvent
+from gigachat_dify.connection import answer_json, deadline
+from gigachat_dify.failures import AnswerTooDeep, StreamCutOff, StreamEventError, UnreadableEvent
 from gigachat_dify.redaction import excerpt
 
 V2_DONE = "response.message.done"
@@ -105,7 +105,7 @@ def _error_message(data: str) -> str:
     """GigaChat's words in an error event: its JSON ``message`` (also under ``error``), else the data."""
     try:
         body = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):
         return excerpt(data)
     if isinstance(body, dict):
         inner = body.get("error")
@@ -115,50 +115,101 @@ def _error_message(data: str) -> str:
     return excerpt(data)
 
 
-def _parsed(event: Event, count: int, parse: Callable[[Event], Any]) -> Any:
-    if event.name == "error":
-        raise StreamEventError(_error_message(event.data), count)
-    try:
-        return parse(event)
-    except ValueError:  # invalid JSON, or JSON of another shape (pydantic's error is a ValueError)
-        raise UnreadableEvent(excerpt(event.data), count) from None
+def _chunks(events: Iterable[Event], fast: Callable[[Event], Any], build: Callable[[Event, Any], Any]) -> Iterator[Any]:
+    """The answer's events -> chunks: ``fast(event)`` reads one the normal way; data it refuses
+    (ValueError) is read again (``answer_json``) and ``build(event, value)`` makes its chunk."""
+    count, halves = 0, answer_json.Halves()
+
+    def built(ready: list[tuple[Event, Any]]) -> list[Any]:
+        nonlocal count
+        out = []
+        for event, value in ready:
+            try:
+                out.append(build(event, value))
+            except ValueError:  # JSON of another shape (pydantic's error is a ValueError)
+                raise UnreadableEvent(excerpt(event.data), count) from None
+            count += 1
+        return out
+
+    for event in events:
+        if event.name == "error":
+            yield from built(halves.finish())
+            raise StreamEventError(_error_message(event.data), count)
+        chunk = value = None
+        try:
+            try:
+                chunk = fast(event)
+            except ValueError:
+                value = answer_json.reread(event.data)
+        except ValueError:  # not JSON at all
+            raise UnreadableEvent(excerpt(event.data), count) from None
+        except AnswerTooDeep:
+            raise AnswerTooDeep(count) from None
+        yield from built(halves.push(event, value))
+        if value is None:
+            count += 1
+            yield chunk
+    yield from built(halves.finish())
 
 
 def v1_chunks(events: Iterable[Event]) -> Iterator[V1Chunk]:
     """v1: ``data: {chunk}`` events, then ``data: [DONE]``; the last chunk carries finish_reason."""
+    done = False
+
+    def answer(events: Iterable[Event]) -> Iterator[Event]:
+        nonlocal done
+        for event in events:
+            if event.name != "error" and event.data.strip() == "[DONE]":
+                done = True
+                return
+            yield event
+
     count, finished = 0, False
-    for event in events:
-        if event.name != "error" and event.data.strip() == "[DONE]":
-            return
-        chunk = _parsed(event, count, lambda e: V1Chunk.model_validate_json(e.data))
+    for chunk in _chunks(answer(events), lambda e: V1Chunk.model_validate_json(e.data),
+                         lambda e, value: V1Chunk.model_validate(value)):
         count += 1
         finished = finished or any(c.finish_reason for c in chunk.choices)
         yield chunk
-    if not finished:
+    if not (done or finished):
         raise StreamCutOff(count)
 
 
 def v2_chunks(events: Iterable[Event]) -> Iterator[V2Chunk]:
     """v2: named events (``response.message.delta``, ``response.tool.completed``...), the answer
     complete with ``response.message.done``."""
-    count, unnamed = 0, ""
-    for event in events:
-        if event.name == "message":
-            unnamed = event.data  # v2 names every event it sends; as the SDK, anything unnamed is skipped
-            continue
-        chunk = _parsed(event, count, lambda e: V2Chunk.model_validate({**_object(e.data), "event": e.name}))
+    unnamed, done = "", False
+
+    def answer(events: Iterable[Event]) -> Iterator[Event]:
+        nonlocal unnamed, done
+        for event in events:
+            if event.name == "message":
+                unnamed = event.data  # v2 names every event it sends; as the SDK, anything unnamed is skipped
+                continue
+            yield event
+            if event.name == V2_DONE:
+                done = True
+                return
+
+    count = 0
+    for chunk in _chunks(answer(events), _v2_fast, _v2_chunk):
         count += 1
         yield chunk
-        if event.name == V2_DONE:
-            return
-    raise StreamCutOff(count, excerpt(unnamed) if unnamed.strip() else "")
+    if not done:
+        raise StreamCutOff(count, excerpt(unnamed) if unnamed.strip() else "")
 
 
-def _object(data: str) -> dict:
-    value = json.loads(data)
+def _v2_fast(event: Event) -> V2Chunk:
+    # v2 events are read with Python's json, which takes an escaped lone surrogate: such data is
+    # read again (ValueError) for the halves to be joined or replaced.
+    if answer_json.ESCAPED_SURROGATE.search(event.data):
+        raise ValueError("an escaped surrogate")
+    return _v2_chunk(event, answer_json.reread(event.data))
+
+
+def _v2_chunk(event: Event, value: Any) -> V2Chunk:
     if not isinstance(value, dict):
         raise ValueError("not a JSON object")
-    return value
+    return V2Chunk.model_validate({**value, "event": event.name})
 
 
 #: Bytes read after the answer's end for the connection to be kept (GigaChat sends none but the

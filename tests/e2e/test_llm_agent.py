@@ -95,3 +95,19 @@ def test_system_message_in_the_middle_is_kept_not_rejected(plugin, credentials, 
     sent = [r for r in emulator.log if r.path == "/chat/completions"][-1].json["messages"]
     assert sent[0]["role"] == "system" and "Rule one." in sent[0]["content"] and "Rule two." in sent[0]["content"]
     assert [m["role"] for m in sent].count("system") == 1
+
+
+@pytest.mark.parametrize("params", [{}, {"web_search": "auto"}], ids=["v1", "v2"])
+def test_a_tool_result_and_arguments_of_json_nested_too_deeply_to_read_are_sent_as_text(plugin, credentials, emulator,
+                                                                                         params):
+    deep = "[" * 20_000 + "]" * 20_000  # valid JSON, deeper than Python's json reads
+    call = {"id": "call_1", "type": "function", "function": {"name": "get-weather", "arguments": deep}}
+    history = [user("Weather in Moscow?"), assistant("", tool_calls=[call]), tool_result("call_1", deep)]
+    emulator.clear_log()
+    result = plugin.invoke_llm("GigaChat-2-Max", credentials, history, tools=[WEATHER], model_parameters=params,
+                               stream=True)
+    assert result.ok, result.error
+    body = [r for r in emulator.log if r.path.endswith("/chat/completions")][-1].json
+    sent = json.dumps(body)  # v1 sends the result as a JSON string, v2 as an object
+    assert json.dumps({"result": deep}) in sent or json.dumps(json.dumps({"result": deep})) in sent
+    assert json.dumps({"raw": deep}) in sent

@@ -150,3 +150,85 @@ def test_a_streamed_answer_leaves_its_connection_for_the_next_request(plugin, cr
         result = plugin.invoke_llm(MODEL, credentials, Q, model_parameters=parameters, stream=stream)
         assert result.ok, result.error
     assert len(accepted) == opened
+
+
+def _answering(emu, events: list[bytes], body: bytes) -> None:
+    """The emulator's v1 chat answers with these raw stream events, or this raw blocking body."""
+    import json
+
+    from emulator.wire import Response, Stream
+
+    emu._api.endpoints["chat"] = lambda call, state: (
+        Stream(list(events)) if json.loads(call.body).get("stream") else Response(200, body))
+
+
+def _credentials_of(emu) -> dict:
+    from emulator import DEFAULT_KEY
+
+    return {"authorization_key": DEFAULT_KEY, "scope": "GIGACHAT_API_PERS", "base_url": emu.base_url,
+            "auth_url": emu.auth_url, "verify_ssl": True, "timeout": "20"}
+
+
+def _v1_event(delta: str, finish: str = "") -> bytes:
+    return ('data: {"choices":[{"delta":' + delta + ',"index":0' + finish + '}],"created":1,"model":"GigaChat",'
+            '"object":"chat.completion","usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}\n\n').encode()
+
+
+def _v1_answer(message: str, finish: str) -> bytes:
+    return ('{"choices":[{"message":' + message + ',"index":0,"finish_reason":"' + finish + '"}],"created":1,'
+            '"model":"GigaChat","object":"chat.completion",'
+            '"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}').encode()
+
+
+def test_escaped_surrogates_arrive_as_the_emoji_they_make_and_a_lone_half_as_the_replacement_character(plugin):
+    from emulator import Emulator
+
+    with Emulator() as emu:
+        _answering(emu, [_v1_event(r'{"role":"assistant","content":"Hi \ud83d"}'), _v1_event(r'{"content":"\ude00 there"}'),
+                         _v1_event('{"content":""}', ',"finish_reason":"stop"'), b"data: [DONE]\n\n"],
+                   _v1_answer(r'{"role":"assistant","content":"Hi \ud83d\ude00 there \ud800"}', "stop"))
+        streamed = plugin.invoke_llm(MODEL, _credentials_of(emu), [user("hi")], stream=True)
+        blocking = plugin.invoke_llm(MODEL, _credentials_of(emu), [user("hi")], stream=False)
+    assert streamed.ok and blocking.ok, (streamed.error, blocking.error)
+    assert collect_text(streamed) == "Hi \U0001F600 there"
+    assert collect_text(blocking) == "Hi \U0001F600 there \ufffd"
+
+
+@BOTH
+def test_tool_call_arguments_nested_deep_are_read_and_too_deep_ones_are_said_so_not_blamed_on_the_base_url(plugin, stream):
+    from emulator import Emulator
+
+    weather = tool("get_weather", "Weather in a city", {"type": "object", "properties": {"city": {"type": "string"}}})
+    results = {}
+    for depth in (900, 5000):
+        call = '{"name":"get_weather","arguments":{"city":"Moscow","x":' + "[" * depth + "]" * depth + "}}"
+        with Emulator() as emu:
+            _answering(emu, [_v1_event('{"content":"","function_call":' + call + "}", ',"finish_reason":"function_call"'),
+                             b"data: [DONE]\n\n"],
+                       _v1_answer('{"role":"assistant","content":"","function_call":' + call + "}", "function_call"))
+            results[depth] = plugin.invoke_llm(MODEL, _credentials_of(emu), [user("weather?")], tools=[weather],
+                                               stream=stream)
+    (called,) = [tc for c in results[900].chunks for tc in c["delta"]["message"]["tool_calls"]]
+    assert called["function"]["name"] == "get_weather" and '"Moscow"' in called["function"]["arguments"]
+    assert results[5000].error_type == "InvokeServerUnavailableError"
+    assert "nested" in results[5000].error_message and "Base URL" not in results[5000].error_message
+
+
+def test_a_v2_blocking_answer_with_a_lone_surrogate_or_nested_too_deep_is_read_or_said_so(plugin):
+    from emulator import Emulator
+    from emulator.wire import Response
+
+    def answer(parts: str) -> bytes:
+        return ('{"model":"GigaChat-2-Max","created_at":1,"messages":[{"message_id":"m1","role":"assistant","content":'
+                + parts + '}],"finish_reason":"stop","usage":{"input_tokens":1,"output_tokens":1,"total_tokens":2}}').encode()
+
+    deep = '[{"function_call":{"name":"get_weather","arguments":{"x":' + "[" * 5000 + "]" * 5000 + "}}}]"
+    results = []
+    with Emulator() as emu:
+        for body in (answer(r'[{"text":"Hi \ud83d\ude00 there \ud800"}]'), answer(deep)):
+            emu._api.endpoints["chat_v2"] = lambda call, state, *args, body=body: Response(200, body)
+            results.append(plugin.invoke_llm(MODEL, _credentials_of(emu), [user("hi")],
+                                             model_parameters={"web_search": "auto"}, stream=False))
+    assert results[0].ok, results[0].error
+    assert collect_text(results[0]) == "Hi \U0001F600 there \ufffd"
+    assert results[1].error_type == "InvokeServerUnavailableError" and "nested" in results[1].error_message

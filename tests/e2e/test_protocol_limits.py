@@ -4,7 +4,7 @@ The stand-in daemon (tests/support/daemon.py) kills the plugin for an over-long 
 does, so these tests also prove the process survives.
 """
 
-from tests.support.daemon import DAEMON_LINE_LIMIT, collect_text, user
+from tests.support.daemon import DAEMON_LINE_LIMIT, collect_text, tool, user
 
 # Whitespace runs cost GigaChat (and the emulator) one token each: a huge answer within max_tokens.
 HUGE = "start" + " " * (DAEMON_LINE_LIMIT + 1_000_000) + "end"
@@ -43,3 +43,14 @@ def test_a_blocking_answer_is_measured_in_bytes_so_cyrillic_too_large_for_a_line
     assert not fresh_plugin.protocol_errors
     after = fresh_plugin.invoke_llm("GigaChat-2", credentials, [user("Hi")], stream=False)
     assert after.ok and "Echo: Hi" in collect_text(after)
+
+
+def test_a_streamed_tool_call_too_large_for_one_line_is_a_clear_error_not_an_empty_answer(fresh_plugin, emulator, credentials):
+    weather = tool("get_weather", "Weather in a city", {"type": "object", "properties": {"city": {"type": "string"}},
+                                                        "required": ["city"]})
+    emulator.enqueue_reply(function_call={"name": "get_weather", "arguments": {"city": "ж" * 3_200_000}})  # 6.4 MB, no text
+    result = fresh_plugin.invoke_llm("GigaChat-2-Max", credentials, [user("Weather?")], tools=[weather], stream=True,
+                                     timeout=120)
+    assert result.error_type == "InvokeBadRequestError", (result.ok, len(result.chunks))
+    assert "5,242,879 bytes" in result.error_message and "MB" in result.error_message
+    assert not fresh_plugin.protocol_errors

@@ -330,6 +330,22 @@ def test_function_result_content_is_always_a_json_object_string(content, expecte
     assert isinstance(json.loads(out), dict)
 
 
+#: Valid JSON nested deeper than Python's json can read (a tool may return anything).
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def test_a_tool_result_of_json_nested_too_deeply_to_read_is_sent_as_text():
+    assert function_result_content(DEEP) == json.dumps({"result": DEEP})
+
+
+def test_tool_call_arguments_nested_too_deeply_to_read_are_kept_raw_and_the_request_is_built():
+    msgs = [UserPromptMessage(content="q"), AssistantPromptMessage(content="", tool_calls=[call("call_1", "f", DEEP)]),
+            ToolPromptMessage(content=DEEP, tool_call_id="call_1")]
+    out = convert_messages(msgs)
+    assert out[1]["function_call"]["arguments"] == {"raw": DEEP}
+    assert out[2]["content"] == json.dumps({"result": DEEP})
+
+
 def test_tool_result_with_files_keeps_the_files_as_a_following_user_message():
     up = FakeUploader()
     msgs = [

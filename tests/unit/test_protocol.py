@@ -104,3 +104,14 @@ def test_a_chunk_with_an_image_and_much_text_is_split_with_the_image_alone():
     assert all(len(written(p)) <= MAX_LINE for p in parts)
     assert [p.delta.message.content for p in parts if not isinstance(p.delta.message.content, str)] == [[image]]
     assert "".join(p.delta.message.content for p in parts if isinstance(p.delta.message.content, str)) == text + "end"
+
+
+@pytest.mark.parametrize("content", ["", []])
+def test_a_tool_call_too_long_for_a_line_with_no_text_is_refused_not_dropped(content):
+    huge = AssistantPromptMessage.ToolCall(id="call_1", type="function", function=AssistantPromptMessage.ToolCall.ToolCallFunction(
+        name="lookup", arguments='{"q": "' + "ж" * (MAX_LINE // 2) + '"}'))
+    c = chunk("", final=True)
+    c.delta.message.content, c.delta.message.tool_calls = content, [huge]
+    with pytest.raises(InvokeBadRequestError, match=r"GigaChat's answer is 5\.\d MB .*5,242,879 bytes"):
+        list(fit_stream([c]))
+

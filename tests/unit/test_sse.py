@@ -180,3 +180,65 @@ def test_the_plugins_client_reads_its_streams_here():
     assert GigaChatClient._stream is sse.EventStreams._stream
     assert GigaChatClient._chat_stream is sse.EventStreams._chat_stream
     assert issubclass(StreamCutOff, httpx.TransportError)
+
+
+# ---- valid JSON the fast reading refuses --------------------------------------------------------
+
+HEAD = b'"created":1,"model":"GigaChat","object":"chat.completion"'
+
+
+def v1_event(delta: bytes, finish: bytes = b"") -> bytes:
+    return b'data: {"choices":[{"delta":' + delta + b',"index":0' + finish + b'}],' + HEAD + b'}\n\n'
+
+
+def v1_text(chunks) -> str:
+    return "".join(c.choices[0].delta.content or "" for c in chunks)
+
+
+def test_an_emoji_escaped_as_a_surrogate_pair_split_between_two_events_is_joined_again():
+    body = (v1_event(b'{"role":"assistant","content":"Hi \\ud83d"}') + v1_event(b'{"content":"\\ude00 there"}')
+            + v1_event(b'{"content":""}', b',"finish_reason":"stop"') + b"data: [DONE]\n\n")
+    chunks = read_v1(body)
+    assert v1_text(chunks) == "Hi \U0001F600 there" and chunks[-1].choices[0].finish_reason == "stop"
+
+
+@pytest.mark.parametrize(("events", "text"), [
+    ([b'{"content":"A\\ud800B"}'], "A\ufffdB"),  # a lone half inside a text
+    ([b'{"content":"A\\udc00"}', b'{"content":"B"}'], "A\ufffdB"),  # a second half alone at the end
+    ([b'{"content":"A\\ud83d"}', b'{"content":"B"}'], "A\ufffdB"),  # a first half the next event does not complete
+    ([b'{"content":"A\\ud83d"}'], "A\ufffd"),  # ... nor any event
+])
+def test_a_lone_surrogate_becomes_the_replacement_character_as_invalid_utf8_does(events, text):
+    body = b"".join(v1_event(e) for e in events) + v1_event(b'{"content":""}', b',"finish_reason":"stop"')
+    assert v1_text(read_v1(body)) == text
+    invalid = v1_event('{"content":"A\\ud800B"}'.replace("\\ud800", "\udcff").encode("utf-8", "surrogateescape"))
+    assert v1_text(read_v1(invalid + v1_event(b'{"content":""}', b',"finish_reason":"stop"'))) == "A\ufffdB"
+
+
+def test_a_v2_event_with_a_lone_surrogate_is_read_with_the_replacement_character():
+    def event(text: str) -> bytes:
+        return (b'event: response.message.delta\ndata: {"messages":[{"role":"assistant","content":[{"text":"' + text.encode()
+                + b'"}]}]}\n\n')
+    body = (event("Hi \\ud83d") + event("\\ude00 \\ud800!")
+            + b'event: response.message.done\ndata: {"finish_reason":"stop","messages":[]}\n\n')
+    chunks = read_v2(body)
+    assert "".join(p.text for c in chunks for m in c.messages or [] for p in m.content or []) == "Hi \U0001F600 \ufffd!"
+
+
+def call_event(depth: int) -> bytes:
+    args = b'{"city":"Moscow","x":' + b"[" * depth + b"]" * depth + b"}"
+    return v1_event(b'{"content":"","function_call":{"name":"get_weather","arguments":' + args + b'}}',
+                    b',"finish_reason":"function_call"')
+
+
+def test_tool_call_arguments_nested_deeper_than_the_fast_reading_takes_are_read():
+    (chunk,) = read_v1(call_event(900))
+    assert chunk.choices[0].delta.function_call.arguments["city"] == "Moscow"
+
+
+def test_an_answer_nested_deeper_than_the_plugin_reads_is_said_so_not_blamed_on_the_base_url():
+    with pytest.raises(Exception) as refused:
+        read_v1(v1_event(b'{"content":"Hi"}') + call_event(100_000))
+    cls, message = describe(refused.value)
+    assert "nested" in message and "Base URL" not in message and "shown so far is incomplete" in message
+    assert not is_transient(refused.value)

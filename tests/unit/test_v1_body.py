@@ -120,3 +120,74 @@ def test_an_unreadable_answer_is_an_unreadable_answer_as_with_the_sdk():
     with pytest.raises(Exception) as sdks:
         sdk_utils.build_response(response, ChatCompletion)
     assert failures.classify(ours.value).kind is failures.classify(sdks.value).kind is failures.Kind.UNREADABLE
+
+
+def _answer_of(content: bytes) -> httpx.Response:
+    return httpx.Response(200, content=content, request=httpx.Request("POST", "https://h/chat/completions"))
+
+
+def _body(message: bytes) -> bytes:
+    return (b'{"choices":[{"message":' + message + b',"index":0,"finish_reason":"stop"}],"created":1,'
+            b'"model":"GigaChat","object":"chat.completion","usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}')
+
+
+def test_an_answer_with_escaped_surrogates_is_read_pairs_joined_and_a_lone_half_replaced():
+    got = v1_chat.answer(_answer_of(_body(b'{"role":"assistant","content":"Hi \\ud83d\\ude00 there \\ud800"}')))
+    assert got.choices[0].message.content == "Hi \U0001F600 there \ufffd"
+
+
+def test_an_answer_with_tool_call_arguments_nested_900_deep_is_read():
+    deep = b"[" * 900 + b"]" * 900
+    got = v1_chat.answer(_answer_of(_body(
+        b'{"role":"assistant","content":"","function_call":{"name":"f","arguments":{"x":' + deep + b'}}}')))
+    value, depth = got.choices[0].message.function_call.arguments["x"], 1
+    while value:
+        value, depth = value[0], depth + 1
+    assert depth == 900
+
+
+def test_an_answer_nested_deeper_than_the_plugin_reads_is_said_so():
+    from gigachat_dify.errors import describe
+
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(Exception) as refused:
+        v1_chat.answer(_answer_of(_body(b'{"role":"assistant","content":"","function_call":{"name":"f","arguments":{"x":'
+                                        + deep + b'}}}')))
+    assert "nested" in describe(refused.value)[1] and "Base URL" not in describe(refused.value)[1]
+
+
+def recorded_v2_answers() -> list[bytes]:
+    """Every v2 blocking chat answer in the recordings."""
+    return [it["response"]["body"]["string"].encode() for cassette in sorted(CASSETTES.glob("*.yaml"))
+            for it in yaml.safe_load(cassette.read_text())["interactions"]
+            if it["request"]["uri"].endswith("/v2/chat/completions") and it["response"]["status"]["code"] == 200
+            and "event-stream" not in it["response"]["headers"].get("Content-Type", [""])[0]]
+
+
+def test_a_v2_answer_is_read_as_the_sdk_reads_it():
+    from gigachat.models.chat_completions import ChatCompletionResponse
+
+    assert len(recorded_v2_answers()) >= 3
+    for content in recorded_v2_answers():
+        response = httpx.Response(200, content=content, headers={"x-request-id": "r1"},
+                                  request=httpx.Request("POST", "https://api.giga.chat/v2/chat/completions"))
+        assert v1_chat.answer(response, ChatCompletionResponse) == sdk_utils.build_response(response, ChatCompletionResponse)
+
+
+def test_a_v2_answer_with_a_lone_surrogate_or_deep_arguments_is_read_and_one_too_deep_is_said_so():
+    from gigachat.models.chat_completions import ChatCompletionResponse
+
+    from gigachat_dify.errors import describe
+
+    def v2(parts: str) -> httpx.Response:
+        return _answer_of(('{"model":"GigaChat-2-Max","created_at":1,"messages":[{"role":"assistant","content":' + parts
+                           + '}],"finish_reason":"stop"}').encode())
+
+    got = v1_chat.answer(v2(r'[{"text":"Hi \ud83d\ude00 there \ud800"}]'), ChatCompletionResponse)
+    assert got.messages[0].content[0].text == "Hi \U0001F600 there \ufffd"
+    call = '[{"function_call":{"name":"f","arguments":{"x":%s}}}]'
+    got = v1_chat.answer(v2(call % ("[" * 900 + "]" * 900)), ChatCompletionResponse)
+    assert got.messages[0].content[0].function_call.name == "f"
+    with pytest.raises(Exception) as refused:
+        v1_chat.answer(v2(call % ("[" * 100_000 + "]" * 100_000)), ChatCompletionResponse)
+    assert "nested" in describe(refused.value)[1]

@@ -108,6 +108,17 @@ def test_a_tool_round_trip_from_dify_history_echoes_the_state_as_recorded():
     assert wire(payload)["messages"] == second_body["messages"]
 
 
+def test_a_tool_result_of_json_nested_too_deeply_to_read_is_sent_as_text_in_v2_too():
+    deep = "[" * 100_000 + "]" * 100_000
+    call = AssistantPromptMessage.ToolCall(id="call_1", type="function", function=AssistantPromptMessage.ToolCall.ToolCallFunction(
+        name="get_order_status", arguments='{"order_id": "A-1024"}'))
+    history = [UserPromptMessage(content="Where is A-1024?"), AssistantPromptMessage(content="", tool_calls=[call]),
+               ToolPromptMessage(content=deep, tool_call_id="call_1")]
+    payload, _ = build(history, {"web_search": "auto"}, [ORDER_TOOL])
+    (result,) = [m for m in payload["messages"] if m["role"] in ("tool", "function")]
+    assert result["content"][0]["function_result"]["result"] == {"result": deep}
+
+
 def test_always_is_forced_on_questions_only_not_after_a_tool_result():
     call = AssistantPromptMessage.ToolCall(id="gcfs_s", type="function", function=AssistantPromptMessage.ToolCall.
                                            ToolCallFunction(name="get_order_status", arguments="{}"))

@@ -19,10 +19,9 @@ Function results have two forms (``chat/v2/dialect.py`` decides which a host tak
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from gigachat_dify.chat.conversation import Call, Conversation, Message, Result, Step
+from gigachat_dify.chat.conversation import Call, Conversation, Message, Result, Step, function_result_value
 from gigachat_dify.chat.v2.dialect import FUNCTION, TOOL, ResultForm
 
 
@@ -51,7 +50,7 @@ def _result(result: Result, form: ResultForm, state_id: str | None) -> dict[str,
     if form is FUNCTION:
         return {"role": "function", "content": [{"function_result": {"name": result.name, "result": result.content}}]}
     msg: dict[str, Any] = {"role": "tool",
-                           "content": [{"function_result": {"name": result.name, "result": json.loads(result.content)}}]}
+                           "content": [{"function_result": {"name": result.name, "result": function_result_value(result.content)}}]}
     if state_id:
         msg["tools_state_id"] = state_id
     return msg
