@@ -4,9 +4,13 @@ GigaChat's web search (v2 ``web_search`` tool) answers with text containing mark
 ``[sources=[2]]`` (or ``[sources=[1, 2]]``) and ``inline_data.sources`` ``{"2": {"url", "title"}}``
 (recorded June 2026, cassette test_primary_chat_builtin_tools). The Dify user should see working
 links, never the markers: each marker becomes ``[[2]](url)``, and the answer ends with a numbered
-list of the sources. Streams may split a marker across chunks and may (unverified) send the
-sources after the text that cites them, so ``Citations.feed`` holds back text from an incomplete
-marker, or from a marker whose source is not known yet, until it can be resolved.
+list of the sources. Streams may split a marker across chunks, so ``Citations.feed`` holds back
+text from an incomplete marker. GigaChat sends the sources with the text that cites them (recorded:
+the same part; the assembler takes an event's sources before its text), but a stream might
+(unverified) send them a little later: a marker citing a source not known yet waits for it while at
+most ``SOURCES_WAIT`` characters of answer follow, then is shown as at the answer's end (the known
+sources linked, unknown ones dropped). A blocking answer's sources are all known before its text
+(``v2/stream.py``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,10 @@ MARKER_OPEN = "[sources="
 #: keeps reading linear: unbounded, each "[sources=[" of an answer that never closes one was read
 #: to the answer's end (40,000 of them in a blocking answer: 104 s of the process's CPU).
 _MAX_MARKER = 64
+#: Characters of answer after a marker during which the sources it cites may still come. Bounded: a
+#: source GigaChat never listed held the whole rest of a stream back to its end (one chunk of
+#: 468,891 characters after 7,816 events); a few events' text, which a source sent later would join.
+SOURCES_WAIT = 128
 _MARKER = re.compile(r"([ \t]*)\[sources=\[([^\]]{0,%d})\]\]" % (_MAX_MARKER - len("[sources=[]]")))
 
 
@@ -86,7 +94,8 @@ def _numbers(inside: str) -> list[int]:
 class Citations:
     """Rewrites markers as they stream. ``add(sources)`` whenever GigaChat sends sources;
     ``feed(text)`` returns the text that can be shown now; ``feed("", final=True)`` releases the
-    rest (markers whose sources never came are dropped, with the space before them)."""
+    rest. Markers whose sources did not come in time (``SOURCES_WAIT``) are dropped, with the space
+    before them."""
 
     def __init__(self) -> None:
         self.sources: dict[int, Source] = {}
@@ -105,7 +114,8 @@ class Citations:
 
     def _complete(self, text: str, start: int, final: bool):
         """A marker (with the spaces before it) at ``start``: its end and links, MORE while it is
-        unfinished or cites sources not known yet, None when it is not a marker after all."""
+        unfinished or cites sources not known yet (for ``SOURCES_WAIT`` characters), None when it
+        is not a marker after all."""
         match = _MARKER.match(text, start)
         if match is None:
             at = text.index(MARKER_OPEN, start)
@@ -113,8 +123,9 @@ class Citations:
                 return MORE
             return None
         wanted = _numbers(match.group(2))
-        if not final and wanted and not all(n in self.sources for n in wanted):
-            return MORE  # wait for the sources this marker cites
+        if (not final and wanted and not all(n in self.sources for n in wanted)
+                and len(text) - match.end() < SOURCES_WAIT):
+            return MORE  # wait a little for the sources this marker cites
         return match.end(), self._render(match)
 
     def source_list(self) -> str:

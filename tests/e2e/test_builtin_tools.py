@@ -196,6 +196,19 @@ def test_an_answer_quoting_source_markers_without_a_citing_tool_keeps_them(plugi
         assert "[sources=[3]]" in text_of(result.__class__(result.session_id, result.chunks[:-1]))
 
 
+def test_a_streamed_web_search_answer_citing_a_source_never_listed_streams_on(plugin, credentials, emulator):
+    # Everything after such a marker came in one chunk at the very end (3 Dify chunks instead of 484).
+    answer = "Answer [sources=[9]] " + "".join(f"sentence {i}. " for i in range(600))
+    pieces = [answer[i:i + 60] for i in range(0, len(answer), 60)]
+    emulator.enqueue_reply(content=answer, chunks=pieces)
+    result = plugin.invoke_llm(MODEL, credentials, [user("search the web")], model_parameters={"web_search": "always"},
+                               stream=True)
+    assert_daemon_accepts(result, plugin)
+    assert text_of(result).startswith(answer.replace(" [sources=[9]]", ""))  # dropped, as at an answer's end
+    assert len(result.chunks) >= len(pieces) - 5
+    assert max(len(c["delta"]["message"]["content"]) for c in result.chunks) < 400
+
+
 @BOTH
 def test_an_answer_full_of_unclosed_markers_and_tags_is_read_once_not_over_and_over(plugin, credentials, emulator,
                                                                                    stream):

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import json
 import struct
+import threading
 import zlib
 
 import jsonschema
@@ -122,6 +123,24 @@ def test_stop_word_applies_to_blocking_answers_too(plugin, credentials, emulator
     emulator.enqueue_reply(content="one two STOP three")
     result = plugin.invoke_llm("GigaChat-2", credentials, [user("q")], stop=["STOP"], stream=False)
     assert collect_text(result) == "one two "
+
+
+def test_thousands_of_long_stop_words_still_cut_the_answer_without_stalling_other_requests(plugin, credentials,
+                                                                                          emulator):
+    # Every prefix of every stop word went into one pattern, rebuilt per request: 500 stop words of
+    # 200 characters took 20 s of the process's CPU, and a plain request meanwhile 15.5 s.
+    stop = [f"{i:05d}" + "x" * 195 for i in range(2000)]
+    answer = "Answer: 42 " + stop[1234] + " not to be seen"
+    emulator.enqueue_reply(content=answer, chunks=[answer[:14], answer[14:100], answer[100:]])
+    results = {}
+    worker = threading.Thread(target=lambda: results.update(
+        stopped=plugin.invoke_llm("GigaChat-2", credentials, [user("q")], stop=stop, stream=True, timeout=20)))
+    worker.start()
+    plain = plugin.invoke_llm("GigaChat-2", credentials, [user("unrelated")], stream=True, timeout=20)
+    worker.join()
+    assert plain.ok, plain.error
+    assert results["stopped"].ok, results["stopped"].error
+    assert collect_text(results["stopped"]) == "Answer: 42 "
 
 
 def test_reasoning_is_shown_as_a_think_block(plugin, credentials, emulator):

@@ -283,6 +283,36 @@ def test_sources_and_a_dify_tool_call_in_one_answer_keep_both():
     assert asm.finish_reason == "tool_calls"
 
 
+def test_a_streamed_marker_citing_a_source_never_listed_does_not_hold_back_the_rest_of_the_answer():
+    asm = StreamAssembler(MODEL, images=fake_images())
+    texts = ["Answer [sources=[9]] "] + [f"sentence {i}. " for i in range(200)]
+    shown = [asm.feed(chunk("response.message.delta", messages=[{"role": "assistant", "content": [{"text": t}]}]))
+             for t in texts]
+    # Everything streams but what a short wait for source 9 held (it held all to the end: one chunk).
+    assert sum(1 for chunks in shown if chunks) >= len(texts) - 12
+    rest = [*asm.flush(), asm.finish(LLMUsage.empty_usage())]
+    assert "".join(c.delta.message.content for chunks in [*shown, rest] for c in chunks) == (
+        "".join(texts).replace(" [sources=[9]]", ""))
+
+
+LATER = "Much more of the answer. " * 20  # more than a stream waits for a source
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["response", "read-from-a-stream"])
+def test_a_blocking_answer_links_markers_whose_sources_come_later_in_it(streamed):
+    source = {"1": {"url": "https://a.example", "title": "A"}}
+    messages = [{"role": "assistant", "content": [{"text": "Found it [sources=[1]]. " + LATER}]},
+                {"role": "assistant", "content": [{"text": "Done.", "inline_data": {"sources": source}}]}]
+    if streamed:
+        response = Streamed([chunk("response.message.delta", messages=[m]) for m in messages]
+                            + [chunk("response.message.done", finish_reason="stop")])
+    else:
+        response = ChatCompletionResponse.model_validate({"messages": messages, "finish_reason": "stop"})
+    _, result = assemble(response)
+    assert text_of(result) == ("Found it [[1]](https://a.example). " + LATER + "Done."
+                               "\n\nSources:\n1. [A](https://a.example)\n")
+
+
 def test_code_display_fences_survive_backticks_and_long_output_is_cut():
     shown = v2_tools.call_display("code_interpreter", {"code": "s = '```'"})
     assert "````python\ns = '```'\n````" in shown

@@ -5,7 +5,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gigachat_dify.chat.sources import Citations, parse_sources, safe_url
+from gigachat_dify.chat.sources import SOURCES_WAIT, Citations, parse_sources, safe_url
 
 # As recorded (test_primary_chat_builtin_tools): only source 2 is cited, both are listed.
 RECORDED = {
@@ -78,6 +78,30 @@ def test_a_marker_whose_source_never_came_is_dropped_with_its_space():
     c = Citations()
     out = c.feed("Fact [sources=[9]]. Next") + c.feed("", final=True)
     assert out == "Fact. Next"
+
+
+def test_a_marker_citing_a_source_never_listed_holds_back_only_a_little_then_the_answer_streams_on():
+    # It held the whole rest of a stream back to the end: 3 Dify chunks instead of 484.
+    c = Citations()
+    c.add(RECORDED)
+    pieces = ["Answer [sources=[9]] "] + [f"sentence {i}. " for i in range(300)]
+    shown, held = "", []
+    for piece in pieces:
+        shown += c.feed(piece)
+        held.append(len("".join(pieces[:len(held) + 1])) - len(shown))
+    assert max(held) <= len(" [sources=[9]]") + SOURCES_WAIT + len("sentence 299. ")
+    assert shown.startswith("Answer sentence 0. ")  # dropped, as a marker whose source never came at the end
+    assert shown + c.feed("", final=True) == "".join(pieces).replace(" [sources=[9]]", "")
+
+
+@settings(max_examples=200, deadline=None)
+@given(cuts=st.lists(st.integers(0, 400), max_size=12))
+def test_any_chunking_gives_the_same_text_when_a_cited_source_never_comes(cuts):
+    text = "A [sources=[9]] fact, " + "then more text " * 20 + "and [sources=[1, 9]] end [sources=[7]]"
+    points = sorted({c % (len(text) + 1) for c in cuts})
+    pieces = [text[a:b] for a, b in zip([0, *points], [*points, len(text)], strict=True)]
+    expected = "A fact, " + "then more text " * 20 + f"and [[1]]({safe_url(RECORDED['1']['url'])}) end"
+    assert rewrite(pieces) == rewrite([text]) == expected
 
 
 def test_ordinary_brackets_and_unfinished_markers_pass_through():

@@ -16,6 +16,7 @@ built-in tool activity (gpt2giga and the SDK's tests show this role).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +51,14 @@ def _sources(inline_data: Any) -> Any:
     return getattr(inline_data, "sources", None) if inline_data is not None else None
 
 
+def _all_sources(messages: Any) -> Iterator[Any]:
+    """Every ``inline_data.sources`` of these messages (on a message or on its parts)."""
+    for message in messages:
+        for inline_data in [getattr(message, "inline_data", None), *(p.inline_data for p in message.content or [])]:
+            if _sources(inline_data):
+                yield _sources(inline_data)
+
+
 def _is_image(f: Any) -> bool:
     mime = (getattr(f, "mime", None) or "").lower()
     return getattr(f, "target", None) == "image" or mime.startswith("image/")
@@ -81,7 +90,12 @@ class StreamAssembler(Assembler):
         return out
 
     def feed_response(self, response: ChatCompletionResponse | Streamed) -> list[LLMResultChunk]:
-        """A whole blocking answer."""
+        """A whole blocking answer. Its sources are taken first: a marker is linked wherever in the
+        answer the sources it cites come (a stream links those sent by then, ``sources.py``)."""
+        messages = ([m for chunk in response.chunks for m in chunk.messages or []] if isinstance(response, Streamed)
+                    else response.messages or [])
+        for raw in _all_sources(messages):
+            self.add(sources=raw)
         if isinstance(response, Streamed):
             return [c for chunk in response.chunks for c in self.feed(chunk)]
         self.response_model = response.model or self.response_model
