@@ -149,6 +149,17 @@ class AnswerTooDeep(Exception):
         self.events = events
 
 
+class EmbeddingResponseError(Exception):
+    """GigaChat answered embeddings 200 with something that is not one embedding per input (its
+    message says what, never quoting the answer's values; embeddings/http.py and execution.py raise
+    it, execution.py repeats and words it). `not_api`: the answer was a web page, so the Base URL
+    (or a proxy in front of it) is not the GigaChat API."""
+
+    def __init__(self, message: str, *, not_api: bool = False) -> None:
+        super().__init__(message)
+        self.not_api = not_api
+
+
 class Transport(enum.Enum):
     """What went wrong below HTTP."""
 

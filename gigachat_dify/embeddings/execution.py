@@ -5,9 +5,12 @@ that names the batch that failed. Never a partial result.
 
 Every retry decision comes from THE retry policy (`gigachat_dify.retry`: which failures are
 transient, the back-off, how long a 429 waits). The mechanics are this module's: a malformed
-answer is retried like a transient failure; 429s wait (the shared limiter pauses everyone) without
+answer (EmbeddingResponseError: not JSON, cut short, fields missing, values that are not numbers,
+vectors not of the model's dimensions, negative token counts) is retried like a transient failure;
+429s wait (the shared limiter pauses everyone) without
 using up the transient retries, up to `MAX_RATE_LIMIT_WAITS` per batch; 413/422 split the batch's
-texts further once and retry; a global deadline bounds the whole call. Failures are converted by
+texts further once and retry; a global deadline bounds the whole call (a request's timeout is the
+form's, or the time left to the deadline when that is shorter). Failures are converted by
 THE error table (`errors.to_invoke_error`).
 
 Batches run on threads, which dify_plugin's gevent patch turns into greenlets.
@@ -31,6 +34,7 @@ from gigachat_dify.embeddings.config import (
     DEFAULT_CONCURRENCY,
     DEFAULT_LIMIT_TOKENS,
     MAX_CONCURRENCY,
+    MAX_DIMENSIONS,
     MAX_TEXTS_PER_REQUEST,
     MAX_BYTES_PER_REQUEST,
 )
@@ -38,7 +42,7 @@ from gigachat_dify.embeddings.limiter import FAILED, OK, RATE_LIMITED, AdaptiveL
 from gigachat_dify.embeddings.planning import Batch, default_estimator, is_blank, plan_batches, resplit_batch
 from gigachat_dify.embeddings.turns import Turns
 from gigachat_dify.errors import to_invoke_error
-from gigachat_dify.failures import too_long
+from gigachat_dify.failures import EmbeddingResponseError, too_long
 
 logger = logging.getLogger(__name__)
 
@@ -76,25 +80,39 @@ class EmbeddingOutcome(NamedTuple):
         return values.exact(self.block)
 
 
-class EmbeddingResponseError(Exception):
-    """GigaChat answered 200 with something that is not one embedding per input."""
-
-
 def _field(obj: Any, name: str, default: Any = None) -> Any:
     if isinstance(obj, Mapping):
         return obj.get(name, default)
     return getattr(obj, name, default)
 
 
+_NUMBER_TYPES = frozenset({int, float})  # JSON numbers as decoded; not bool (an int subclass), not str
+
+
 def _finite_numbers(vector: Sequence[Any]) -> bool:
-    """All real, finite numbers. The C-level sum is the fast path (10k x 1024 values per
-    indexing run); only an overflowing or odd vector is checked value by value."""
-    try:
-        if math.isfinite(sum(vector)):
-            return True
-    except TypeError:
+    """All real, finite JSON numbers (not booleans, not strings). The type check and the sum run at
+    C level (no Python call per value); only an overflowing vector is checked value by value."""
+    if not _NUMBER_TYPES.issuperset(map(type, vector)):
         return False
-    return all(isinstance(x, (int, float)) and math.isfinite(x) for x in vector)
+    if math.isfinite(sum(vector)):
+        return True
+    return all(math.isfinite(x) for x in vector)
+
+
+def check_dimensions(found: int, dimensions: int | None) -> None:
+    """Vectors of `found` values are the model's (`dimensions`: the form's or the model table's;
+    None: not known, then at most what the model form accepts). EmbeddingResponseError otherwise."""
+    if dimensions and found != dimensions:
+        raise EmbeddingResponseError(f"vectors of {found:,} values, the model's have {dimensions:,}")
+    if found > MAX_DIMENSIONS:
+        raise EmbeddingResponseError(f"vectors of {found:,} values, more than any embedding model's")
+
+
+def _check_tokens(counts: Sequence[Any]) -> int:
+    """The answer's token counts summed; a negative one is no count (EmbeddingResponseError)."""
+    if counts and min(counts) < 0:
+        raise EmbeddingResponseError("a negative prompt_tokens count")
+    return sum(counts)
 
 
 def parse_response(response: Any, expected: int) -> tuple[list[list[float]], int]:
@@ -104,7 +122,7 @@ def parse_response(response: Any, expected: int) -> tuple[list[list[float]], int
         got = "none" if data is None else len(data)
         raise EmbeddingResponseError(f"expected {expected} embeddings, got {got}")
     ordered: list[list[float] | None] = [None] * expected
-    tokens = 0
+    counts = []
     for position, item in enumerate(data):
         index = _field(item, "index", position)
         if not isinstance(index, int) or not 0 <= index < expected or ordered[index] is not None:
@@ -113,16 +131,16 @@ def parse_response(response: Any, expected: int) -> tuple[list[list[float]], int
         if not vector or not _finite_numbers(vector):
             raise EmbeddingResponseError(f"embedding {index} is empty or not finite")
         ordered[index] = vector if isinstance(vector, list) else list(vector)
-        tokens += int(_field(_field(item, "usage"), "prompt_tokens", 0) or 0)
+        counts.append(int(_field(_field(item, "usage"), "prompt_tokens", 0) or 0))
     dims = {len(v) for v in ordered if v is not None}
     if len(dims) != 1:
         raise EmbeddingResponseError(f"embeddings of different dimensions {sorted(dims)}")
-    return ordered, tokens  # type: ignore[return-value]
+    return ordered, _check_tokens(counts)  # type: ignore[return-value]
 
 
-def parse_block(response: Any, expected: int) -> tuple[Any, int]:
-    """`parse_response` as a block (values.py: float16 when every value is a half), in request order.
-    A plainly well-formed answer (http.Decoded) is read from its buffer of doubles with array
+def parse_block(response: Any, expected: int, dimensions: int | None = None) -> tuple[Any, int]:
+    """`parse_response` as a block (values.py: float16 when every value is a half), in request order,
+    its vectors of the model's `dimensions` (`check_dimensions`). A plainly well-formed answer (http.Decoded) is read from its buffer of doubles with array
     operations; anything else, and any answer that fails a check, goes through `parse_response`, which
     words the error."""
     from gigachat_dify.embeddings import values  # numpy on first use: start-up stays fast
@@ -138,8 +156,10 @@ def parse_block(response: Any, expected: int) -> tuple[Any, int]:
             if np.isfinite(rows).all() and sorted(order) == list(range(expected)):
                 if order != sorted(order):
                     rows = rows[np.argsort(order)]
-                return values.narrowed(rows), sum(item["usage"]["prompt_tokens"] for item in data)
+                check_dimensions(response.dims, dimensions)
+                return values.narrowed(rows), _check_tokens([item["usage"]["prompt_tokens"] for item in data])
     vectors, tokens = parse_response(response, expected)
+    check_dimensions(len(vectors[0]), dimensions)
     return values.block(vectors), tokens
 
 
@@ -158,8 +178,11 @@ class BatchFailed(Exception):
 class _Run:
     """State of one embed_texts call, shared by its workers."""
 
-    def __init__(self, call, limiter, max_retries, deadline, limit_tokens, estimate, stats) -> None:
+    def __init__(self, call, limiter, max_retries, deadline, limit_tokens, estimate, stats,
+                 dimensions=None, request_timeout=None) -> None:
         self.call = call
+        self.dimensions = dimensions
+        self.request_timeout = request_timeout
         self.limiter = limiter
         self.max_retries = max_retries
         self.deadline = deadline
@@ -187,10 +210,19 @@ class _Run:
             except Stop as stop:
                 raise BatchFailed(batch, stop, "deadline") if str(stop) == "deadline" else stop
             self._count("requests")
+            # Never past the deadline: a slow answer ends with the deadline's message, below Dify's
+            # MAX_REQUEST_TIMEOUT, not with a daemon timeout.
+            timeout = max(0.001, self.time_left())
+            capped = self.request_timeout is None or timeout < self.request_timeout
+            if not capped:
+                timeout = self.request_timeout
             try:
-                response = self.call([p.text for p in batch.pieces])
-                rows, tokens = parse_block(response, len(batch.pieces))
+                response = self.call([p.text for p in batch.pieces], timeout)
+                rows, tokens = parse_block(response, len(batch.pieces), self.dimensions)
             except Exception as exc:
+                if capped and self.time_left() <= 0:  # the request was cut at the deadline
+                    self.limiter.release(generation, FAILED)
+                    raise BatchFailed(batch, exc, "deadline") from exc
                 if retry.is_rate_limit(exc):
                     if not retry.is_transient(exc):  # a Retry-After too long to wait inside a request
                         self.limiter.release(generation, RATE_LIMITED)
@@ -249,7 +281,15 @@ def _failure(failed: BatchFailed, context: str, deadline_seconds: float, auth=No
             f"Retry later, or lower 'Parallel embedding requests'. [{where}]"
         )
     if isinstance(cause, EmbeddingResponseError):
-        return InvokeServerUnavailableError(f"GigaChat returned an unusable embeddings answer: {cause}. [{where}]")
+        if cause.not_api:
+            return InvokeServerUnavailableError(
+                f"The server at the Base URL answered embeddings with {cause}, not the GigaChat API; check that "
+                f"'Base URL' (and 'Proxy URL', if set) lead to the GigaChat API. [{where}]"
+            )
+        return InvokeServerUnavailableError(
+            f"GigaChat returned an unusable embeddings answer: {cause}. Retry later; raise 'Retries on "
+            f"temporary errors' if it happens often. [{where}]"
+        )
     return to_invoke_error(cause, context=where, auth=auth)
 
 
@@ -264,7 +304,7 @@ def _deadline_error(batches: Sequence[Batch], pending: set, futures: dict, conte
 
 
 def embed_texts(
-    call: Callable[[list[str]], Any],
+    call: Callable[[list[str], float], Any],
     texts: Sequence[str],
     *,
     limit_tokens: int = DEFAULT_LIMIT_TOKENS,
@@ -278,14 +318,19 @@ def embed_texts(
     context: str = "",
     check_first_answer: Callable[[int, bool], None] | None = None,
     auth=None,
+    dimensions: int | None = None,
+    request_timeout: float | None = None,
 ) -> EmbeddingOutcome:
-    """Embed `texts` with `call` (one list of strings -> an SDK `Embeddings`-like answer).
+    """Embed `texts` with `call` (one list of strings and that request's timeout in seconds -> an
+    SDK `Embeddings`-like answer).
 
     `max_retries` repeats per batch after a transient failure (the form's "Retries on temporary errors").
     `check_first_answer(dimensions, short)`, when given, runs after the first batch's answer and
     before any other request (`short`: its values are float16, values.py): it may raise (e.g. the
     answer could not fit Dify's protocol line).
     `auth` (the credentials' mode) words a refusal of the credentials in its own fields.
+    `dimensions`: the model's (form or table); an answer with other vectors is malformed.
+    `request_timeout`: the form's; a request's timeout is the time left to the deadline when shorter.
     Returns every vector in input order, or raises one Dify InvokeError naming the failed batch.
     """
     started = time.monotonic()
@@ -312,7 +357,8 @@ def embed_texts(
             "GigaChat embeddings: %d empty text(s) at position(s) %s embedded as a placeholder",
             len(stats.empty_texts), shown,
         )
-    run = _Run(call, limiter, max(0, int(max_retries)), started + deadline_seconds, limit_tokens, estimate, stats)
+    run = _Run(call, limiter, max(0, int(max_retries)), started + deadline_seconds, limit_tokens, estimate, stats,
+               dimensions, request_timeout)
 
     try:
         rest = batches

@@ -4,9 +4,10 @@
 the Dify error that fits; ``models/text_embedding/text_embedding.py`` hands them to answer.py,
 which writes Dify's line. In order: the form values, the size plan (an answer that could not fit
 Dify's protocol line is refused before anything is sent), the query instruction, the shared client
-and limiter, the run (execution.py), whose first answer shows what a model not yet seen at this
-base URL answers (dimensions, float16 or not: remembered, and checked against the plan before any
-other request), and a last check of the answer's size against what it really is. The vectors are
+and limiter, the run (execution.py: an answer whose vectors are not the model's dimensions, from the
+form or the model table, is refused there), whose first answer shows what a model not yet seen on
+this connection answers (dimensions, float16 or not: remembered per credentials, size.py, and
+checked against the plan before any other request), and a last check of the answer's size against what it really is. The vectors are
 GigaChat's values; float16 ones travel in the short form (values.py).
 """
 
@@ -21,13 +22,14 @@ from dify_plugin.errors.model import InvokeBadRequestError
 
 from gigachat_dify import form, model_form
 from gigachat_dify.connection.clients import get_client
-from gigachat_dify.connection.credentials import DEFAULT_BASE_URL, ConnectionSettings, parse_credentials
+from gigachat_dify.connection.credentials import ConnectionSettings, parse_credentials
 from gigachat_dify.embeddings import size
 from gigachat_dify.embeddings.config import (
     DEFAULT_LIMIT_TOKENS,
     MAX_CONTEXT_TOKENS,
     EmbeddingConfig,
     apply_input_type,
+    known_dimensions,
     known_limit,
     resolve_config,
 )
@@ -60,18 +62,19 @@ def embed(model: str, credentials: Mapping[str, Any], texts: Sequence[str],
           input_type: EmbeddingInputType | str | None = EmbeddingInputType.DOCUMENT) -> Embedded:
     settings = parse_credentials(dict(credentials))
     config = _config(model, credentials, settings)
-    planned = size.shape_for(settings.base_url, model, config.dimensions)
+    connection = settings.fingerprint  # what one connection's answers showed plans only its own calls
+    planned = size.shape_for(connection, model, config.dimensions)
     if texts:
         size.check(model, len(texts), planned)  # before any request
 
     def first_answer(dimensions: int, short: bool) -> None:  # not seen yet: its first answer decides
         seen = size.Shape(dimensions, short)
-        size.remember(settings.base_url, model, seen)
+        size.remember(connection, model, seen)
         size.check(model, len(texts), seen, spent=True)
 
     client = get_client(settings)
     outcome = embed_texts(
-        lambda batch: post_embeddings(client, batch, model),
+        lambda batch, timeout: post_embeddings(client, batch, model, timeout),
         apply_input_type(model, texts, input_type, config.query_prefix_override),
         limit_tokens=config.limit_tokens,
         max_per_request=config.max_per_request,
@@ -79,15 +82,17 @@ def embed(model: str, credentials: Mapping[str, Any], texts: Sequence[str],
         limiter=shared_limiter(client, config.concurrency),
         max_retries=settings.max_retries,  # the form's "Retries on temporary errors"
         context=f"model {model}",
-        check_first_answer=None if size.seen(settings.base_url, model) else first_answer,
+        check_first_answer=None if size.seen(connection, model) else first_answer,
         auth=settings.auth,
+        dimensions=config.dimensions or known_dimensions(model),
+        request_timeout=settings.timeout,
     )
     from gigachat_dify.embeddings import values
 
     block = outcome.block
     if len(block):  # what the whole answer was (a later batch may differ from the first); its
         # exact line is checked when it is written (answer.py)
-        size.remember(settings.base_url, model, size.Shape(block.shape[1], values.is_short(block)))
+        size.remember(connection, model, size.Shape(block.shape[1], values.is_short(block)))
     return Embedded(block, outcome.prompt_tokens)
 
 
@@ -111,10 +116,10 @@ def schema_properties(model: str, credentials: Mapping[str, Any]) -> tuple[int, 
     except form.FormValueError:
         config = None
     try:
-        base_url = form.url(credentials.get("base_url"), "Base URL", DEFAULT_BASE_URL)
-    except form.FormValueError:
-        base_url = ""
-    shape = size.shape_for(base_url, model, config.dimensions if config else None)
+        connection = parse_credentials(dict(credentials)).fingerprint
+    except CredentialsValidateFailedError:
+        connection = ""  # nothing learnt for it: invocation reports the form's mistake
+    shape = size.shape_for(connection, model, config.dimensions if config else None)
     chunks = size.max_chunks(shape.dimensions or size.ASSUMED_DIMENSIONS, shape.short)
     if config and config.max_chunks:
         chunks = min(chunks, config.max_chunks)

@@ -7,20 +7,23 @@ in the short form, at most `values.SHORT_VALUE_CHARS` each; any other value as i
 `values.LONG_VALUE_CHARS`. So the plugin knows, before it sends anything, whether an answer can fit.
 
 What a model answers (its dimensions, and whether its values are halves) comes from what its
-answers showed, remembered per (base URL, model) for the process; before any answer, from the
-model form and the model tables (config.DIMENSIONS, config.HALF_VALUES). A model the tables do
-not know is planned with the long form's bound until its first answer shows short values.
+answers showed, remembered per (connection, model) for an hour (memory.py): a connection is the
+credentials' fingerprint, so what one workspace's proxy or host answered never plans another
+workspace's calls. Only an answer the engine accepted is remembered (its dimensions those of the
+model table or the form, at most `config.MAX_DIMENSIONS`: execution.py refuses any other), and
+never a shape that would leave no text per call. Before any answer, the model form and the model
+tables (config.DIMENSIONS, config.HALF_VALUES) decide. A model the tables do not know is planned
+with the long form's bound until its first answer shows short values.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import NamedTuple
 
 from dify_plugin.errors.model import InvokeBadRequestError
 
-from gigachat_dify.embeddings.config import MAX_TEXTS_PER_REQUEST, known_dimensions, known_halves
+from gigachat_dify.embeddings.config import MAX_DIMENSIONS, MAX_TEXTS_PER_REQUEST, known_dimensions, known_halves
+from gigachat_dify.memory import Memory
 from gigachat_dify.protocol import DAEMON_LINE_LIMIT, LINE_BUDGET
 
 #: The longest short form of a half (values.py; `-0.00001013`, every half checked by the tests).
@@ -34,7 +37,9 @@ RESULT_OVERHEAD = 2048
 #: largest of GigaChat's models (EmbeddingsGigaR), so its batches fit unless it is larger still.
 ASSUMED_DIMENSIONS = 2560
 
-_MEMORY_SIZE = 1024  # (base URL, model) pairs remembered
+_MEMORY_SIZE = 1024  # (connection, model) pairs remembered
+#: Seconds a learnt shape is kept: a deployment may change what a model answers.
+_MEMORY_TTL = 3600.0
 
 
 class Shape(NamedTuple):
@@ -44,8 +49,7 @@ class Shape(NamedTuple):
     short: bool
 
 
-_lock = threading.Lock()
-_learned: OrderedDict[tuple[str, str], Shape] = OrderedDict()
+_learned: Memory[tuple[str, str], Shape] = Memory(_MEMORY_SIZE, _MEMORY_TTL)
 
 
 def vector_bytes(dimensions: int, short: bool) -> int:
@@ -65,24 +69,22 @@ def max_chunks(dimensions: int, short: bool) -> int:
     return max(1, min(MAX_TEXTS_PER_REQUEST, texts_per_answer(dimensions, short)))
 
 
-def remember(base_url: str, model: str, shape: Shape) -> None:
-    with _lock:
-        _learned[(base_url, model)] = shape
-        _learned.move_to_end((base_url, model))
-        while len(_learned) > _MEMORY_SIZE:
-            _learned.popitem(last=False)
+def remember(connection: str, model: str, shape: Shape) -> None:
+    """Remember what an accepted answer showed; a shape no call could use is never learnt (the
+    engine refuses such answers: this only keeps a slip from planning "at most 0 texts")."""
+    if shape.dimensions and 0 < shape.dimensions <= MAX_DIMENSIONS and texts_per_answer(*shape) > 0:
+        _learned.learn((connection, model), shape)
 
 
-def seen(base_url: str, model: str) -> Shape | None:
-    """What this model's answers showed at this base URL, if it has answered in this process."""
-    with _lock:
-        return _learned.get((base_url, model))
+def seen(connection: str, model: str) -> Shape | None:
+    """What this model's answers showed on this connection (the credentials' fingerprint) lately."""
+    return _learned.get((connection, model))
 
 
-def shape_for(base_url: str, model: str, form_dimensions: int | None) -> Shape:
+def shape_for(connection: str, model: str, form_dimensions: int | None) -> Shape:
     """What an answer showed, else the model form's dimensions or the table's and the table's
     value form (dimensions None when nothing is known yet: the first answer will tell)."""
-    return seen(base_url, model) or Shape(form_dimensions or known_dimensions(model), known_halves(model))
+    return seen(connection, model) or Shape(form_dimensions or known_dimensions(model), known_halves(model))
 
 
 def too_many_texts(model: str, count: int, shape: Shape, *, spent: bool = False) -> InvokeBadRequestError:

@@ -117,10 +117,12 @@ class FakeGigaChat:
         self.max_in_flight = 0
         self.delay = delay
         self.hook = hook
+        self.timeouts: list[float] = []
 
-    def __call__(self, batch: list[str]):
+    def __call__(self, batch: list[str], timeout: float):
         with self.lock:
             self.calls.append(list(batch))
+            self.timeouts.append(timeout)
             n = len(self.calls)
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
@@ -671,11 +673,19 @@ class FakeClient:
         self.requests.append((list(texts), model))
         if self.exc:
             raise self.exc
-        return answer([self.vector(t) for t in texts], tokens=[7] * len(texts))
+        return answer([pad(self.vector(t), model) for t in texts], tokens=[7] * len(texts))
 
     @staticmethod
     def vector(text):
         return [1.0, float(len(text))]
+
+
+def pad(vector, model):
+    """The vector repeated to the model's dimensions (an answer of other dimensions is unusable)."""
+    from gigachat_dify.embeddings.config import known_dimensions
+
+    dims = known_dimensions(model) or len(vector)
+    return (vector * -(-dims // len(vector)))[:dims]
 
 
 @pytest.fixture
@@ -726,15 +736,15 @@ def test_invoke_returns_gigachats_values_in_the_short_form_that_rounds_back_to_t
     served = [0.88623046875, -1.2255859375, 0.0302276611328125, 5.5859375]
     dify_model.fake_client.vector = lambda text: list(served)
     result = dify_model.invoke("Embeddings", {"authorization_key": KEY}, ["a", "b"])
-    assert result.embeddings == [[0.886, -1.226, 0.03023, 5.586]] * 2  # not normalised: Dify does that
-    assert [[float(np.float16(x)) for x in v] for v in result.embeddings] == [served, served]
+    assert result.embeddings == [[0.886, -1.226, 0.03023, 5.586] * 256] * 2  # not normalised: Dify does that
+    assert [[float(np.float16(x)) for x in v] for v in result.embeddings] == [pad(served, "Embeddings")] * 2
 
 
 def test_invoke_returns_values_that_are_not_halves_as_they_came(dify_model):
     served = [0.34410548210144043, 0.05616779997944832, -0.9102334976196289]  # float32 (recorded fixture)
     dify_model.fake_client.vector = lambda text: list(served)
     result = dify_model.invoke("Embeddings", {"authorization_key": KEY}, ["a", "b"])
-    assert result.embeddings == [served, served]
+    assert result.embeddings == [pad(served, "Embeddings")] * 2
 
 
 def test_a_malformed_form_value_is_a_bad_request_naming_the_field_and_sends_nothing(dify_model):
@@ -780,3 +790,27 @@ def test_a_customizable_models_max_chunks_is_capped_by_what_one_answer_carries(d
     assert chunks({"max_chunks": "8", "dimensions": "1024"}) == 8
     assert chunks({}) == size.max_chunks(size.ASSUMED_DIMENSIONS, False) == 77  # unknown: sized like EmbeddingsGigaR
     assert chunks({"max_chunks": "oops", "dimensions": "1024"}) == 77  # unusable: the safe default; validation reports it
+
+
+# --- the deadline bounds every request ------------------------------------------------------------
+
+
+def test_a_requests_timeout_is_the_time_left_to_the_deadline_when_shorter_than_the_forms():
+    def stall(batch, timeout):
+        time.sleep(timeout)  # a GigaChat that never answers: the request ends at its timeout
+        raise httpx.ReadTimeout("timed out")
+
+    fake = FakeGigaChat(hook=lambda n, batch: None)
+    fake.delay = 0.0
+    started = time.monotonic()
+    with pytest.raises(InvokeServerUnavailableError, match=r"did not finish within 1 s \(last problem: ReadTimeout\)"):
+        embed_texts(lambda batch, timeout: (fake(batch, timeout), stall(batch, timeout)), ["a"],
+                    max_retries=RETRIES, estimate=EST, deadline_seconds=0.6, request_timeout=290.0)
+    assert time.monotonic() - started < 2
+    assert len(fake.timeouts) == 1 and 0 < fake.timeouts[0] <= 0.6
+
+
+def test_a_requests_timeout_is_the_forms_when_the_deadline_is_further():
+    fake = FakeGigaChat()
+    embed_texts(fake, ["a"], max_retries=RETRIES, estimate=EST, deadline_seconds=240.0, request_timeout=20.0)
+    assert fake.timeouts == [20.0]

@@ -6,20 +6,21 @@ Float16 values travel in the short form (at most 11 characters), anything else a
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from types import SimpleNamespace as NS
 
 import numpy as np
 import pytest
 from dify_plugin.core.server.__base.response_writer import ResponseWriter
 from dify_plugin.entities.model.text_embedding import EmbeddingUsage
-from dify_plugin.errors.model import InvokeBadRequestError
+from dify_plugin.errors.model import InvokeBadRequestError, InvokeServerUnavailableError
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic_core import to_json
 
+from gigachat_dify.connection.credentials import parse_credentials
 from gigachat_dify.embeddings import answer, config, invocation, size, values
+from gigachat_dify.memory import Memory
 from gigachat_dify.protocol import LINE_BUDGET, MAX_LINE
 
 import base64
@@ -55,7 +56,7 @@ def protocol_line(vectors, model: str = "EmbeddingsGigaR") -> bytes:
 
 @pytest.fixture(autouse=True)
 def _fresh_memory(monkeypatch):
-    monkeypatch.setattr(size, "_learned", OrderedDict())  # what answers showed: none yet
+    monkeypatch.setattr(size, "_learned", Memory(16, 3600.0))  # what answers showed: none yet
 
 
 # --- the arithmetic ---------------------------------------------------------------------------------
@@ -107,7 +108,6 @@ def test_the_plan_prefers_what_an_answer_showed_then_the_form_then_the_tables():
     assert size.shape_for("u", "Mine", 768) == (768, False)
     size.remember("u", "Mine", size.Shape(4096, True))
     assert size.shape_for("u", "Mine", 768) == (4096, True)
-    assert size.shape_for("other host", "Mine", None) == (None, False)  # remembered per (base URL, model)
 
 
 # --- the guard, with a fake GigaChat ------------------------------------------------------------------
@@ -193,15 +193,56 @@ def test_a_float32_models_first_answer_is_remembered_and_plans_the_long_form(gig
     assert len(protocol_line(embedded.block)) <= MAX_LINE
 
 
-def test_an_answer_larger_than_the_form_said_is_caught_before_more_is_sent_and_remembered(gigachat):
-    client = gigachat(8192)  # the form says 1024: a wrong figure must not let an over-long line through
-    batch = texts(90)
-    with pytest.raises(InvokeBadRequestError, match="at most 50 texts per call.*already counted"):
-        invocation.embed("MyEmbedder", {**CREDENTIALS, "dimensions": "1024"}, batch)
+def test_an_answer_of_other_dimensions_than_the_forms_is_unusable_and_never_learnt(gigachat):
+    client = gigachat(8192)  # the form says 1024: a wrong answer must neither pass nor plan later calls
+    form = {**CREDENTIALS, "dimensions": "1024", "max_retries": "0"}
+    with pytest.raises(InvokeServerUnavailableError, match="unusable embeddings answer: vectors of 8,192 values, "
+                                                          "the model's have 1,024"):
+        invocation.embed("MyEmbedder", form, texts(90))
     assert len(client.requests) == 1
-    with pytest.raises(InvokeBadRequestError, match="Nothing was sent"):  # what the answer showed wins now
-        invocation.embed("MyEmbedder", {**CREDENTIALS, "dimensions": "1024"}, batch)
-    assert len(client.requests) == 1
+    assert size.seen(parse_credentials(form).fingerprint, "MyEmbedder") is None
+    client.dimensions = 1024
+    assert len(invocation.embed("MyEmbedder", form, texts(90)).vectors) == 90
+
+
+def test_an_answer_of_other_dimensions_than_the_model_tables_is_unusable(gigachat):
+    client = gigachat(512)  # Embeddings has 1,024
+    with pytest.raises(InvokeServerUnavailableError, match="vectors of 512 values, the model's have 1,024"):
+        invocation.embed("Embeddings", {**CREDENTIALS, "max_retries": "1"}, texts(2))
+    assert len(client.requests) == 2  # retried like any malformed answer
+
+
+def test_one_connections_odd_answer_never_plans_another_connections_calls(gigachat):
+    client = gigachat(600_000)  # what workspace A's own proxy answered, once
+    a = {**CREDENTIALS, "proxy_url": "http://proxy.a.example:3128", "max_retries": "0"}
+    with pytest.raises(InvokeServerUnavailableError, match="unusable embeddings answer"):
+        invocation.embed("Embeddings", a, texts(1))
+    with pytest.raises(InvokeServerUnavailableError, match="more than any embedding model's"):
+        invocation.embed("MyOnPremEmbedder", a, texts(1))  # no dimensions known: still refused
+    client.dimensions = 1024
+    b = {**CREDENTIALS, "authorization_key": base64.b64encode(b"other-id:other-secret-123456").decode()}
+    assert len(invocation.embed("Embeddings", b, texts(90)).vectors) == 90
+    assert len(invocation.embed("Embeddings", a, texts(90)).vectors) == 90  # A itself, once its answers are right
+
+
+def test_what_an_answer_showed_is_remembered_per_connection():
+    size.remember("connection a", "Mine", size.Shape(4096, True))
+    assert size.shape_for("connection a", "Mine", 768) == (4096, True)
+    assert size.shape_for("connection b", "Mine", None) == (None, False)
+
+
+def test_a_shape_that_would_plan_no_text_per_call_is_never_learnt():
+    size.remember("c", "Mine", size.Shape(600_000, False))
+    size.remember("c", "Mine", size.Shape(0, True))
+    assert size.seen("c", "Mine") is None
+
+
+def test_what_an_answer_showed_is_forgotten_after_an_hour(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(size, "_learned", Memory(16, 3600.0, clock=lambda: now[0]))
+    size.remember("c", "Mine", size.Shape(4096, True))
+    now[0] = 3601.0
+    assert size.seen("c", "Mine") is None
 
 
 def test_a_line_over_the_daemons_limit_is_never_written():
@@ -211,6 +252,6 @@ def test_a_line_over_the_daemons_limit_is_never_written():
 
 
 def test_vectors_come_back_as_gigachat_gave_them(gigachat):
-    gigachat(4, value=0.88623046875)
+    gigachat(1024, value=0.88623046875)
     (vector,) = invocation.embed("Embeddings", CREDENTIALS, ["t"]).vectors
-    assert vector == [0.88623046875] * 4
+    assert vector == [0.88623046875] * 1024

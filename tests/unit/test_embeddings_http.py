@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import time
 
 import gigachat
 import gigachat.exceptions as gx
@@ -183,8 +184,7 @@ def test_plain_answer_is_returned_as_decoded():
 @pytest.mark.parametrize(
     "payload",
     [
-        {"object": "list", "data": [{**ITEM, "embedding": ["0.5", 1]}]},  # pydantic coerces
-        {"object": "list", "data": [{**ITEM, "usage": {"prompt_tokens": 3.0}}]},
+        {"object": "list", "data": [{**ITEM, "usage": {"prompt_tokens": 3.0}}]},  # pydantic coerces
         {"object": "list", "data": [{**ITEM, "extra": True}], "model": "Embeddings"},
     ],
 )
@@ -195,18 +195,53 @@ def test_unusual_answers_go_through_the_sdk_model(payload):
 
 
 @pytest.mark.parametrize(
-    "payload",
+    ("payload", "error"),
     [
-        {"object": "list", "data": [{**ITEM, "embedding": [None, 1.0]}]},
-        {"object": "list", "data": [{k: v for k, v in ITEM.items() if k != "usage"}]},
-        {"data": [ITEM]},
+        ({"object": "list", "data": [{**ITEM, "embedding": [None, 1.0]}]}, r"data\.0\.embedding\.0: Input should be"),
+        ({"object": "list", "data": [{k: v for k, v in ITEM.items() if k != "usage"}]}, r"data\.0\.usage: Field required"),
+        ({"data": [ITEM]}, "object: Field required"),
+        ({"object": "list", "data": None}, "data: Input should be a valid list"),
+        ({"object": "list", "data": [{**ITEM, "usage": {"prompt_tokens": 7.9}}]}, "prompt_tokens"),
+        ([ITEM], "a JSON list, not an object"),
     ],
 )
-def test_malformed_answers_raise_the_sdk_validation_error(payload):
-    import pydantic
-
-    with pytest.raises(pydantic.ValidationError):
+def test_an_answer_the_sdks_model_refuses_is_an_unusable_answer_naming_the_field(payload, error):
+    with pytest.raises(EmbeddingResponseError, match=f"fields that are not an embeddings answer's.*{error}|{error}"):
         embeddings_http._decode(response(json.dumps(payload)))
+
+
+@pytest.mark.parametrize(
+    "vector",
+    [[True, 1.0], [0.5, False], ["0.5", 1.0], [0.5, "1"], [[0.5], 1.0]],
+    ids=["true", "false", "string", "string-int", "nested"],
+)
+def test_values_that_are_not_json_numbers_are_an_unusable_answer(vector):
+    payload = {"object": "list", "data": [{**ITEM, "embedding": vector}]}
+    with pytest.raises(EmbeddingResponseError):
+        parse_block(embeddings_http._decode(response(json.dumps(payload))), 1)
+
+
+def test_a_boolean_elsewhere_in_the_answer_does_not_refuse_it():
+    payload = {"object": "list", "data": [{**ITEM, "extra": True}], "model": "Embeddings"}
+    rows, tokens = parse_block(embeddings_http._decode(response(json.dumps(payload))), 1)
+    assert rows.tolist() == [[0.5, -1.25]] and tokens == 3
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "error", "not_api"),
+    [
+        ('{"object": "list", "data": [{"object": "embed', "application/json", "cut short or broken", False),
+        ("", "application/json", "an empty body", False),
+        ("<html>gateway</html>", "text/html", r"a web page \(HTML\)", True),
+        ("<!doctype html><p>hi", "application/json", "a web page", True),
+    ],
+)
+def test_a_200_answer_that_is_not_json_is_an_unusable_answer_saying_what_it_was(body, content_type, error, not_api):
+    answer_ = httpx.Response(200, content=body.encode(), headers={"content-type": content_type},
+                             request=httpx.Request("POST", "http://x/api/v1/embeddings"))
+    with pytest.raises(EmbeddingResponseError, match=error) as info:
+        embeddings_http._decode(answer_)
+    assert info.value.not_api is not_api
 
 
 def items(*specs):
@@ -229,6 +264,8 @@ def test_items_out_of_order_are_put_in_request_order_from_the_buffer():
         (items((0, []), (1, [])), "empty"),
         (items((0, [0.5, 1.0]), (1, [0.5])), "different dimensions"),
         (items((0, [0.5, 1e308 * 10]), (1, [0.5, 1.0])), "not finite"),
+        ([{**i, "usage": {"prompt_tokens": -1000}} for i in items((0, [0.5, 1.0]), (1, [0.5, 1.0]))],
+         "negative prompt_tokens"),
     ],
 )
 def test_a_malformed_plain_answer_gets_the_engines_own_error(data, error):
@@ -243,9 +280,31 @@ def test_float32_values_stay_as_they_came():
     assert not values.is_short(rows) and rows.tolist() == [[0.1, 0.2]]
 
 
-def test_non_json_raises_json_decode_error():
-    with pytest.raises(json.JSONDecodeError):
-        embeddings_http._decode(response("<html>gateway</html>"))
+@pytest.mark.parametrize(("dims", "expected", "error"), [
+    (512, 1024, "vectors of 512 values, the model's have 1,024"),
+    (2048, 1024, "vectors of 2,048 values, the model's have 1,024"),
+    (70_000, None, "vectors of 70,000 values, more than any embedding model's"),
+])
+def test_vectors_not_of_the_models_dimensions_are_an_unusable_answer(dims, expected, error):
+    body = json.dumps({"object": "list", "data": items((0, [0.5] * dims))})
+    decoded = embeddings_http._decode(response(body))
+    with pytest.raises(EmbeddingResponseError, match=error):
+        parse_block(decoded, 1, expected)
+    with pytest.raises(EmbeddingResponseError, match=error):  # the slow path too
+        parse_block(Embeddings(object="list", data=items((0, [0.5] * dims))), 1, expected)
+    if expected:
+        assert parse_block(decoded, 1, dims)[0].shape == (1, dims)
+
+
+def test_each_request_has_the_timeout_it_is_given(emu, client):
+    hold = emu.faults.hold(count=1, path="/embeddings")
+    try:
+        started = time.monotonic()
+        with pytest.raises(httpx.TimeoutException):
+            embeddings_http.post_embeddings(client, TEXTS, "Embeddings", timeout=0.5)  # the client's is 10 s
+        assert time.monotonic() - started < 3
+    finally:
+        hold.release()
 
 
 def test_what_only_stdlib_json_reads_is_still_read():
