@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dify_plugin.entities.model import EmbeddingInputType
-from dify_plugin.errors.model import InvokeBadRequestError
+from dify_plugin.errors.model import CredentialsValidateFailedError, InvokeBadRequestError
 
 from gigachat_dify import form, model_form
 from gigachat_dify.connection.clients import get_client
