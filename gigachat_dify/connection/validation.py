@@ -31,7 +31,8 @@ def _reason(exc: BaseException, label: str, url: str, unreadable: str, auth: Aut
     """Why one step failed, named with that step's address."""
     failure = classify(exc, asked)
     if failure.kind is Kind.TRANSPORT:
-        return transport_message(failure.transport, f"{label[0].lower()}{label[1:]} ({url})", exc)
+        message = transport_message(failure.transport, f"{label[0].lower()}{label[1:]} ({url})", exc)
+        return message[0].upper() + message[1:]  # the label, lowered to be quoted mid-sentence, may begin it
     if failure.kind in (Kind.UNREADABLE, Kind.NOT_GIGACHAT):
         return f"{label} ({url}) {unreadable}"
     return describe(exc, asked, auth)[1]
