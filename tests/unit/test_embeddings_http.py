@@ -221,6 +221,17 @@ def test_values_that_are_not_json_numbers_are_an_unusable_answer(vector):
         parse_block(embeddings_http._decode(response(json.dumps(payload))), 1)
 
 
+@pytest.mark.parametrize("vector", [[1.0, 0.0], [0.0, -0.0], [1.0, 0.25]], ids=["one-zero", "zeros", "one"])
+def test_values_of_exactly_one_or_zero_are_numbers_not_mistaken_for_booleans(vector):
+    # A boolean packs as 1.0 or 0.0: such values send the answer to the search for JSON booleans,
+    # which a real number must pass (fast path, the values as they came).
+    payload = {"object": "list", "data": [{**ITEM, "embedding": vector}], "model": "Embeddings"}
+    decoded = embeddings_http._decode(response(json.dumps(payload)))
+    assert isinstance(decoded, embeddings_http.Decoded)
+    rows, _ = parse_block(decoded, 1)
+    assert rows.tolist() == [vector]
+
+
 def test_a_boolean_elsewhere_in_the_answer_does_not_refuse_it():
     payload = {"object": "list", "data": [{**ITEM, "extra": True}], "model": "Embeddings"}
     rows, tokens = parse_block(embeddings_http._decode(response(json.dumps(payload))), 1)
