@@ -232,6 +232,18 @@ def test_values_of_exactly_one_or_zero_are_numbers_not_mistaken_for_booleans(vec
     assert rows.tolist() == [vector]
 
 
+@pytest.mark.parametrize("boolean_at", [(0, 0), (1, 2), (2, 1)])
+def test_a_boolean_among_numbers_of_exactly_one_or_zero_is_found_in_any_vector(boolean_at):
+    # Values 1.0 and 0.0 are real numbers in every vector; the one boolean is found where it is.
+    vectors = [[1.0, 0.0, 0.25], [0.5, -0.0, 1.0], [0.0, 1.0, 0.75]]
+    row, col = boolean_at
+    vectors[row][col] = bool(vectors[row][col])
+    payload = {"object": "list", "model": "Embeddings",
+               "data": [{**ITEM, "index": i, "embedding": v} for i, v in enumerate(vectors)]}
+    with pytest.raises(EmbeddingResponseError, match=f"embedding {row} has values that are not numbers"):
+        embeddings_http._decode(response(json.dumps(payload)))
+
+
 def test_a_boolean_elsewhere_in_the_answer_does_not_refuse_it():
     payload = {"object": "list", "data": [{**ITEM, "extra": True}], "model": "Embeddings"}
     rows, tokens = parse_block(embeddings_http._decode(response(json.dumps(payload))), 1)
