@@ -281,8 +281,12 @@ class GigaChatClient(EventStreams, PlainChat, GigaChat):
         """A new token from OAuth or {Base URL}/token (the SDK's own request), its expiry in ms."""
         super()._update_token()
         token = self._access_token
-        if token is not None and expiry_ms(token.expires_at) != token.expires_at:
-            token = self._access_token = token.model_copy(update={"expires_at": expiry_ms(token.expires_at)})
+        if token is not None:
+            # A proxy or gateway echoing the Authorization header in an error body must not put it in
+            # a message or a log: masked like the key it was bought with.
+            redaction.register(token.access_token)
+            if expiry_ms(token.expires_at) != token.expires_at:
+                token = self._access_token = token.model_copy(update={"expires_at": expiry_ms(token.expires_at)})
         return token
 
     def _reset_token(self) -> None:

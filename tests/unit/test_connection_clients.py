@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from emulator import DEFAULT_KEY, Emulator, make_key
+from gigachat_dify import redaction
 from gigachat_dify.connection import clients
 from gigachat_dify.connection.clients import (
     CACHE_MEMORY_BUDGET,
@@ -289,3 +290,14 @@ def test_a_ca_that_is_not_a_certificate_is_named_by_its_label_without_openssl_in
     assert message.startswith("The 'CA certificate (PEM)' is not usable: "), message
     assert "is not a certificate" in message and "paste the CA certificate's PEM file" in message
     assert "_ssl.c" not in message and "no start line" not in message and "cadata" not in message
+
+
+@pytest.mark.parametrize("extra", [{}, {"auth_mode": "user_password", "username": "svc", "password": "svc-password"}],
+                         ids=["oauth", "user-password"])
+def test_an_access_token_the_plugin_fetched_is_masked_wherever_it_is_quoted(emu, extra):
+    client = get_client(parse_credentials(form(emu, **extra)))
+    client.get_token()
+    token = client._access_token.access_token
+    quoted = f"502 from the gateway: Authorization: Bearer {token} was refused"
+    assert token not in redaction.redact(quoted)
+    assert redaction.excerpt(quoted).startswith("502 from the gateway: Authorization: Bearer ***")
