@@ -69,10 +69,17 @@ def read_form(credentials: dict, strict: bool = False) -> ModelForm:
     def on(key: str, default: bool = False, label: str | None = None) -> bool:
         return read(lambda: form.switch(credentials.get(key), label or LABELS[key], default), default)
 
+    context = read(lambda: model_form.context_size(credentials, DEFAULT_CONTEXT, MAX_TOKENS), DEFAULT_CONTEXT)
+    default_out = min(DEFAULT_MAX_OUT, context)  # a blank field follows a small context
+    max_out = read(lambda: form.whole_number(credentials.get("max_tokens"), LABELS["max_tokens"], default_out,
+                                             1, MAX_TOKENS), default_out)
+    if max_out > context:  # no answer is longer than the context it is written in
+        problems.append(f"{LABELS['max_tokens']} ({max_out:,}) is larger than {model_form.CONTEXT_SIZE_LABEL} "
+                        f"({context:,}): lower it, or raise the context size if the model has more.")
+        max_out = context
     read_out = ModelForm(
-        context=read(lambda: model_form.context_size(credentials, DEFAULT_CONTEXT, MAX_TOKENS), DEFAULT_CONTEXT),
-        max_out=read(lambda: form.whole_number(credentials.get("max_tokens"), LABELS["max_tokens"], DEFAULT_MAX_OUT,
-                                               1, MAX_TOKENS), DEFAULT_MAX_OUT),
+        context=context,
+        max_out=max_out,
         tools=on("function_calling", True),
         vision=on("vision_support"),
         document=on("document_support"),

@@ -76,3 +76,26 @@ def test_llm_validation_refuses_the_form_before_any_request(monkeypatch):
     llm = importlib.import_module("models.llm.llm").GigaChatLargeLanguageModel([])
     with pytest.raises(CredentialsValidateFailedError, match=r"^Context size \(tokens\) must be"):
         llm.validate_credentials(MODEL, {"authorization_key": "a-key", **BAD})
+
+
+def test_an_output_limit_larger_than_the_context_is_refused_naming_both_fields():
+    with pytest.raises(CredentialsValidateFailedError) as refused:
+        check_form({"context_size": "4096", "max_tokens": "8192"})
+    assert str(refused.value).startswith(
+        "Maximum output tokens (8,192) is larger than Context size (tokens) (4,096): lower it")
+
+
+def test_a_blank_output_limit_follows_a_context_smaller_than_its_default():
+    check_form({"context_size": "4096"})
+    custom_models._entity.cache_clear()
+    entity = llm_entity(MODEL, {"context_size": "4096"})
+    assert {r.name: r.max for r in entity.parameter_rules}["max_tokens"] == 4096
+
+
+def test_a_saved_form_whose_output_limit_exceeds_its_context_lists_the_model_with_the_context_as_limit(caplog):
+    custom_models._entity.cache_clear()
+    with caplog.at_level(logging.WARNING):
+        entity = llm_entity(MODEL, {"context_size": "4096", "max_tokens": "100000"})
+    rules = {r.name: r for r in entity.parameter_rules}
+    assert rules["max_tokens"].max == 4096 and rules["max_tokens"].default <= 4096
+    assert "is larger than Context size (tokens)" in caplog.text
