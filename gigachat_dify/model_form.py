@@ -22,6 +22,26 @@ def context_size(credentials: Mapping[str, Any], default: int, most: int) -> int
     return form.whole_number(credentials.get("context_size"), CONTEXT_SIZE_LABEL, default, 1, most)
 
 
+class Problems:
+    """What a form read found unusable, every field of it: a value that cannot be read gives its
+    default and its message, and `raise_any` refuses them together (the administrator fixes the
+    form once, not field by field)."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def read(self, parse: Callable[[], Any], default: Any) -> Any:
+        try:
+            return parse()
+        except form.FormValueError as exc:
+            self.found.append(str(exc))
+            return default
+
+    def raise_any(self) -> None:
+        if self.found:
+            raise form.FormValueError(" ".join(self.found))
+
+
 def check(read: Callable[[], object]) -> None:
     """Validation of a model's form, before any request (it costs nothing): what ``read`` finds
     unusable refuses the credentials with its message. Building the schema stays lenient (an

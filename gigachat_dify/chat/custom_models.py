@@ -57,14 +57,8 @@ def read_form(credentials: dict, strict: bool = False) -> ModelForm:
     """The form's values. Strict (validation): every unusable value, by its field's label, in one
     form.FormValueError. Otherwise (Dify building the schema to list the model) each falls back to
     its field's default, logged: a saved form must not hide the model."""
-    problems: list[str] = []
-
-    def read(parse, default):
-        try:
-            return parse()
-        except form.FormValueError as exc:
-            problems.append(str(exc))
-            return default
+    problems = model_form.Problems()
+    read = problems.read
 
     def on(key: str, default: bool = False, label: str | None = None) -> bool:
         return read(lambda: form.switch(credentials.get(key), label or LABELS[key], default), default)
@@ -74,7 +68,7 @@ def read_form(credentials: dict, strict: bool = False) -> ModelForm:
     max_out = read(lambda: form.whole_number(credentials.get("max_tokens"), LABELS["max_tokens"], default_out,
                                              1, MAX_TOKENS), default_out)
     if max_out > context:  # no answer is longer than the context it is written in
-        problems.append(f"{LABELS['max_tokens']} ({max_out:,}) is larger than {model_form.CONTEXT_SIZE_LABEL} "
+        problems.found.append(f"{LABELS['max_tokens']} ({max_out:,}) is larger than {model_form.CONTEXT_SIZE_LABEL} "
                         f"({context:,}): lower it, or raise the context size if the model has more.")
         max_out = context
     read_out = ModelForm(
@@ -89,9 +83,9 @@ def read_form(credentials: dict, strict: bool = False) -> ModelForm:
         structured=on("structured_output", True),
         builtin_tools=tuple(t.form_field for t in builtin_tools.SWITCHED if on(t.form_field, label=t.form_label)),
     )
-    if problems and strict:
-        raise form.FormValueError(" ".join(problems))
-    for problem in problems:
+    if strict:
+        problems.raise_any()
+    for problem in problems.found:
         logger.warning("customizable model: %s The field's default is used until the form is corrected.", problem)
     return read_out
 

@@ -121,17 +121,22 @@ def form_dimensions(credentials: Mapping[str, Any]) -> int | None:
 def resolve_config(model: str, credentials: Mapping[str, Any], concurrency: int | None = None) -> EmbeddingConfig:
     """Limits for this model: the table for known models (a custom `context_size` may only lower
     it: the provider form's default is an LLM context), the credential for others, else 512.
-    Raises form.FormValueError naming the field when a value is unusable."""
+    Raises form.FormValueError naming every field whose value is unusable."""
+    problems = model_form.Problems()
     table = known_limit(model)
-    custom = model_form.context_size(credentials, table or DEFAULT_LIMIT_TOKENS, MAX_CONTEXT_TOKENS)
+    custom = problems.read(lambda: model_form.context_size(credentials, table or DEFAULT_LIMIT_TOKENS, MAX_CONTEXT_TOKENS),
+                           table or DEFAULT_LIMIT_TOKENS)
     limit = min(custom, table) if table else custom
     chunks_value = credentials.get("max_chunks")
-    chunks = None if form.is_blank(chunks_value) else form.whole_number(chunks_value, MAX_CHUNKS_LABEL, 0, 1, 1_000_000)
+    chunks = None if form.is_blank(chunks_value) else problems.read(
+        lambda: form.whole_number(chunks_value, MAX_CHUNKS_LABEL, 0, 1, 1_000_000), None)
+    dimensions = problems.read(lambda: form_dimensions(credentials), None)
+    problems.raise_any()
     per_request = min(MAX_TEXTS_PER_REQUEST, chunks or MAX_TEXTS_PER_REQUEST)
     workers = max(1, min(MAX_CONCURRENCY, int(concurrency or DEFAULT_CONCURRENCY)))
     prefix = credentials.get("query_prefix")
     return EmbeddingConfig(limit, per_request, workers, prefix if isinstance(prefix, str) else None,
-                           form_dimensions(credentials), chunks)
+                           dimensions, chunks)
 
 
 def query_prefix(model: str, override: str | None = None) -> str:

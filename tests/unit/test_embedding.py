@@ -172,6 +172,14 @@ def test_a_malformed_model_setting_names_the_form_field(bad):
         resolve_config("MyEmbedder", {"dimensions": bad})
 
 
+def test_every_unusable_embedding_field_is_named_in_one_refusal():
+    with pytest.raises(FormValueError) as refused:
+        resolve_config("MyEmbedder", {"context_size": "lots", "max_chunks": "0", "dimensions": "1.5"})
+    message = str(refused.value)
+    for label in ("Context size (tokens) must be", "Texts per request must be", "Vector dimensions must be"):
+        assert label in message
+
+
 def test_the_form_may_give_a_custom_models_dimensions_and_texts_per_call():
     config = resolve_config("MyEmbedder", {"dimensions": "768", "max_chunks": "300"})
     assert config.dimensions == 768 and config.max_chunks == 300
