@@ -298,7 +298,9 @@ def describe(exc: BaseException, asked: Asked = NOTHING_ASKED, auth: Auth | None
         return cls, transport_message(kind, _host(failure), exc)
     if failure.kind is Kind.UNREADABLE:
         return InvokeServerUnavailableError, (
-            "GigaChat sent an answer the plugin could not read; check the 'Base URL' points to the GigaChat API."
+            "The answer to this request is not one GigaChat gives (not its JSON, or fields missing): the plugin "
+            "could not read it. Retry; if it repeats, check that 'Base URL' (and 'Proxy URL', if set) lead to the "
+            "GigaChat API."
         )
     if failure.kind is Kind.TOO_DEEP:
         shown = " The text shown so far is incomplete." if failure.events else ""

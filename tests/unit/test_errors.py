@@ -2,6 +2,7 @@ import json
 import ssl
 
 import gigachat.exceptions as gx
+
 import httpx
 import pytest
 from dify_plugin.errors.model import (
@@ -54,6 +55,8 @@ def api_error(cls, status, body, headers=None):
         (httpx.ReadTimeout("timed out"), InvokeConnectionError, "did not answer in time"),
         (httpx.RemoteProtocolError("peer closed connection"), InvokeConnectionError, "interrupted"),
         (RuntimeError("boom"), InvokeServerUnavailableError, "Unexpected failure"),
+        (json.JSONDecodeError("Expecting value", "<html>", 0), InvokeServerUnavailableError,
+         "could not read it. Retry; if it repeats, check that 'Base URL' (and 'Proxy URL', if set) lead to"),
     ],
 )
 def test_every_failure_maps_to_the_right_dify_error_with_advice(exc, dify_error, phrase):
