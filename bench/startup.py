@@ -180,18 +180,63 @@ if __name__ == "__main__":
 """
 
 
-def write_minimal_plugin(directory: Path) -> Path:
+#: The embedding model of the minimal plugin's `embedding=True` variant: the protocol's own cost
+#: (bench/embeddings.py `run_protocol_floor`): it answers every request at once, with no vectors.
+MINIMAL_EMBEDDING_YAML = """\
+model: nothing
+label:
+  en_US: nothing
+model_type: text-embedding
+model_properties:
+  context_size: 512
+  max_chunks: 90
+"""
+
+MINIMAL_EMBEDDING_PY = '''\
+from dify_plugin import TextEmbeddingModel
+from dify_plugin.entities.model.text_embedding import EmbeddingUsage, TextEmbeddingResult
+
+
+class MinimalTextEmbeddingModel(TextEmbeddingModel):
+    def _invoke(self, model, credentials, texts, user=None, input_type=None):
+        usage = EmbeddingUsage(tokens=0, total_tokens=0, unit_price=0, price_unit=0, total_price=0,
+                               currency="RUB", latency=0)
+        return TextEmbeddingResult(model=model, embeddings=[], usage=usage)
+
+    def get_num_tokens(self, model, credentials, texts):
+        return [0] * len(texts)
+
+    def validate_credentials(self, model, credentials) -> None:
+        pass
+
+    @property
+    def _invoke_error_mapping(self):
+        return {}
+'''
+
+
+def write_minimal_plugin(directory: Path, embedding: bool = False) -> Path:
     """A minimal model-provider plugin shaped like ours: manifest, provider YAML with one credential,
-    a provider with a no-op validate, one trivial LLM (YAML + class), main.py, our icon."""
+    a provider with a no-op validate, one trivial LLM (YAML + class), main.py, our icon; with
+    `embedding`, also a text-embedding model that answers with no vectors."""
+    provider = MINIMAL_PROVIDER_YAML
     files = {
-        "manifest.yaml": MINIMAL_MANIFEST,
-        "provider/minimal.yaml": MINIMAL_PROVIDER_YAML,
         "provider/minimal.py": MINIMAL_PROVIDER_PY,
         "models/llm/echo.yaml": MINIMAL_MODEL_YAML,
         "models/llm/_position.yaml": "- echo\n",
         "models/llm/llm.py": MINIMAL_LLM_PY,
         "main.py": MINIMAL_MAIN_PY,
     }
+    if embedding:
+        provider = (provider.replace("  - llm\n", "  - llm\n  - text-embedding\n", 1)
+                    .replace('      - "models/llm/*.yaml"\n',
+                             '      - "models/llm/*.yaml"\n  text_embedding:\n    predefined:\n'
+                             '      - "models/text_embedding/*.yaml"\n', 1)
+                    .replace("      - models/llm/llm.py\n",
+                             "      - models/llm/llm.py\n      - models/text_embedding/text_embedding.py\n", 1))
+        files.update({"models/text_embedding/nothing.yaml": MINIMAL_EMBEDDING_YAML,
+                      "models/text_embedding/text_embedding.py": MINIMAL_EMBEDDING_PY})
+    files.update({"manifest.yaml": MINIMAL_MANIFEST, "provider/minimal.yaml": provider})
     for rel, text in files.items():
         path = directory / rel
         path.parent.mkdir(parents=True, exist_ok=True)
