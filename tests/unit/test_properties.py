@@ -154,7 +154,7 @@ def _appears(text: str, body: list[dict]) -> bool:
         if m.get("role") == "function":
             value = json.loads(content)
             result = value.get("result") if isinstance(value, dict) else None
-            if result == text:
+            if isinstance(result, str) and text in result:  # a part of a several-part result
                 return True
             try:
                 if value == json.loads(text) or result == json.loads(text):
