@@ -716,7 +716,7 @@ def targets(record: dict) -> list[dict]:
     if after and record.get("sdk_cpu_per_1000_vectors"):
         vs = after["cpu_per_1000_vectors"] / record["sdk_cpu_per_1000_vectors"]
         row = {"target": "plugin CPU per 1,000 vectors vs the bare SDK", "wanted": f"<= {TARGET_CPU_VS_SDK:.2f}x",
-               "measured": f"{vs:.2f}x", "met": vs <= TARGET_CPU_VS_SDK}
+               "measured": f"{vs:.2f}x", "met": vs <= TARGET_CPU_VS_SDK, "vs_sdk": vs}
         if record.get("floor_cpu_per_1000_vectors") is not None:
             # what the plugin spends above what any plugin pays for the same requests, against the SDK
             above = after["cpu_per_1000_vectors"] - record["floor_cpu_per_1000_vectors"]

@@ -351,7 +351,7 @@ def _why_not_met(e: dict, missed: list[dict]) -> str:
     parts = []
     for t in missed:
         if t["target"].startswith("plugin CPU"):
-            floor = [f"the plugin's CPU is {t['measured'].split(' (')[0]} the bare SDK's"]
+            floor = [f"the plugin's CPU is {t['vs_sdk']:.2f}x the bare SDK's"]
             if t.get("above_floor_vs_sdk") is not None:
                 floor.append(f"of that, reading Dify's {e['invocations']} requests and answering them, which any plugin"
                              f" does and a bare SDK loop does not, costs a minimal dify_plugin plugin"

@@ -30,11 +30,15 @@ class Problems:
     def __init__(self) -> None:
         self.found: list[str] = []
 
+    def add(self, message: str) -> None:
+        """A problem found across fields (each readable on its own)."""
+        self.found.append(message)
+
     def read(self, parse: Callable[[], Any], default: Any) -> Any:
         try:
             return parse()
         except form.FormValueError as exc:
-            self.found.append(str(exc))
+            self.add(str(exc))
             return default
 
     def raise_any(self) -> None:

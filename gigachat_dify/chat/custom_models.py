@@ -68,8 +68,8 @@ def read_form(credentials: dict, strict: bool = False) -> ModelForm:
     max_out = read(lambda: form.whole_number(credentials.get("max_tokens"), LABELS["max_tokens"], default_out,
                                              1, MAX_TOKENS), default_out)
     if max_out > context:  # no answer is longer than the context it is written in
-        problems.found.append(f"{LABELS['max_tokens']} ({max_out:,}) is larger than {model_form.CONTEXT_SIZE_LABEL} "
-                        f"({context:,}): lower it, or raise the context size if the model has more.")
+        problems.add(f"{LABELS['max_tokens']} ({max_out:,}) is larger than {model_form.CONTEXT_SIZE_LABEL} "
+                     f"({context:,}): lower it, or raise the context size if the model has more.")
         max_out = context
     read_out = ModelForm(
         context=context,

@@ -124,8 +124,8 @@ def resolve_config(model: str, credentials: Mapping[str, Any], concurrency: int 
     Raises form.FormValueError naming every field whose value is unusable."""
     problems = model_form.Problems()
     table = known_limit(model)
-    custom = problems.read(lambda: model_form.context_size(credentials, table or DEFAULT_LIMIT_TOKENS, MAX_CONTEXT_TOKENS),
-                           table or DEFAULT_LIMIT_TOKENS)
+    default = table or DEFAULT_LIMIT_TOKENS
+    custom = problems.read(lambda: model_form.context_size(credentials, default, MAX_CONTEXT_TOKENS), default)
     limit = min(custom, table) if table else custom
     chunks_value = credentials.get("max_chunks")
     chunks = None if form.is_blank(chunks_value) else problems.read(

@@ -131,7 +131,7 @@ def _holds_booleans(decoded: Decoded) -> bool:
     """Packing takes a JSON boolean for 1.0 or 0.0, so an answer with one takes the slow path, which
     refuses it as a value. Only the values packed as exactly 1.0 or 0.0 are looked at (one vectorised
     comparison finds them; GigaChat's norm-29 vectors hold a few 1.0s in most answers, so a byte
-    search of the answer for true/false ran on nearly every one, at a quarter of its decode)."""
+    search of the answer for true/false ran on nearly every one, at a fifth of its decode)."""
     block = np.frombuffer(decoded.flat, dtype=np.float64)
     found = np.flatnonzero((block == 1.0) | (block == 0.0))
     if not len(found):
