@@ -9,7 +9,7 @@ from html import escape
 
 from bench.chat import summarise_chat
 from bench.common import median
-from bench.embeddings import ESTIMATES
+from bench.embeddings import DECODE_STEP, ESTIMATES
 from bench.startup import summarise_cold_start
 from gigachat_dify.protocol import DAEMON_LINE_LIMIT as LINE_LIMIT  # a plain constant: no dify_plugin behind it
 
@@ -357,8 +357,7 @@ def _why_not_met(e: dict, missed: list[dict]) -> str:
                              f" does and a bare SDK loop does not, costs a minimal dify_plugin plugin"
                              f" {e['floor_cpu_per_1000_vectors'] * 1000:.0f} ms per 1,000 texts; above that floor the"
                              f" plugin spends {t['above_floor_vs_sdk']:.2f}x the bare SDK's CPU")
-            ours = [steps.get(k) for k in ("plugin: orjson decode of the answer",
-                                           "plugin: types checked, values copied into one buffer",
+            ours = [steps.get(k) for k in (DECODE_STEP,
                                            "engine: the answer's block (checks, order, float16)",
                                            "Dify protocol: the short form's line, pre-encoded")]
             theirs = [steps.get(k) for k in ("  (bare SDK: stdlib json)", "  (bare SDK: pydantic model)")]

@@ -140,25 +140,25 @@ def parse_response(response: Any, expected: int) -> tuple[list[list[float]], int
 
 def parse_block(response: Any, expected: int, dimensions: int | None = None) -> tuple[Any, int]:
     """`parse_response` as a block (values.py: float16 when every value is a half), in request order,
-    its vectors of the model's `dimensions` (`check_dimensions`). A plainly well-formed answer (http.Decoded) is read from its buffer of doubles with array
-    operations; anything else, and any answer that fails a check, goes through `parse_response`, which
-    words the error."""
+    its vectors of the model's `dimensions` (`check_dimensions`). A plainly well-formed answer
+    (http.Decoded: indexes 0..n-1, vectors of one non-zero length) is read from its buffer of doubles
+    with array operations; anything else goes through `parse_response`, which words the error."""
     from gigachat_dify.embeddings import values  # numpy on first use: start-up stays fast
     from gigachat_dify.embeddings.http import Decoded
 
-    if isinstance(response, Decoded):
-        data = response["data"]
-        if len(data) == expected and response.dims > 0:
-            import numpy as np
+    if isinstance(response, Decoded) and len(response["data"]) == expected:
+        import numpy as np
 
-            rows = np.frombuffer(response.flat, dtype=np.float64).reshape(expected, response.dims)
-            order = [item["index"] for item in data]
-            if np.isfinite(rows).all() and sorted(order) == list(range(expected)):
-                if order != sorted(order):
-                    rows = rows[np.argsort(order)]
-                check_dimensions(response.dims, dimensions)
-                return values.narrowed(rows), _check_tokens([item["usage"]["prompt_tokens"] for item in data])
-    vectors, tokens = parse_response(response, expected)
+        data = response["data"]
+        rows = np.frombuffer(response.flat, dtype=np.float64).reshape(expected, response.dims)
+        if not np.isfinite(rows).all():  # never from JSON numbers; checked as parse_response checks
+            raise EmbeddingResponseError("an embedding that is not finite")
+        order = [item["index"] for item in data]
+        if order != sorted(order):
+            rows = rows[np.argsort(order)]
+        check_dimensions(response.dims, dimensions)
+        return values.narrowed(rows), _check_tokens([item["usage"]["prompt_tokens"] for item in data])
+    vectors, tokens = parse_response(response, expected)  # a Decoded of another length: its count is the error
     check_dimensions(len(vectors[0]), dimensions)
     return values.block(vectors), tokens
 

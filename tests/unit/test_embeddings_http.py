@@ -4,6 +4,7 @@ in-process emulator with a real gigachat client: same request, same answer, same
 from __future__ import annotations
 
 import json
+import struct
 import ssl
 import time
 
@@ -46,12 +47,13 @@ def oauth_calls(emu):
     return [r for r in emu.log if r.form is not None]
 
 
-def test_answer_matches_the_sdk(emu, client):
+def test_the_fast_path_keeps_the_fields_the_engine_reads_as_the_sdks_model_has_them(emu, client):
     fast = embeddings_http.post_embeddings(client, TEXTS, "Embeddings")
     sdk = client.embeddings(TEXTS, model="Embeddings")
-    assert isinstance(fast, dict)  # the fast path: no pydantic model
-    assert parse_response(fast, len(TEXTS)) == parse_response(sdk, len(TEXTS))
-    assert fast["model"] == sdk.model
+    assert isinstance(fast, embeddings_http.Decoded)  # the fast path: no pydantic model, no Python floats
+    assert (fast["object"], fast["model"]) == (sdk.object_, sdk.model)
+    assert [(item["index"], item["object"], item["usage"]["prompt_tokens"]) for item in fast["data"]] == \
+        [(item.index, item.object_, item.usage.prompt_tokens) for item in sdk.data]
 
 
 def test_the_fast_path_reads_the_same_block_and_tokens_as_the_sdks_model(emu, client):
@@ -120,7 +122,7 @@ def test_expired_token_is_renewed_once_transparently(emu, client):
     embeddings_http.post_embeddings(client, ["warm"], "Embeddings")
     emu.faults.expire_tokens()
     answer = embeddings_http.post_embeddings(client, TEXTS, "Embeddings")
-    assert len(parse_response(answer, len(TEXTS))[0]) == len(TEXTS)
+    assert len(parse_block(answer, len(TEXTS))[0]) == len(TEXTS)
     assert [r.status for r in api_calls(emu)] == [200, 401, 200]
     assert len(oauth_calls(emu)) == 2
     assert len(emu.issued_tokens) == 2
@@ -176,9 +178,13 @@ def response(body: bytes | str, status: int = 200) -> httpx.Response:
 ITEM = {"object": "embedding", "embedding": [0.5, -1.25], "index": 0, "usage": {"prompt_tokens": 3}}
 
 
-def test_plain_answer_is_returned_as_decoded():
-    payload = {"object": "list", "data": [ITEM], "model": "Embeddings"}
-    assert embeddings_http._decode(response(json.dumps(payload))) == payload
+def test_plain_answer_is_returned_as_decoded_with_its_values_in_one_buffer():
+    payload = {"object": "list", "data": [ITEM, {**ITEM, "index": 1, "embedding": [3, -0.0]}], "model": "Embeddings"}
+    decoded = embeddings_http._decode(response(json.dumps(payload)))
+    assert isinstance(decoded, embeddings_http.Decoded) and decoded.dims == 2
+    assert struct.unpack("4d", decoded.flat) == (0.5, -1.25, 3.0, -0.0)
+    assert decoded == {"object": "list", "model": "Embeddings",
+                       "data": [{k: v for k, v in item.items() if k != "embedding"} for item in payload["data"]]}
 
 
 @pytest.mark.parametrize(
@@ -188,10 +194,10 @@ def test_plain_answer_is_returned_as_decoded():
         {"object": "list", "data": [{**ITEM, "extra": True}], "model": "Embeddings"},
     ],
 )
-def test_unusual_answers_go_through_the_sdk_model(payload):
-    decoded = embeddings_http._decode(response(json.dumps(payload)))
-    expected = Embeddings(**payload)
-    assert parse_response(decoded, 1) == parse_response(expected, 1)
+def test_unusual_answers_are_read_as_the_sdk_model_reads_them(payload):
+    rows, tokens = parse_block(embeddings_http._decode(response(json.dumps(payload))), 1)
+    vectors, sdk_tokens = parse_response(Embeddings(**payload), 1)
+    assert rows.tolist() == vectors and tokens == sdk_tokens
 
 
 @pytest.mark.parametrize(
@@ -289,12 +295,12 @@ def test_items_out_of_order_are_put_in_request_order_from_the_buffer():
         (items((0, [0.5, 1e308 * 10]), (1, [0.5, 1.0])), "not finite"),
         ([{**i, "usage": {"prompt_tokens": -1000}} for i in items((0, [0.5, 1.0]), (1, [0.5, 1.0]))],
          "negative prompt_tokens"),
+        (items((0, [[0.5], 1.0]), (1, [0.5, 1.0])), "not numbers"),  # simdjson's buffer would flatten it
     ],
 )
 def test_a_malformed_plain_answer_gets_the_engines_own_error(data, error):
-    decoded = embeddings_http._well_formed({"object": "list", "data": data}) or Embeddings(object="list", data=data)
     with pytest.raises(EmbeddingResponseError, match=error):
-        parse_block(decoded, 2)
+        parse_block(embeddings_http._decode(response(json.dumps({"object": "list", "data": data}))), 2)
 
 
 def test_float32_values_stay_as_they_came():
@@ -336,4 +342,40 @@ def test_what_only_stdlib_json_reads_is_still_read():
            '"usage": {"prompt_tokens": 1}}]}'
     decoded = embeddings_http._decode(response(body))
     with pytest.raises(EmbeddingResponseError, match="not finite"):
-        parse_response(decoded, 1)
+        parse_block(decoded, 1)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # a key twice: simdjson would read the first, the SDK's json reads the last
+        '{"object": "list", "data": [{"object": "embedding", "embedding": [0.5, -1.25], "embedding": [1.0, 2.0],'
+        ' "index": 0, "usage": {"prompt_tokens": 3}}]}',
+        '{"object": "list", "data": [{"object": "embedding", "embedding": [0.5, -1.25], "index": 0,'
+        ' "usage": {"prompt_tokens": 3, "prompt_tokens": 4}}]}',
+        # a bracket inside a string: counted, so the answer is read the slow way, and read right
+        '{"object": "list", "model": "Embeddings [beta]", "data": [{"object": "embedding", "embedding": [0.5, -1.25],'
+        ' "index": 0, "usage": {"prompt_tokens": 3}}]}',
+    ],
+    ids=["vector-twice", "tokens-twice", "bracket-in-string"],
+)
+def test_answers_the_fast_path_declines_are_read_as_the_sdk_reads_them(body):
+    decoded = embeddings_http._decode(response(body))
+    assert not isinstance(decoded, embeddings_http.Decoded)
+    rows, tokens = parse_block(decoded, 1)
+    vectors, sdk_tokens = parse_response(Embeddings(**json.loads(body)), 1)
+    assert rows.tolist() == vectors and tokens == sdk_tokens
+
+
+def test_a_parser_still_held_by_a_document_is_dropped_and_the_answer_still_read():
+    import simdjson
+
+    held = simdjson.Parser()
+    document = held.parse(b'{"a": [1.0]}')  # as if an exception had escaped with the document in it
+    embeddings_http._PARSERS[:] = [held]
+    payload = {"object": "list", "data": [ITEM], "model": "Embeddings"}
+    rows, tokens = parse_block(embeddings_http._decode(response(json.dumps(payload))), 1)
+    assert rows.tolist() == [[0.5, -1.25]] and tokens == 3
+    assert held not in embeddings_http._PARSERS
+    assert isinstance(embeddings_http._decode(response(json.dumps(payload))), embeddings_http.Decoded)
+    del document
