@@ -101,10 +101,10 @@ def utf8_size(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
-def certainly_fits(text: str, limit_tokens: int) -> bool:
+def certainly_fits(text: str, limit_tokens: int, size: int | None = None) -> bool:
     """No tokenizer makes more tokens than the text has UTF-8 bytes: within the limit, whatever
-    GigaChat's tokenizer is, without estimating."""
-    return utf8_size(text) + PER_TEXT_OVERHEAD_TOKENS <= limit_tokens
+    GigaChat's tokenizer is, without estimating (`size`: its UTF-8 bytes, when known)."""
+    return (utf8_size(text) if size is None else size) + PER_TEXT_OVERHEAD_TOKENS <= limit_tokens
 
 
 def _segments(text: str) -> Iterator[str]:
@@ -186,17 +186,19 @@ def is_blank(text: str | None) -> bool:
     return not text or not text.strip()
 
 
-def _needs_estimate(text: str, limit_tokens: int) -> bool:
-    return not is_blank(text) and not certainly_fits(text, limit_tokens)
+def _needs_estimate(text: str, limit_tokens: int, size: int) -> bool:
+    return not is_blank(text) and not certainly_fits(text, limit_tokens, size)
 
 
 def _pieces_of(index: int, text: str, limit_tokens: int, estimate: Callable[[str], int], key: tuple[int, ...],
-               turns: Turns | None = None, known: int | None = None) -> list[Piece]:
-    """`text` as pieces within the limit; `known`: its estimate, when the caller has it."""
+               turns: Turns | None = None, known: int | None = None, size: int | None = None) -> list[Piece]:
+    """`text` as pieces within the limit; `known`: its estimate, `size`: its UTF-8 bytes, when the
+    caller has them."""
     if is_blank(text):
         return [Piece(index, EMPTY_TEXT_PLACEHOLDER, 1, 1, key + (0,))]
-    if certainly_fits(text, limit_tokens):  # the common case for short texts: nothing to estimate
-        return [Piece(index, text, len(text), utf8_size(text), key + (0,))]
+    size = utf8_size(text) if size is None else size
+    if certainly_fits(text, limit_tokens, size):  # the common case for short texts: nothing to estimate
+        return [Piece(index, text, len(text), size, key + (0,))]
     budget = piece_budget(limit_tokens)
     if known is not None:
         segments, estimates = [text], [known]
@@ -208,7 +210,7 @@ def _pieces_of(index: int, text: str, limit_tokens: int, estimate: Callable[[str
             if turns is not None:
                 turns()
     if sum(estimates) <= budget:
-        return [Piece(index, text, len(text), utf8_size(text), key + (0,))]
+        return [Piece(index, text, len(text), size, key + (0,))]
     parts: list[str] = []
     for segment, tokens in zip(segments, estimates):
         parts.extend(p for p in split_text(segment, budget, estimate, tokens) if not is_blank(p))
@@ -251,12 +253,13 @@ def plan_batches(
     texts and between the segments of a very long one."""
     estimate = estimate or default_estimator()
     # Texts of one segment that a byte count cannot settle are estimated together, up front.
+    sizes = [utf8_size(text or "") for text in texts]  # once a text: the bound, then the piece's size
     unsettled = [i for i, text in enumerate(texts)
-                 if len(text or "") <= SEGMENT_CHARS and _needs_estimate(text, limit_tokens)]
+                 if len(text or "") <= SEGMENT_CHARS and _needs_estimate(text, limit_tokens, sizes[i])]
     known = dict(zip(unsettled, _estimate_each([texts[i] for i in unsettled], estimate, turns)))
     pieces: list[Piece] = []
     for index, text in enumerate(texts):
-        pieces.extend(_pieces_of(index, text, limit_tokens, estimate, (index,), turns, known.get(index)))
+        pieces.extend(_pieces_of(index, text, limit_tokens, estimate, (index,), turns, known.get(index), sizes[index]))
         if turns is not None:
             turns()
     groups = _pack(pieces, max(1, max_per_request), max_bytes_per_request)
