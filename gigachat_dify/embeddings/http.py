@@ -131,8 +131,9 @@ def _plain(content: bytes) -> Decoded | None:
     skipping the model changes nothing: an object with a string `object`, `model` a string or
     null, and `data` a list of objects, each with an int `index` (0..n-1, each once), a string
     `object`, `usage.prompt_tokens` an int and `embedding` a non-empty list of JSON numbers, all of
-    one length; and no other field, as GigaChat sends it (so no key twice either: simdjson would
-    read the first, json the last; a count of fields costs nothing). None for anything else,
+    one length; no key twice (simdjson would read the first, json the last: an object with only
+    the fields read cannot have one, and a count of fields costs nothing; other fields are allowed,
+    then the keys are compared). None for anything else,
     which takes the SDK's way: simdjson refuses what is not JSON, a boolean, string or null among
     the values (INCORRECT_TYPE), an integer beyond 64 bits; a list nested in a vector, which
     simdjson's buffer would flatten, is seen by counting brackets (a plain answer has one per
@@ -159,18 +160,19 @@ def _read(parser: Any, content: bytes) -> Decoded | None:
         kind, model, data = document.get("object"), document.get("model", _ABSENT), document.get("data")
         if type(kind) is not str or not (model is None or model is _ABSENT or type(model) is str):
             return None
-        if len(document) != 2 + (model is not _ABSENT):
+        if len(document) != 2 + (model is not _ABSENT) and not _unique(document):
             return None
         if not isinstance(data, simdjson.Array) or not len(data):
             return None
         items, buffers, dims = [], [], None
         for item in data:
-            if not isinstance(item, simdjson.Object) or len(item) != 4:
+            if not isinstance(item, simdjson.Object) or (len(item) != 4 and not _unique(item)):
                 return None
             index, usage, vector = item.get("index"), item.get("usage"), item.get("embedding")
             if type(index) is not int or type(item.get("object")) is not str or not isinstance(vector, simdjson.Array):
                 return None
-            if not isinstance(usage, simdjson.Object) or len(usage) != 1 or type(usage.get("prompt_tokens")) is not int:
+            if not isinstance(usage, simdjson.Object) or (len(usage) != 1 and not _unique(usage)) \
+                    or type(usage.get("prompt_tokens")) is not int:
                 return None
             if dims is None:
                 dims = len(vector)
@@ -199,6 +201,12 @@ _BRACKET = ord("[")
 _PARSERS: list[Any] = []
 _KEPT_PARSERS = 4
 _ABSENT = object()
+
+
+def _unique(node: Any) -> bool:
+    """No key twice in this JSON object."""
+    keys = list(node.keys())
+    return len(keys) == len(set(keys))
 
 
 def _unreadable(response: httpx.Response) -> EmbeddingResponseError:

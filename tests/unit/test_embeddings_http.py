@@ -345,6 +345,15 @@ def test_what_only_stdlib_json_reads_is_still_read():
         parse_block(decoded, 1)
 
 
+def test_an_answer_with_more_fields_than_gigachats_stays_on_the_fast_path():
+    payload = {"object": "list", "model": "Embeddings", "created": 1, "data": [
+        {**ITEM, "extra": True, "usage": {"prompt_tokens": 3, "cached_tokens": 0}}]}
+    decoded = embeddings_http._decode(response(json.dumps(payload)))
+    assert isinstance(decoded, embeddings_http.Decoded)
+    rows, tokens = parse_block(decoded, 1)
+    assert rows.tolist() == [[0.5, -1.25]] and tokens == 3
+
+
 @pytest.mark.parametrize(
     "body",
     [
@@ -353,11 +362,15 @@ def test_what_only_stdlib_json_reads_is_still_read():
         ' "index": 0, "usage": {"prompt_tokens": 3}}]}',
         '{"object": "list", "data": [{"object": "embedding", "embedding": [0.5, -1.25], "index": 0,'
         ' "usage": {"prompt_tokens": 3, "prompt_tokens": 4}}]}',
+        '{"object": "list", "data": [{"object": "embedding", "embedding": [0.5, -1.25], "index": 0, "index": 0,'
+        ' "usage": {"prompt_tokens": 3}}], "model": "Embeddings"}',
+        '{"object": "list", "data": [{"object": "embedding", "embedding": [0.5, -1.25], "index": 0,'
+        ' "usage": {"prompt_tokens": 3}}], "model": "A", "model": "B"}',
         # a bracket inside a string: counted, so the answer is read the slow way, and read right
         '{"object": "list", "model": "Embeddings [beta]", "data": [{"object": "embedding", "embedding": [0.5, -1.25],'
         ' "index": 0, "usage": {"prompt_tokens": 3}}]}',
     ],
-    ids=["vector-twice", "tokens-twice", "bracket-in-string"],
+    ids=["vector-twice", "tokens-twice", "index-twice", "model-twice", "bracket-in-string"],
 )
 def test_answers_the_fast_path_declines_are_read_as_the_sdk_reads_them(body):
     decoded = embeddings_http._decode(response(body))

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ENTRY_MODULES = {"provider.gigachat", "models", "models.llm", "models.llm.llm", "models.text_embedding",
                  "models.text_embedding.text_embedding", "gigachat_dify", "gigachat_dify.redaction",
                  "gigachat_dify.startup"}
-#: Loaded on first use only: the SDK (its v2 models with it), JSON Schema, the fast JSON codec, numpy, the emulator.
-NOT_AT_START = ("gigachat", "jsonschema", "orjson", "numpy", "emulator")
+#: Loaded on first use only: the SDK (its v2 models with it), JSON Schema, the fast JSON codecs, numpy, the emulator.
+NOT_AT_START = ("gigachat", "jsonschema", "orjson", "simdjson", "csimdjson", "numpy", "emulator")
 
 PROBE = "import json, sys\nimport main\njson.dump(sorted(sys.modules), open(sys.argv[1], 'w'))\n"
 
