@@ -89,11 +89,24 @@ def session_id_for(conversation_id: str | None, prompt_messages: Sequence, *, ac
     fingerprint (a keyed hash, never a secret): whether GigaChat scopes its cache by account is not
     documented, so two accounts never share an id. A one-way uuid5: Dify's ids never leave."""
     if conversation_id:
-        return str(uuid.uuid5(_SESSION_NS, f"{account}:conversation:{conversation_id}"))
+        return _session_uuid(f"{account}:conversation:{conversation_id}")
     first = ensure_prompt_message(prompt_messages[0]) if prompt_messages else None
     if first is not None and first.role == PromptMessageRole.SYSTEM and isinstance(first.content, str) and first.content:
-        return str(uuid.uuid5(_SESSION_NS, f"{account}:system:{first.content}"))
+        name = f"{account}:system:{first.content}"
+        return _session_uuid(name) if len(name) <= _SESSION_NAMES_KEPT_CHARS else _session_uuid.__wrapped__(name)
     return None
+
+
+#: Names longer than this (a long system prompt) are not kept: the cache stays within ~2 MB.
+_SESSION_NAMES_KEPT_CHARS = 2048
+
+
+@functools.lru_cache(maxsize=1024)
+def _session_uuid(name: str) -> str:
+    """The uuid5 of a conversation's (or a system prompt's) name: every turn of a conversation asks
+    for the same one, and making it runs the uuid module (~60 us with the caches cold after GigaChat's
+    wait, before the request can leave); a lookup costs ~1 us."""
+    return str(uuid.uuid5(_SESSION_NS, name))
 
 
 class FileResolver:
