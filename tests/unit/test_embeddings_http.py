@@ -12,6 +12,8 @@ import gigachat
 import gigachat.exceptions as gx
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from gigachat.models.embeddings import Embeddings
 
 from emulator import DEFAULT_KEY, Emulator
@@ -392,3 +394,27 @@ def test_a_parser_still_held_by_a_document_is_dropped_and_the_answer_still_read(
     assert held not in embeddings_http._PARSERS
     assert isinstance(embeddings_http._decode(response(json.dumps(payload))), embeddings_http.Decoded)
     del document
+
+
+def _decoded_values(vectors: list[list[float]]) -> list[float]:
+    payload = {"object": "list", "model": "Embeddings",
+               "data": [{**ITEM, "index": i, "embedding": v} for i, v in enumerate(vectors)]}
+    decoded = embeddings_http._decode(response(json.dumps(payload)))
+    assert isinstance(decoded, embeddings_http.Decoded)
+    return list(struct.unpack(f"{len(decoded.flat) // 8}d", decoded.flat))
+
+
+def test_every_half_as_gigachat_prints_it_is_read_bit_for_bit():
+    import numpy as np
+
+    halves = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+    values_ = halves[np.isfinite(halves)].astype(np.float64).tolist()  # 63,488, json.dumps prints each as repr
+    vectors = [values_[i:i + 992] for i in range(0, len(values_), 992)]  # 64 vectors of 992
+    assert _decoded_values(vectors) == values_
+    assert [v.hex() for v in _decoded_values(vectors)] == [v.hex() for v in values_]  # -0.0 kept too
+
+
+@given(st.lists(st.floats(allow_nan=False, allow_infinity=False), min_size=1, max_size=64))
+def test_any_double_is_read_as_pythons_json_reads_it(numbers):
+    decoded = _decoded_values([numbers])
+    assert [v.hex() for v in decoded] == [float(json.loads(json.dumps(n))).hex() for n in numbers]
