@@ -133,11 +133,11 @@ def _plain(content: bytes) -> Decoded | None:
     `object`, `usage.prompt_tokens` an int and `embedding` a non-empty list of JSON numbers, all of
     one length; no key twice (simdjson would read the first, json the last: an object with only
     the fields read cannot have one, and a count of fields costs nothing; other fields are allowed,
-    then the keys are compared). None for anything else,
-    which takes the SDK's way: simdjson refuses what is not JSON, a boolean, string or null among
-    the values (INCORRECT_TYPE), an integer beyond 64 bits; a list nested in a vector, which
-    simdjson's buffer would flatten, is seen by counting brackets (a plain answer has one per
-    vector and one for `data`; a bracket inside a string only sends the answer the slow way)."""
+    then the keys are compared). None for anything else, which takes the SDK's way: simdjson
+    refuses what is not JSON, a boolean, string or null among the values (INCORRECT_TYPE), an
+    integer beyond 64 bits; a list nested in a vector, which simdjson's buffer would flatten, is
+    seen by counting brackets (a plain answer has one per vector and one for `data`; a bracket
+    inside a string only sends the answer the slow way)."""
     parser = _PARSERS.pop() if _PARSERS else simdjson.Parser()
     try:
         found = _read(parser, content)
