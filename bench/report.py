@@ -264,13 +264,13 @@ def _chat_target(s: dict) -> list[str]:
            " lies in the plugin's own CPU before the request leaves and after the reply (strace shows the same"
            " system calls as the floor, and no timer or wait): the work a chat needs beyond relaying the SDK's"
            " answer, i.e. Dify's prompt messages and tools converted to GigaChat's, the context check, the answer"
-           " read back into Dify's chunks with its usage, the prompt-cache session id. After the 50 ms wait"
+           " read back into Dify's chunks with its usage. After the 50 ms wait"
            " that work runs with cold CPU caches, at several times its cost in a loop. The per-request repeats"
            " found by profiling (`python -m bench.chat --profile`) are gone: the form is parsed once per distinct"
            " form, the stop-word and tag scanners built once, a streamed answer leaves its connection to the next"
            " request, a blocking answer's body is sent as the plugin built it (not read into the SDK's model and"
            " dumped back) and its answer read straight from its bytes, an unpriced model's usage skips"
-           " dify_plugin's two price lookups."
+           " dify_plugin's two price lookups, a conversation's prompt-cache session id is looked up, not made again."
            + (" The target cannot be met while the floor is above it." if all(
                least > CHAT_TARGET * sdk for _, sdk, least in measured.values()) else
               " Where the floor is within the target, that remainder is what keeps this plugin above it."), ""]
