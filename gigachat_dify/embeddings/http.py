@@ -168,18 +168,20 @@ def _read(parser: Any, content: bytes) -> Decoded | None:
         for item in data:
             if not isinstance(item, simdjson.Object) or (len(item) != 4 and not _unique(item)):
                 return None
-            index, usage, vector = item.get("index"), item.get("usage"), item.get("embedding")
-            if type(index) is not int or type(item.get("object")) is not str or not isinstance(vector, simdjson.Array):
+            index, item_kind, usage, vector = item.get("index"), item.get("object"), item.get("usage"), item.get("embedding")
+            if type(index) is not int or type(item_kind) is not str or not isinstance(vector, simdjson.Array):
                 return None
-            if not isinstance(usage, simdjson.Object) or (len(usage) != 1 and not _unique(usage)) \
-                    or type(usage.get("prompt_tokens")) is not int:
+            if not isinstance(usage, simdjson.Object) or (len(usage) != 1 and not _unique(usage)):
+                return None
+            tokens = usage.get("prompt_tokens")
+            if type(tokens) is not int:
                 return None
             if dims is None:
                 dims = len(vector)
             if not dims or len(vector) != dims:
                 return None  # the SDK's model takes it; the engine's own checks word the error
             buffers.append(vector.as_buffer(of_type="d"))
-            items.append({"index": index, "object": item.get("object"), "usage": {"prompt_tokens": usage.get("prompt_tokens")}})
+            items.append({"index": index, "object": item_kind, "usage": {"prompt_tokens": tokens}})
         flat = b"".join(buffers)
     except (ValueError, TypeError):
         return None

@@ -190,13 +190,12 @@ def _needs_estimate(text: str, limit_tokens: int, size: int) -> bool:
     return not is_blank(text) and not certainly_fits(text, limit_tokens, size)
 
 
-def _pieces_of(index: int, text: str, limit_tokens: int, estimate: Callable[[str], int], key: tuple[int, ...],
-               turns: Turns | None = None, known: int | None = None, size: int | None = None) -> list[Piece]:
-    """`text` as pieces within the limit; `known`: its estimate, `size`: its UTF-8 bytes, when the
-    caller has them."""
+def _pieces_of(index: int, text: str, size: int, limit_tokens: int, estimate: Callable[[str], int],
+               key: tuple[int, ...], turns: Turns | None = None, known: int | None = None) -> list[Piece]:
+    """`text` (`size`: its UTF-8 bytes) as pieces within the limit; `known`: its estimate, when the
+    caller has it."""
     if is_blank(text):
         return [Piece(index, EMPTY_TEXT_PLACEHOLDER, 1, 1, key + (0,))]
-    size = utf8_size(text) if size is None else size
     if certainly_fits(text, limit_tokens, size):  # the common case for short texts: nothing to estimate
         return [Piece(index, text, len(text), size, key + (0,))]
     budget = piece_budget(limit_tokens)
@@ -259,7 +258,7 @@ def plan_batches(
     known = dict(zip(unsettled, _estimate_each([texts[i] for i in unsettled], estimate, turns)))
     pieces: list[Piece] = []
     for index, text in enumerate(texts):
-        pieces.extend(_pieces_of(index, text, limit_tokens, estimate, (index,), turns, known.get(index), sizes[index]))
+        pieces.extend(_pieces_of(index, text, sizes[index], limit_tokens, estimate, (index,), turns, known.get(index)))
         if turns is not None:
             turns()
     groups = _pack(pieces, max(1, max_per_request), max_bytes_per_request)
